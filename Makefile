@@ -1,0 +1,34 @@
+# Two commands for a fresh clone: `make demo` (install, then run the main job on the embedded S3)
+# and `make test` (install, then run the whole test suite). Everything installs into .venv from
+# requirements.lock (pinned, hash-checked); nothing is installed outside the project.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: setup demo test lock clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+demo: setup
+	$(BIN)/lake demo
+
+test: setup
+	$(BIN)/pytest
+
+# Re-resolve the pinned dependencies after editing pyproject.toml.
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o requirements.lock
+
+clean:
+	-test -x $(BIN)/lake && $(BIN)/lake s3 down
+	rm -rf $(VENV) .lake

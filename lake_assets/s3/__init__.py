@@ -1,0 +1,40 @@
+"""The transfer layer: boto3 only, no Dagster.
+
+``S3Handler`` moves many objects at once between local files and S3 with one shared client,
+server-side encryption, race-free ``overwrite=False`` (conditional writes), atomic downloads,
+retries and progress bars; ``S3TransferConfig`` says how. The API follows ProgridPy's handler.
+"""
+
+from lake_assets.layout import extract_date_from_hive_path
+from lake_assets.s3.config import S3TransferConfig
+from lake_assets.s3.errors import (
+    AccessDeniedError,
+    BucketNotFoundError,
+    CorruptObjectError,
+    EndpointUnreachableError,
+    InvalidCredentialsError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    S3Error,
+    TransferFailedError,
+)
+from lake_assets.s3.handler import S3Handler
+from lake_assets.s3.refs import ObjectInfo, S3ObjectRef, TransferFailure
+
+__all__ = [
+    "AccessDeniedError",
+    "BucketNotFoundError",
+    "CorruptObjectError",
+    "EndpointUnreachableError",
+    "InvalidCredentialsError",
+    "ObjectNotFoundError",
+    "ObjectInfo",
+    "PreconditionFailedError",
+    "S3Error",
+    "S3Handler",
+    "S3ObjectRef",
+    "S3TransferConfig",
+    "TransferFailedError",
+    "TransferFailure",
+    "extract_date_from_hive_path",
+]

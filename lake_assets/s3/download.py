@@ -1,0 +1,145 @@
+"""Download one object atomically: ranged GETs into a temporary file beside the target, then a rename."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from pathlib import Path
+from typing import Any
+
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from lake_assets.s3.config import S3TransferConfig
+from lake_assets.s3.errors import STREAM_ERRORS, CorruptObjectError, http_status
+from lake_assets.s3.stats import TransferStatistics
+
+logger = logging.getLogger(__name__)
+
+#: Bytes read from a response body at a time.
+READ_CHUNK = 1024 * 1024
+#: Suffix of the temporary file a download writes before it is renamed onto its target.
+PART_SUFFIX = ".lake-part"
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before re-issue ``attempt`` (1-based): exponential with full jitter, capped."""
+    return random.uniform(0, min(0.1 * 2 ** attempt, 5.0))
+
+
+def total_size(response: dict[str, Any]) -> int:
+    """Return the full object size from a (possibly ranged) GET response."""
+    content_range = response.get("ContentRange")
+    if content_range:
+        return int(content_range.rsplit("/", 1)[1])
+    return int(response["ContentLength"])
+
+
+class FileDownloader:
+    """Downloads objects through one shared client; large objects fetch their ranges on ``part_executor``.
+
+    The first request is a GET of the first part's range, which also tells the object's size and
+    ETag: a small object costs exactly one request and no HEAD. The remaining ranges are fetched
+    with ``If-Match`` on that ETag, so an object replaced mid-download fails instead of mixing two
+    versions. Bytes go to a temporary file beside the target, which is renamed onto it only when
+    every byte is there; on any failure the temporary file is removed and the target is untouched.
+    """
+
+    def __init__(self, client: BaseClient, config: S3TransferConfig, part_executor: Executor,
+                 stats: TransferStatistics) -> None:
+        self._client = client
+        self._config = config
+        self._parts = part_executor
+        self._stats = stats
+
+    def download(self, bucket: str, key: str, path: Path, on_bytes: Callable[[int], None],
+                 on_size: Callable[[int], None]) -> int:
+        """Download ``key`` to ``path``, replacing it atomically; return the object's size."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PART_SUFFIX)
+        try:
+            size = self._fetch_into(fd, bucket, key, on_bytes, on_size)
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            written = os.path.getsize(tmp_name)
+            if written != size:
+                raise CorruptObjectError(f"s3://{bucket}/{key}: got {written} of {size} bytes",
+                                         bucket=bucket, key=key, operation="GetObject")
+            os.replace(tmp_name, path)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return size
+
+    def _fetch_into(self, fd: int, bucket: str, key: str, on_bytes: Callable[[int], None],
+                    on_size: Callable[[int], None]) -> int:
+        chunk = self._config.multipart_chunksize
+        first = self._first_get(bucket, key, chunk)
+        size = total_size(first)
+        on_size(size)
+        etag = first["ETag"]
+        first_end = min(chunk, size) - 1
+        self._write_body(fd, first, 0, first_end, bucket, key, etag, on_bytes)
+        futures: list[Future[None]] = []
+        try:
+            for start in range(first_end + 1, size, chunk):
+                end = min(start + chunk, size) - 1
+                futures.append(self._parts.submit(self._get_range, fd, bucket, key, start, end, etag,
+                                                  on_bytes))
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        return size
+
+    def _first_get(self, bucket: str, key: str, chunk: int) -> dict[str, Any]:
+        try:
+            return self._client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{chunk - 1}")
+        except ClientError as exc:
+            if http_status(exc) != 416:
+                raise
+        # An empty object has no byte 0 to range over; fetch it whole.
+        return self._client.get_object(Bucket=bucket, Key=key)
+
+    def _get_range(self, fd: int, bucket: str, key: str, start: int, end: int, etag: str,
+                   on_bytes: Callable[[int], None]) -> None:
+        response = self._client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end}",
+                                           IfMatch=etag)
+        self._write_body(fd, response, start, end, bucket, key, etag, on_bytes)
+
+    def _write_body(self, fd: int, response: dict[str, Any], start: int, end: int, bucket: str,
+                    key: str, etag: str, on_bytes: Callable[[int], None]) -> None:
+        """Write bytes ``start..end`` from ``response``; if the stream breaks, re-request the rest."""
+        offset = start
+        attempt = 0
+        while True:
+            try:
+                for data in response["Body"].iter_chunks(READ_CHUNK):
+                    os.pwrite(fd, data, offset)
+                    offset += len(data)
+                    on_bytes(len(data))
+                if offset >= end + 1:
+                    return
+                raise CorruptObjectError(f"s3://{bucket}/{key}: body ended at byte {offset}, "
+                                         f"expected {end + 1}", bucket=bucket, key=key,
+                                         operation="GetObject")
+            except STREAM_ERRORS as exc:
+                attempt += 1
+                if attempt > self._config.retry_attempts:
+                    raise
+                self._stats.add("stream_retries")
+                logger.debug("s3://%s/%s: stream broke at byte %d (%s); retry %d", bucket, key, offset,
+                             exc, attempt)
+                time.sleep(backoff(attempt))
+                response = self._client.get_object(Bucket=bucket, Key=key,
+                                                   Range=f"bytes={offset}-{end}", IfMatch=etag)

@@ -1,0 +1,67 @@
+"""Value objects the transfer layer takes and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class S3ObjectRef:
+    """An S3 key paired with the local file it is uploaded from or downloaded to."""
+
+    key: str
+    local_path: Path
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What S3 says about one object, from a HEAD or a LIST entry.
+
+    ``etag`` has its quotes stripped. ``metadata``, ``content_type`` and the encryption fields are
+    only known from a HEAD; a LIST entry leaves them empty.
+    """
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+    content_type: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    server_side_encryption: str | None = None
+    kms_key_id: str | None = None
+
+    @classmethod
+    def from_head(cls, key: str, response: dict[str, Any]) -> ObjectInfo:
+        """Build from a ``head_object`` response."""
+        return cls(
+            key=key,
+            size=int(response["ContentLength"]),
+            etag=response["ETag"].strip('"'),
+            last_modified=response["LastModified"],
+            content_type=response.get("ContentType"),
+            metadata=dict(response.get("Metadata", {})),
+            server_side_encryption=response.get("ServerSideEncryption"),
+            kms_key_id=response.get("SSEKMSKeyId"),
+        )
+
+    @classmethod
+    def from_listing(cls, entry: dict[str, Any]) -> ObjectInfo:
+        """Build from one ``Contents`` entry of a ``list_objects_v2`` page."""
+        return cls(
+            key=entry["Key"],
+            size=int(entry["Size"]),
+            etag=entry["ETag"].strip('"'),
+            last_modified=entry["LastModified"],
+        )
+
+
+@dataclass(frozen=True)
+class TransferFailure:
+    """One object a batch could not move, and why."""
+
+    key: str
+    local_path: Path | None
+    error: Exception

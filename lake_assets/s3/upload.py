@@ -1,0 +1,103 @@
+"""Upload one local file: a single conditional PUT, or a multipart upload that is aborted on failure."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from pathlib import Path
+from typing import Any
+
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from lake_assets.s3.config import S3TransferConfig
+from lake_assets.s3.errors import TransferFailedError, error_code, http_status
+
+logger = logging.getLogger(__name__)
+
+
+def is_precondition_failure(exc: BaseException) -> bool:
+    """Return True for a 412: the object already exists (``If-None-Match: *``) or changed (``If-Match``)."""
+    return isinstance(exc, ClientError) and (http_status(exc) == 412 or error_code(exc) == "PreconditionFailed")
+
+
+def write_args(config: S3TransferConfig, overwrite: bool) -> dict[str, Any]:
+    """Return the encryption and condition parameters of a write (PUT, complete, copy)."""
+    args = config.encryption_args()
+    if not overwrite:
+        args["IfNoneMatch"] = "*"
+    return args
+
+
+class FileUploader:
+    """Uploads files through one shared client; large files send their parts on ``part_executor``.
+
+    With ``overwrite=False`` every write is conditional (``If-None-Match: *`` on PutObject and on
+    CompleteMultipartUpload), so of two concurrent writers exactly one wins and the other is told
+    the key exists: there is no window between a check and a write.
+    """
+
+    def __init__(self, client: BaseClient, config: S3TransferConfig, part_executor: Executor) -> None:
+        self._client = client
+        self._config = config
+        self._parts = part_executor
+
+    def upload(self, bucket: str, key: str, path: Path, overwrite: bool,
+               on_bytes: Callable[[int], None]) -> bool:
+        """Upload ``path`` to ``key``; return False when the key already existed and was left alone."""
+        size = path.stat().st_size
+        args = write_args(self._config, overwrite)
+        try:
+            if size < self._config.multipart_threshold:
+                self._client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), **args)
+                on_bytes(size)
+            else:
+                self._multipart(bucket, key, path, size, args, on_bytes)
+        except ClientError as exc:
+            if not overwrite and is_precondition_failure(exc):
+                logger.debug("s3://%s/%s exists; skipped", bucket, key)
+                return False
+            raise
+        return True
+
+    def _multipart(self, bucket: str, key: str, path: Path, size: int, args: dict[str, Any],
+                   on_bytes: Callable[[int], None]) -> None:
+        condition = {"IfNoneMatch": args.pop("IfNoneMatch")} if "IfNoneMatch" in args else {}
+        upload_id = self._client.create_multipart_upload(Bucket=bucket, Key=key, **args)["UploadId"]
+        part_size = self._config.part_size_for(size)
+        futures: list[Future[dict[str, Any]]] = []
+        try:
+            for number, offset in enumerate(range(0, size, part_size), start=1):
+                length = min(part_size, size - offset)
+                futures.append(self._parts.submit(self._upload_part, bucket, key, upload_id, path,
+                                                  number, offset, length, on_bytes))
+            parts = [future.result() for future in futures]
+            self._client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                   MultipartUpload={"Parts": parts}, **condition)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            self._abort(bucket, key, upload_id)
+            raise
+
+    def _upload_part(self, bucket: str, key: str, upload_id: str, path: Path, number: int,
+                     offset: int, length: int, on_bytes: Callable[[int], None]) -> dict[str, Any]:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read(length)
+        if len(data) != length:
+            raise TransferFailedError(f"{path} changed size while uploading to s3://{bucket}/{key}",
+                                      bucket=bucket, key=key, operation="UploadPart")
+        response = self._client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id,
+                                            PartNumber=number, Body=data)
+        on_bytes(length)
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def _abort(self, bucket: str, key: str, upload_id: str) -> None:
+        """Abort an upload so no parts are left billed and invisible; a failed abort is logged, not raised."""
+        try:
+            self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except Exception:  # the original failure matters more; this one is logged for cleanup
+            logger.warning("could not abort multipart upload %s of s3://%s/%s", upload_id, bucket, key,
+                           exc_info=True)
