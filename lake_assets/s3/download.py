@@ -58,8 +58,8 @@ class FileDownloader:
         self._stats = stats
 
     def download(self, bucket: str, key: str, path: Path, on_bytes: Callable[[int], None],
-                 on_size: Callable[[int], None]) -> int:
-        """Download ``key`` to ``path``, replacing it atomically; return the object's size."""
+                 on_size: Callable[[int], None]) -> None:
+        """Download ``key`` to ``path``, replacing it atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PART_SUFFIX)
         try:
@@ -77,7 +77,6 @@ class FileDownloader:
                 os.close(fd)
             Path(tmp_name).unlink(missing_ok=True)
             raise
-        return size
 
     def _fetch_into(self, fd: int, bucket: str, key: str, on_bytes: Callable[[int], None],
                     on_size: Callable[[int], None]) -> int:
@@ -134,6 +133,8 @@ class FileDownloader:
                                          f"expected {end + 1}", bucket=bucket, key=key,
                                          operation="GetObject")
             except STREAM_ERRORS as exc:
+                if offset >= end + 1:
+                    return  # every byte arrived before the connection dropped
                 attempt += 1
                 if attempt > self._config.retry_attempts:
                     raise

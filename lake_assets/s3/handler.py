@@ -117,6 +117,7 @@ class S3Handler:
         Raises:
             S3Error: the bucket is missing, the credentials are rejected, or the endpoint is down.
         """
+        objects_pool, parts_pool = self._pools()
         self.failures = []
         skipped = [ref.local_path for ref in objects if not overwrite and ref.local_path.exists()]
         todo = [ref for ref in objects if overwrite or not ref.local_path.exists()]
@@ -124,19 +125,19 @@ class S3Handler:
         if not todo:
             return [], skipped, []
         self._check_bucket(bucket)
-        objects_pool, parts_pool = self._pools()
         downloader = FileDownloader(self.client, self.config, parts_pool, self._stats)
         downloaded: list[Path] = []
         failed: list[Path] = []
         with BatchProgress(description or f"Downloading from {bucket}", len(todo), 0,
                            self.config.show_progress) as progress:
-            def run(ref: S3ObjectRef) -> int:
-                return downloader.download(bucket, ref.key, ref.local_path, self._counting(progress, "bytes_downloaded"),
-                                           progress.add_total)
+            def run(ref: S3ObjectRef) -> bool:
+                downloader.download(bucket, ref.key, ref.local_path, self._counting(progress, "bytes_downloaded"),
+                                    progress.add_total)
+                return True
 
             futures = [(ref, objects_pool.submit(run, ref)) for ref in todo]
             for ref, future in futures:
-                if self._settle(future, bucket, ref, "GetObject", progress):
+                if self._settle(future, bucket, ref, "GetObject", progress) is not None:
                     downloaded.append(ref.local_path)
                     self._stats.add("downloaded")
                 else:
@@ -155,6 +156,7 @@ class S3Handler:
         Raises:
             S3Error: the bucket is missing, the credentials are rejected, or the endpoint is down.
         """
+        objects_pool, parts_pool = self._pools()
         self.failures = []
         present = [ref for ref in objects if ref.local_path.is_file()]
         failed = [ref.local_path for ref in objects if not ref.local_path.is_file()]
@@ -171,7 +173,6 @@ class S3Handler:
         self._stats.add("skipped", len(skipped))
         if not todo:
             return [], skipped, failed
-        objects_pool, parts_pool = self._pools()
         uploader = FileUploader(self.client, self.config, parts_pool)
         uploaded: list[str] = []
         total = sum(ref.local_path.stat().st_size for ref in todo)
@@ -219,9 +220,9 @@ class S3Handler:
             progress.add_bytes(amount)
         return on_bytes
 
-    def _settle(self, future: Future[Any], bucket: str, ref: S3ObjectRef, operation: str,
-                progress: BatchProgress) -> Any:
-        """Return the future's result, or record the failure and return None."""
+    def _settle(self, future: Future[bool], bucket: str, ref: S3ObjectRef, operation: str,
+                progress: BatchProgress) -> bool | None:
+        """Return the future's result (whether it wrote), or record the failure and return None."""
         try:
             return future.result()
         except Exception as exc:  # one object's failure is reported, the batch goes on

@@ -1,0 +1,65 @@
+"""Shared fixtures: moto for fast unit tests, one embedded SeaweedFS per test session for the real thing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.s3 import S3TransferConfig
+
+MOTO_BUCKET = "unit-bucket"
+
+
+@pytest.fixture
+def moto_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3TransferConfig]:
+    """A config for an in-memory moto S3 holding the empty bucket :data:`MOTO_BUCKET`."""
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=MOTO_BUCKET)
+        yield S3TransferConfig(region="us-east-1", show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS3]:
+    """The embedded SeaweedFS on free loopback ports, beside any instance a developer runs."""
+    server = EmbeddedS3(tmp_path_factory.mktemp("seaweed"), free_ports(), memory_limit="2GiB")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bucket(seaweed: EmbeddedS3) -> str:
+    """A fresh, empty bucket on the embedded server."""
+    name = f"t-{uuid.uuid4().hex[:16]}"
+    seaweed.ensure_buckets(name)
+    return name
+
+
+@pytest.fixture
+def sw_config(seaweed: EmbeddedS3) -> S3TransferConfig:
+    """A config for the embedded server as its admin identity, without progress bars."""
+    return seaweed.transfer_config(show_progress=False)
+
+
+def write_files(root: Path, sizes: dict[str, int], seed: int = 0) -> dict[str, Path]:
+    """Write one file per key under ``root`` with deterministic bytes of the given size."""
+    import random
+
+    rng = random.Random(seed)
+    paths = {}
+    for key, size in sizes.items():
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rng.randbytes(size))
+        paths[key] = path
+    return paths
