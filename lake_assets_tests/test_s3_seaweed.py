@@ -1,0 +1,276 @@
+"""The transfer layer against the real embedded SeaweedFS: every S3 feature the handler claims.
+
+Multipart round trips, SSE on every object, listing past page boundaries, HEAD-versus-LIST request
+counts, conditional writes under real races, atomic downloads under SIGKILL, clear errors for bad
+credentials, missing buckets and missing permissions, ranges, copies, presigned URLs, and progress
+output on a pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lake_assets.local_s3 import EmbeddedS3
+from lake_assets.s3 import (
+    AccessDeniedError,
+    BucketNotFoundError,
+    EndpointUnreachableError,
+    InvalidCredentialsError,
+    S3Handler,
+    S3ObjectRef,
+    S3TransferConfig,
+)
+from lake_assets.s3.config import MiB
+from lake_assets.s3.download import PART_SUFFIX
+from lake_assets_tests.conftest import write_files
+
+pytestmark = pytest.mark.integration
+
+
+def with_changes(config: S3TransferConfig, **changes: object) -> S3TransferConfig:
+    return S3TransferConfig(**{**config.__dict__, **changes})
+
+
+def test_multipart_round_trip_of_64_mib_is_byte_identical(sw_config: S3TransferConfig, bucket: str,
+                                                          tmp_path: Path) -> None:
+    source = write_files(tmp_path / "src", {"big/blob.bin": 64 * MiB + 3})["big/blob.bin"]
+    target = tmp_path / "dst" / "blob.bin"
+    with S3Handler(sw_config) as s3:
+        assert s3.upload_objects(bucket, [S3ObjectRef("big/blob.bin", source)]) == (["big/blob.bin"], [], [])
+        up = s3.get_statistics()["requests"]
+        s3.reset_statistics()
+        assert s3.download_objects(bucket, [S3ObjectRef("big/blob.bin", target)]) == ([target], [], [])
+        down = s3.get_statistics()["requests"]
+    assert target.read_bytes() == source.read_bytes()
+    # 64 MiB + 3 bytes in 8 MiB parts is 9 parts, each one request, both ways
+    assert (up["CreateMultipartUpload"], up["UploadPart"], up["CompleteMultipartUpload"]) == (1, 9, 1)
+    assert down == {"GetObject": 9}
+
+
+def test_every_object_written_carries_sse(sw_config: S3TransferConfig, bucket: str, tmp_path: Path) -> None:
+    paths = write_files(tmp_path, {"a/small": 100, "a/multi": 9 * MiB})
+    with S3Handler(sw_config) as s3:
+        s3.upload_objects(bucket, [S3ObjectRef(key, path) for key, path in paths.items()])
+        s3.put_bytes(bucket, "a/bytes", b"payload")
+        s3.copy_object(bucket, "a/small", bucket, "a/copied")
+        keys = [info.key for info in s3.iter_objects(bucket)]
+        encryption = {key: s3.info(bucket, key).server_side_encryption for key in keys}
+    assert encryption == {key: "AES256" for key in ("a/bytes", "a/copied", "a/multi", "a/small")}
+
+
+def test_listing_pages_past_2500_keys_and_resumes_after_a_cursor(sw_config: S3TransferConfig, bucket: str,
+                                                                 tmp_path: Path) -> None:
+    keys = [f"many/{i:05d}" for i in range(2600)]
+    paths = write_files(tmp_path, {key: 1 for key in keys})
+    with S3Handler(sw_config) as s3:
+        s3.upload_objects(bucket, [S3ObjectRef(key, paths[key]) for key in keys], overwrite=True)
+        s3.reset_statistics()
+        assert [info.key for info in s3.iter_objects(bucket, "many/")] == keys
+        assert s3.get_statistics()["requests"] == {"ListObjectsV2": 3}
+        s3.reset_statistics()
+        assert [info.key for info in s3.iter_objects(bucket, "many/", start_after=keys[1499])] == keys[1500:]
+        assert s3.get_statistics()["requests"] == {"ListObjectsV2": 2}
+
+
+@pytest.mark.parametrize(("count", "expected"), [
+    (100, {"HeadBucket": 1, "HeadObject": 100}),
+    (3000, {"HeadBucket": 1, "ListObjectsV2": 2}),  # 1,500 present keys in the range: two pages
+])
+def test_existence_checks_cost_head_per_key_or_list_per_page(sw_config: S3TransferConfig, bucket: str,
+                                                             tmp_path: Path, count: int,
+                                                             expected: dict[str, int]) -> None:
+    keys = [f"lake/zone=raw/k{i:05d}" for i in range(count)]
+    present = keys[::2]
+    paths = write_files(tmp_path, {key: 1 for key in present})
+    with S3Handler(sw_config) as s3:
+        s3.upload_objects(bucket, [S3ObjectRef(key, paths[key]) for key in present], overwrite=True)
+    with S3Handler(sw_config) as s3:
+        assert s3.existing_keys(bucket, keys) == set(present)
+        assert s3.get_statistics()["requests"] == expected
+
+
+def test_concurrent_conditional_puts_have_exactly_one_winner(sw_config: S3TransferConfig, bucket: str) -> None:
+    writers, keys = 8, [f"race/{i}" for i in range(20)]
+    barrier = threading.Barrier(writers)
+    wins: dict[str, list[int]] = {key: [] for key in keys}
+    lock = threading.Lock()
+
+    def write(writer: int) -> None:
+        with S3Handler(sw_config) as s3:
+            barrier.wait()
+            for key in keys:
+                if s3.put_bytes(bucket, key, f"writer-{writer}".encode()):
+                    with lock:
+                        wins[key].append(writer)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with S3Handler(sw_config) as s3:
+        for key, winners in wins.items():
+            assert len(winners) == 1, f"{key}: {winners}"
+            assert s3.get_bytes(bucket, key) == f"writer-{winners[0]}".encode()
+
+
+def test_concurrent_multipart_writers_have_exactly_one_winner_and_leave_no_upload(
+        sw_config: S3TransferConfig, bucket: str, tmp_path: Path) -> None:
+    sources = [write_files(tmp_path / str(n), {"f": 17 * MiB}, seed=n)["f"] for n in range(2)]
+    barrier = threading.Barrier(2)
+    results: dict[int, tuple[list[str], list[str], list[Path]]] = {}
+
+    def upload(writer: int) -> None:
+        with S3Handler(sw_config) as s3:
+            barrier.wait()
+            results[writer] = s3.upload_objects(bucket, [S3ObjectRef("race/big", sources[writer])])
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [n for n, (uploaded, _, _) in results.items() if uploaded == ["race/big"]]
+    losers = [n for n, (_, skipped, _) in results.items() if skipped == ["race/big"]]
+    assert len(winners) == 1 and len(losers) == 1 and all(not r[2] for r in results.values())
+    with S3Handler(sw_config) as s3:
+        assert s3.get_bytes(bucket, "race/big") == sources[winners[0]].read_bytes()
+        assert s3.client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+SLOW_DOWNLOAD = """
+import os, sys, time
+from pathlib import Path
+from lake_assets.s3 import S3Handler, S3ObjectRef, S3TransferConfig
+real_pwrite = os.pwrite
+def slow_pwrite(fd, data, offset):  # a slow disk, so the parent can kill us mid-download
+    time.sleep(0.05)
+    return real_pwrite(fd, data, offset)
+os.pwrite = slow_pwrite
+config = S3TransferConfig(endpoint_url=sys.argv[1], region="us-east-1", access_key_id=sys.argv[2],
+                          secret_access_key=os.environ["SECRET"], addressing_style="path", show_progress=False)
+with S3Handler(config) as s3:
+    s3.download_objects(sys.argv[3], [S3ObjectRef("big", Path(sys.argv[4]))])
+"""
+
+
+def test_a_download_killed_with_sigkill_leaves_nothing_at_local_path(seaweed: EmbeddedS3,
+                                                                     sw_config: S3TransferConfig, bucket: str,
+                                                                     tmp_path: Path) -> None:
+    with S3Handler(sw_config) as s3:
+        s3.put_bytes(bucket, "big", os.urandom(32 * MiB))
+    target = tmp_path / "out" / "big"
+    target.parent.mkdir()
+    keys = seaweed.credentials()
+    child = subprocess.Popen([sys.executable, "-c", SLOW_DOWNLOAD, seaweed.endpoint_url, keys.access_key_id,
+                              bucket, str(target)], env={**os.environ, "SECRET": keys.secret_access_key})
+    deadline = time.monotonic() + 30
+    while not any(p.name.endswith(PART_SUFFIX) and p.stat().st_size > 0 for p in target.parent.iterdir()):
+        assert child.poll() is None and time.monotonic() < deadline, "the download never started"
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert not target.exists()
+    leftovers = list(target.parent.iterdir())
+    assert len(leftovers) == 1 and leftovers[0].name.startswith(".big.")
+
+
+@pytest.mark.parametrize("wrong", ["secret", "access key"])
+def test_bad_credentials_fail_clearly_and_are_not_retried(sw_config: S3TransferConfig, bucket: str,
+                                                          tmp_path: Path, wrong: str) -> None:
+    if wrong == "secret":
+        bad = with_changes(sw_config, secret_access_key="not-the-secret")
+    else:
+        bad = with_changes(sw_config, access_key_id="NOSUCHKEY", secret_access_key="x")
+    path = write_files(tmp_path, {"k": 10})["k"]
+    with S3Handler(bad) as s3:
+        with pytest.raises(InvalidCredentialsError, match=f"s3://{bucket}.*check the access key"):
+            s3.upload_objects(bucket, [S3ObjectRef("k", path)])
+        assert s3.get_statistics()["retries"] == 0
+
+
+def test_missing_bucket_fails_clearly(sw_config: S3TransferConfig, tmp_path: Path) -> None:
+    target = tmp_path / "x"
+    with S3Handler(sw_config) as s3, pytest.raises(BucketNotFoundError, match="s3://absent-bucket does not exist"):
+        s3.download_objects("absent-bucket", [S3ObjectRef("k", target)])
+    assert not target.exists()
+
+
+def test_unreachable_endpoint_fails_clearly(sw_config: S3TransferConfig) -> None:
+    closed = with_changes(sw_config, endpoint_url="http://127.0.0.1:9", retry_attempts=0, connect_timeout=1)
+    with S3Handler(closed) as s3, pytest.raises(EndpointUnreachableError, match="server is running"):
+        s3.existing_keys("any-bucket", ["k"])
+
+
+def test_read_only_identity_can_read_but_not_write(seaweed: EmbeddedS3, sw_config: S3TransferConfig,
+                                                   bucket: str, tmp_path: Path) -> None:
+    with S3Handler(sw_config) as s3:
+        s3.put_bytes(bucket, "kept", b"original")
+    path = write_files(tmp_path, {"new": 10})["new"]
+    with S3Handler(seaweed.transfer_config("reader", show_progress=False)) as s3:
+        assert s3.get_bytes(bucket, "kept") == b"original"
+        assert s3.upload_objects(bucket, [S3ObjectRef("new", path)]) == ([], [], [path])
+        assert isinstance(s3.failures[0].error, AccessDeniedError)
+        with pytest.raises(AccessDeniedError, match=f"s3://{bucket}/kept"):
+            s3.put_bytes(bucket, "kept", b"overwritten", overwrite=True)
+        assert s3.get_bytes(bucket, "kept") == b"original"
+
+
+def test_ranges_copies_and_presigned_urls(sw_config: S3TransferConfig, bucket: str) -> None:
+    with S3Handler(sw_config) as s3:
+        s3.put_bytes(bucket, "r/obj", bytes(range(256)))
+        assert s3.get_range(bucket, "r/obj", 10, 5) == bytes(range(10, 15))
+        assert s3.copy_object(bucket, "r/obj", bucket, "r/copy") is True
+        assert s3.copy_object(bucket, "r/obj", bucket, "r/copy") is False  # exists: conditional copy kept it
+        assert urllib.request.urlopen(s3.presign_get(bucket, "r/obj", expires_in=60)).read() == bytes(range(256))
+        expiring = s3.presign_get(bucket, "r/obj", expires_in=1)
+        time.sleep(2.5)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(expiring)
+        assert refused.value.code == 403
+
+
+def test_anonymous_requests_are_refused(seaweed: EmbeddedS3, bucket: str, sw_config: S3TransferConfig) -> None:
+    with S3Handler(sw_config) as s3:
+        s3.put_bytes(bucket, "private", b"secret")
+    for method in ("GET", "PUT"):
+        request = urllib.request.Request(f"{seaweed.endpoint_url}/{bucket}/private", method=method, data=b"x"
+                                         if method == "PUT" else None)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request)
+        assert refused.value.code == 403
+
+
+PIPED_UPLOAD = """
+import os, sys
+from pathlib import Path
+from lake_assets.s3 import S3Handler, S3ObjectRef, S3TransferConfig
+config = S3TransferConfig(endpoint_url=sys.argv[1], region="us-east-1", access_key_id=sys.argv[2],
+                          secret_access_key=os.environ["SECRET"], addressing_style="path", show_progress=True)
+with S3Handler(config) as s3:
+    result = s3.upload_objects(sys.argv[3], [S3ObjectRef("piped", Path(sys.argv[4]))], description="piped upload")
+sys.stdout.write(repr(result))
+"""
+
+
+def test_progress_bars_do_not_break_when_output_is_not_a_terminal(seaweed: EmbeddedS3, bucket: str,
+                                                                  tmp_path: Path) -> None:
+    path = write_files(tmp_path, {"f": 2 * MiB})["f"]
+    keys = seaweed.credentials()
+    done = subprocess.run([sys.executable, "-c", PIPED_UPLOAD, seaweed.endpoint_url, keys.access_key_id, bucket,
+                           str(path)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "SECRET": keys.secret_access_key, "TERM": "dumb"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "(['piped'], [], [])"
+    assert "piped upload" in done.stderr and "100%" in done.stderr
+    assert "\x1b[" not in done.stderr
