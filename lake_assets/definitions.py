@@ -1,9 +1,19 @@
-"""The Dagster code location: assembles what ``lake_assets.defs`` declares, and nothing else.
+"""The Dagster code location: assembles what ``lake_assets.defs`` builds from the dataset specs.
 
-It is deliberately thin and builds nothing at import time; the datasets, resources, sensors and
-schedules arrive with the Dagster lake layer.
+Connection settings are resolved at run time from ``VENDOR_S3_*`` and ``LAKE_S3_*`` environment
+variables (see :func:`~lake_assets.resources.s3_resource_from_env`); nothing is read at import.
 """
+
+from datetime import date
 
 import dagster as dg
 
-defs = dg.Definitions()
+from lake_assets.datasets import DATASETS
+from lake_assets.defs.factory import build_dataset_defs
+from lake_assets.resources import s3_resource_from_env
+
+defs = dg.Definitions.merge(
+    *(build_dataset_defs(spec, date.today()) for spec in DATASETS),
+    dg.Definitions(resources={"vendor_s3": s3_resource_from_env("VENDOR_S3"),
+                              "lake_s3": s3_resource_from_env("LAKE_S3")}),
+)

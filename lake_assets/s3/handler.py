@@ -320,14 +320,19 @@ class S3Handler:
             self._stats.add("bytes_uploaded", len(data))
         return written
 
-    def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, overwrite: bool = False) -> bool:
+    def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, overwrite: bool = False,
+                    source_etag: str | None = None) -> bool:
         """Copy an object server-side (no bytes through this machine), encrypted; False if kept.
 
-        One CopyObject request, so objects up to S3's 5 GiB single-copy limit.
+        With ``source_etag`` the copy happens only if the source still has that ETag; otherwise a
+        :class:`PreconditionFailedError` says it changed. One CopyObject request, so objects up to
+        S3's 5 GiB single-copy limit.
         """
+        args = write_args(self.config, overwrite)
+        if source_etag:
+            args["CopySourceIfMatch"] = f'"{source_etag}"'
         written = self._conditional("CopyObject", bucket, key, self.client.copy_object, Bucket=bucket,
-                                    Key=key, CopySource={"Bucket": src_bucket, "Key": src_key},
-                                    **write_args(self.config, overwrite))
+                                    Key=key, CopySource={"Bucket": src_bucket, "Key": src_key}, **args)
         if written:
             self._stats.add("copied")
         return written

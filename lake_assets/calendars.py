@@ -1,0 +1,36 @@
+"""Which days a vendor publishes: pure functions over a named calendar.
+
+``nyse`` is a US equities trading day (weekdays that are not NYSE holidays or special closures, from
+the ``holidays`` package); ``daily`` is every day. Days a calendar skips are *not published*, which
+is different from *missing*: they are left out of the partitions altogether.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Literal
+
+import holidays
+
+Calendar = Literal["nyse", "daily"]
+CALENDARS: tuple[Calendar, ...] = ("nyse", "daily")
+
+
+def closed_weekdays(calendar: Calendar, start: date, end: date) -> list[date]:
+    """Return the weekdays in ``[start, end]`` on which ``calendar`` publishes nothing (holidays)."""
+    if calendar == "daily":
+        return []
+    closures = holidays.financial_holidays("NYSE", years=range(start.year, end.year + 1))
+    return sorted(day for day in closures if start <= day <= end and day.weekday() < 5)
+
+
+def closes_weekends(calendar: Calendar) -> bool:
+    """Return whether ``calendar`` publishes nothing on Saturdays and Sundays."""
+    return calendar == "nyse"
+
+
+def publishing_days(calendar: Calendar, start: date, end: date) -> list[date]:
+    """Return every day in ``[start, end]`` on which ``calendar`` publishes, in order."""
+    closed = set(closed_weekdays(calendar, start, end))
+    days = (start + timedelta(days=n) for n in range((end - start).days + 1))
+    return [day for day in days if day not in closed and not (closes_weekends(calendar) and day.weekday() >= 5)]

@@ -1,0 +1,137 @@
+"""The raw, curated and rollup assets of one dataset, declared from its spec.
+
+Table metadata uses Dagster's documented ``dagster/row_count``, ``dagster/partition_row_count``,
+``dagster/column_schema`` and ``dagster/uri`` keys, which the UI plots and links.
+"""
+
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+
+from lake_assets.curation import CHECK_NAMES, CurationError
+from lake_assets.datasets import DatasetSpec
+from lake_assets.ingest import CurateResult, Store, curate, mirror_raw, roll_up_month
+from lake_assets.layout import partition_date
+from lake_assets.resources import S3TransferResource
+
+_CHECK_DESCRIPTIONS = {
+    "not_empty": "The partition has at least one row.",
+    "schema": "Columns and types are exactly as declared.",
+    "no_null_keys": "Key columns are never null.",
+    "ohlc_consistent": "low <= open, close <= high on every row.",
+    "rows_in_partition": "Every row's date equals the partition's date.",
+}
+
+
+def check_names(spec: DatasetSpec) -> list[str]:
+    """Return the checks that apply to ``spec``."""
+    return [name for name in CHECK_NAMES if name != "ohlc_consistent" or spec.ohlc]
+
+
+def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The vendor's file for each day, mirrored byte for byte into ``raw/dataset=<name>/year=/month=/day=``."""
+
+    @dg.asset(
+        key=[spec.name, "raw"], group_name=spec.name, owners=list(spec.owners), kinds={"s3"},
+        partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk), pool="s3",
+        description=f"{spec.description}\n\nMirror of `{spec.source.template}` (vendor bucket) at "
+                    f"`{spec.raw.listing_prefix}year=YYYY/month=MM/day=DD/{spec.raw.filename}`.",
+    )
+    def raw(context: dg.AssetExecutionContext, vendor_s3: S3TransferResource,
+            lake_s3: S3TransferResource) -> dg.MaterializeResult:
+        actions: dict[str, str] = {}
+        with vendor_s3.open() as vendor, lake_s3.open() as lake, tempfile.TemporaryDirectory() as work:
+            vendor_store, lake_store = Store(vendor, vendor_s3.bucket), Store(lake, lake_s3.bucket)
+            for key in context.partition_keys:
+                result = mirror_raw(spec, partition_date(key), vendor_store, lake_store,
+                                    server_side=lake_s3.shares_store_with(vendor_s3), workdir=Path(work))
+                actions[key] = f"{result.action} (source ETag {result.source.etag})"
+                context.log.info("%s %s: %s %s", spec.name, key, result.action, lake_store.uri(result.raw_key))
+        metadata: dict[str, object] = {"partitions": len(actions)}
+        if len(actions) == 1:
+            key = context.partition_keys[0]
+            metadata["uri"] = dg.MetadataValue.url(f"s3://{lake_s3.bucket}/{spec.raw.key_for_partition(key)}")
+            metadata["action"] = actions[key]
+        else:
+            metadata["actions"] = dg.MetadataValue.json(actions)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return raw
+
+
+def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
+                        raw: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """Typed Parquet per day, written only when every check passes (blocking checks)."""
+    checks = [dg.AssetCheckSpec(name, asset=dg.AssetKey([spec.name, "curated"]), blocking=True,
+                                description=_CHECK_DESCRIPTIONS[name]) for name in check_names(spec)]
+
+    @dg.asset(
+        key=[spec.name, "curated"], group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet", "s3"},
+        deps=[raw], partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk),
+        check_specs=checks, pool="s3",
+        description=f"{spec.description}\n\nTyped, checked Parquet at "
+                    f"`{spec.curated.listing_prefix}year=YYYY/month=MM/day=DD/data.parquet` (Hive partitioning).",
+    )
+    def curated(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> dg.MaterializeResult:
+        written: dict[str, CurateResult] = {}
+        errors: list[str] = []
+        with lake_s3.open() as lake:
+            store = Store(lake, lake_s3.bucket)
+            for key in context.partition_keys:
+                try:
+                    written[key] = curate(spec, partition_date(key), store)
+                except CurationError as exc:
+                    context.log.error("%s", exc)
+                    errors.append(str(exc))
+        if errors:
+            raise dg.Failure(description="; ".join(errors), metadata={
+                "failed_partitions": len(errors), "written_partitions": len(written)})
+        return _curated_result(spec, lake_s3.bucket, written)
+
+    return curated
+
+
+def _curated_result(spec: DatasetSpec, bucket: str, written: dict[str, CurateResult]) -> dg.MaterializeResult:
+    first = next(iter(written.values()))
+    rows = sum(result.rows for result in written.values())
+    metadata: dict[str, object] = {
+        "dagster/row_count": rows,
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in first.schema.items()]),
+        "bytes": sum(result.bytes for result in written.values()),
+        "partitions": len(written),
+    }
+    if len(written) == 1:
+        metadata["dagster/partition_row_count"] = rows
+        metadata["dagster/uri"] = f"s3://{bucket}/{first.key}"
+    else:
+        metadata["rows_by_partition"] = dg.MetadataValue.json({key: r.rows for key, r in written.items()})
+    check_results = [dg.AssetCheckResult(check_name=name, passed=True,
+                                         metadata={"detail": "; ".join(sorted({o.detail for r in written.values()
+                                                                                for o in r.outcomes if o.name == name}))[:500]})
+                     for name in check_names(spec)]
+    return dg.MaterializeResult(metadata=metadata, check_results=check_results)
+
+
+def build_rollup_asset(spec: DatasetSpec, months: dg.PartitionsDefinition,
+                       curated: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """A monthly summary read from the month's curated Hive prefix."""
+
+    @dg.asset(
+        key=[spec.name, "monthly"], group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet"},
+        deps=[dg.AssetDep(curated, partition_mapping=dg.TimeWindowPartitionMapping())], partitions_def=months,
+        description=f"Monthly summary of {spec.name}, at `{spec.rollup_prefix}/year=YYYY/month=MM/summary.parquet`.",
+    )
+    def monthly(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> dg.MaterializeResult:
+        start = context.partition_time_window.start
+        with lake_s3.open() as lake:
+            key, summary, days = roll_up_month(spec, start.year, start.month, Store(lake, lake_s3.bucket))
+        context.log.info("%s %04d-%02d: %d rows from %d daily partitions", spec.name, start.year, start.month,
+                         summary.height, days)
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": summary.height,
+            "dagster/uri": f"s3://{lake_s3.bucket}/{key}",
+            "daily_partitions_read": days,
+        })
+
+    return monthly

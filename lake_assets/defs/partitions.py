@@ -1,0 +1,34 @@
+"""Partition definitions of a dataset: definitions only; the key arithmetic is in ``lake_assets.layout``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import dagster as dg
+
+from lake_assets.calendars import closed_weekdays, closes_weekends
+from lake_assets.datasets import DatasetSpec
+from lake_assets.layout import PARTITION_FORMAT
+
+#: Cron strings that drop Saturdays and Sundays from a daily partition set.
+WEEKEND_EXCLUSIONS = ("0 0 * * 6", "0 0 * * 0")
+
+
+def daily_partitions(spec: DatasetSpec, today: date) -> dg.DailyPartitionsDefinition:
+    """One partition per publishing day of the spec's calendar, from its start date.
+
+    Days the vendor never publishes (weekends, holidays) are excluded, so they are never missing,
+    never requested and never in a backfill range.
+    """
+    exclusions: list[str | datetime] = list(WEEKEND_EXCLUSIONS) if closes_weekends(spec.calendar) else []
+    holidays_until = date(today.year + 1, 12, 31)
+    exclusions += [datetime(d.year, d.month, d.day) for d in closed_weekdays(spec.calendar, spec.start_date,
+                                                                             holidays_until)]
+    return dg.DailyPartitionsDefinition(start_date=spec.start_date.strftime(PARTITION_FORMAT), fmt=PARTITION_FORMAT,
+                                        exclusions=exclusions or None)
+
+
+def monthly_partitions(spec: DatasetSpec) -> dg.MonthlyPartitionsDefinition:
+    """One partition per month, for the rollup."""
+    first = spec.start_date.replace(day=1)
+    return dg.MonthlyPartitionsDefinition(start_date=first.strftime(PARTITION_FORMAT))

@@ -1,0 +1,67 @@
+"""Deterministic, realistic vendor files for the demo and the tests: same arguments, same bytes."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from lake_assets.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
+
+_NEW_YORK = ZoneInfo("America/New_York")
+
+
+def tickers(count: int) -> list[str]:
+    """Return ``count`` distinct, stable ticker symbols."""
+    rng = random.Random(7)
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    symbols: set[str] = set()
+    while len(symbols) < count:
+        symbols.add("".join(rng.choice(letters) for _ in range(rng.randint(2, 4))))
+    return sorted(symbols)
+
+
+def day_aggs_frame(day: date, ticker_count: int = 100) -> pl.DataFrame:
+    """One trading day of day aggregates: a random walk per ticker, seeded by ticker and date."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=_NEW_YORK).astimezone(timezone.utc)
+    window_start = int(midnight.timestamp()) * 1_000_000_000
+    rows = []
+    for symbol in tickers(ticker_count):
+        rng = random.Random(f"{symbol}-{day.isoformat()}")
+        base = random.Random(symbol).uniform(5, 500) * (1 + (day.toordinal() % 97) / 1000)
+        open_, close = base * rng.uniform(0.98, 1.02), base * rng.uniform(0.98, 1.02)
+        high, low = max(open_, close) * rng.uniform(1.0, 1.02), min(open_, close) * rng.uniform(0.98, 1.0)
+        rows.append((symbol, rng.randint(10_000, 5_000_000), round(open_, 4), round(close, 4), round(high, 4),
+                     round(low, 4), window_start, rng.randint(100, 50_000)))
+    return pl.DataFrame(rows, schema=DAY_AGGS.schema, orient="row")
+
+
+def nodal_frame(day: date, node_count: int = 40) -> pl.DataFrame:
+    """One day of hourly day-ahead prices for ``node_count`` nodes, seeded by node and date."""
+    rows = []
+    for index in range(node_count):
+        node = f"SPP_NODE_{index:03d}"
+        rng = random.Random(f"{node}-{day.isoformat()}")
+        for hour in range(24):
+            energy = 20 + 15 * (1 if 8 <= hour <= 20 else 0) + rng.uniform(-5, 5)
+            congestion, loss = rng.uniform(-3, 6), rng.uniform(-0.5, 1.5)
+            rows.append((datetime(day.year, day.month, day.day, hour), node, round(energy + congestion + loss, 4),
+                         round(energy, 4), round(congestion, 4), round(loss, 4)))
+    return pl.DataFrame(rows, schema=NODAL_PRICES.schema, orient="row")
+
+
+def vendor_file(spec: DatasetSpec, day: date) -> bytes:
+    """Return the gzipped CSV the vendor of ``spec`` publishes for ``day``."""
+    frame = day_aggs_frame(day) if spec is DAY_AGGS else nodal_frame(day)
+    return gzip_csv(frame)
+
+
+def gzip_csv(frame: pl.DataFrame) -> bytes:
+    """Return ``frame`` as a gzipped CSV with a header row, with a fixed gzip timestamp (same bytes each time)."""
+    buffer = io.BytesIO()
+    frame.write_csv(buffer)
+    return gzip.compress(buffer.getvalue(), mtime=0)
