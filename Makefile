@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/lake demo
+	$(BIN)/lake run
 
 test: setup
 	$(BIN)/pytest

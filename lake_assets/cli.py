@@ -1,7 +1,7 @@
-"""The ``lake`` command: run the embedded S3 server and the demo.
+"""The ``lake`` command: the main job, the lake's coverage, the Dagster UI, and the embedded S3 server.
 
-Settings come from flags, else from ``LAKE_HOME`` (default ``./.lake``) and ``LAKE_S3_PORT``
-(default 18333), read when the command runs, never at import.
+Settings come from flags, else from ``LAKE_HOME`` (default ``./.lake``), ``LAKE_S3_PORT`` (default
+18333) and ``DAGSTER_HOME`` (default ``./dagster_home``), read when the command runs, never at import.
 """
 
 from __future__ import annotations
@@ -9,26 +9,44 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
+import dagster as dg
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lake_assets.backfill import run_sensor_backfill
+from lake_assets.coverage import Coverage, coverage
+from lake_assets.datasets import DATASETS
+from lake_assets.defs.factory import ingest_job_name
 from lake_assets.demo import DEMO_BUCKET, DemoReport, run_transfer_demo
 from lake_assets.local_s3 import DEFAULT_S3_PORT, EmbeddedS3, EmbeddedS3Error, Ports
-from lake_assets.s3 import S3Error
+from lake_assets.resources import resource_env
+from lake_assets.s3 import S3Error, S3Handler
+from lake_assets.sample import publish_sample
 
-console = Console()
+#: Buckets the main job uses on the embedded server: the vendor's, and the lake.
+VENDOR_BUCKET = "vendor"
+LAKE_BUCKET = "lake"
+#: The generated vendor sample: one quarter of publishing days.
+SAMPLE_START, SAMPLE_END = date(2024, 1, 1), date(2024, 3, 31)
+
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def _server(args: argparse.Namespace) -> EmbeddedS3:
     return EmbeddedS3(args.home / "s3", Ports(args.port))
 
 
-def cmd_up(args: argparse.Namespace) -> int:
+def cmd_s3_up(args: argparse.Namespace) -> int:
     """Start the embedded server in the background and say how to reach it."""
     server = _server(args)
     server.start()
@@ -37,14 +55,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_down(args: argparse.Namespace) -> int:
+def cmd_s3_down(args: argparse.Namespace) -> int:
     """Stop the embedded server if it runs."""
     stopped = _server(args).stop()
     console.print("embedded S3 stopped" if stopped else "embedded S3 was not running")
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_s3_status(args: argparse.Namespace) -> int:
     """Report whether the server runs; exit 1 when it does not."""
     status = _server(args).status()
     state = f"running (pid {status.pid})" if status.running else "stopped"
@@ -53,7 +71,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if status.running else 1
 
 
-def cmd_env(args: argparse.Namespace) -> int:
+def cmd_s3_env(args: argparse.Namespace) -> int:
     """Print shell exports that point the AWS CLI and boto3 at the embedded server."""
     server = _server(args)
     keys = server.credentials(args.identity)
@@ -61,6 +79,110 @@ def cmd_env(args: argparse.Namespace) -> int:
                      f"export AWS_ACCESS_KEY_ID={keys.access_key_id}\n"
                      f"export AWS_SECRET_ACCESS_KEY={keys.secret_access_key}\n"
                      "export AWS_REGION=us-east-1\n")
+    return 0
+
+
+@contextmanager
+def _serving(args: argparse.Namespace, keep_running: bool = False) -> Iterator[EmbeddedS3]:
+    """Run the embedded server for the block, stopping it after unless it already ran or must stay up."""
+    server = _server(args)
+    started_here = server.running_pid() is None
+    server.start()
+    try:
+        yield server
+    finally:
+        if started_here and not keep_running:
+            server.stop()
+
+
+def _activate(server: EmbeddedS3, dagster_home: Path) -> None:
+    """Point this process's Dagster resources and instance at the embedded server and ``dagster_home``."""
+    server.ensure_buckets(VENDOR_BUCKET, LAKE_BUCKET)
+    config = server.transfer_config()
+    os.environ.update(resource_env("VENDOR_S3", VENDOR_BUCKET, config))
+    os.environ.update(resource_env("LAKE_S3", LAKE_BUCKET, config))
+    os.environ["DAGSTER_HOME"] = str(dagster_home.resolve())
+
+
+def _coverage(server: EmbeddedS3, defs: dg.Definitions) -> list[Coverage]:
+    with S3Handler(server.transfer_config(show_progress=False)) as s3:
+        return [coverage(spec, defs.resolve_job_def(ingest_job_name(spec)).partitions_def.get_partition_keys(),
+                         s3.iter_objects(VENDOR_BUCKET, spec.source.static_prefix),
+                         s3.iter_objects(LAKE_BUCKET, spec.curated.listing_prefix)) for spec in DATASETS]
+
+
+def _print_coverage(rows: list[Coverage]) -> bool:
+    """Print the coverage table; return True when every dataset has vendor files and all are curated."""
+    table = Table(title="lake coverage, from the first to the last vendor file")
+    for column in ("dataset", "first", "last", "expected", "published", "curated", "missing", "unpublished",
+                   "closed"):
+        table.add_column(column, justify="left" if column in ("dataset", "first", "last") else "right")
+    for row in rows:
+        table.add_row(row.dataset, row.first or "-", row.last or "-", str(row.expected), str(row.published),
+                      str(row.curated), str(len(row.missing)), str(len(row.unpublished)), str(row.closed_days))
+    console.print(table)
+    for row in rows:
+        if row.missing:
+            console.print(f"[yellow]{row.dataset}: missing in the lake: {', '.join(row.missing[:10])}[/]")
+        if row.unpublished:
+            console.print(f"[yellow]{row.dataset}: not published by the vendor: {', '.join(row.unpublished[:10])}[/]")
+    complete = all(row.complete and row.published for row in rows)
+    console.print("closed: days in the window the calendar skips (weekends, holidays): not published, not missing")
+    console.print("[green]full coverage[/]" if complete else "[red]coverage incomplete[/]")
+    return complete
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The main job: publish the vendor sample, backfill it through the sensors, print coverage."""
+    with _serving(args) as server:
+        _activate(server, args.dagster_home)
+        with S3Handler(server.transfer_config(show_progress=False)) as vendor:
+            new = publish_sample(vendor, VENDOR_BUCKET, DATASETS, SAMPLE_START, SAMPLE_END)
+        console.print(f"vendor bucket: {new} new files for {SAMPLE_START} .. {SAMPLE_END}")
+        from lake_assets.definitions import defs  # resolved now that the environment points at the server
+
+        began = time.perf_counter()
+        instance = dg.DagsterInstance.get()
+        failed = 0
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as progress:
+            for spec in DATASETS:
+                task = progress.add_task(f"{spec.name}: sensor-driven backfill", total=None)
+
+                def on_run(what: str, partitions: int, ok: bool, task: int = task) -> None:
+                    progress.advance(task, partitions)
+                    if not ok:
+                        progress.console.print(f"[red]run failed: {what}[/]")
+
+                report = run_sensor_backfill(defs, instance, spec, on_run)
+                failed += len(report.failed_runs)
+                progress.update(task, total=report.partitions, description=(
+                    f"{spec.name}: {report.runs} runs over {report.partitions} partitions in {report.ticks} "
+                    f"sensor ticks, {len(report.months)} monthly rollups, {report.seconds:.1f}s"))
+        console.print(f"backfill finished in {time.perf_counter() - began:.1f}s; runs are in "
+                      f"{os.environ['DAGSTER_HOME']} (see them with `make ui`)")
+        complete = _print_coverage(_coverage(server, defs))
+    return 0 if failed == 0 and complete else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print each dataset's coverage; exit 1 when a published partition is missing from the lake."""
+    with _serving(args) as server:
+        _activate(server, args.dagster_home)
+        from lake_assets.definitions import defs
+
+        rows = _coverage(server, defs)
+    return 0 if _print_coverage(rows) else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Start the embedded S3 (left running) and replace this process with ``dagster dev`` on loopback."""
+    with _serving(args, keep_running=True) as server:
+        _activate(server, args.dagster_home)
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    console.print(f"Dagster UI on http://127.0.0.1:{args.ui_port} (S3 at {server.endpoint_url}; "
+                  "stop it with `lake s3 down`)")
+    os.execv(dagster, [dagster, "dev", "-w", str(args.workspace), "-h", "127.0.0.1", "-p", str(args.ui_port)])
     return 0
 
 
@@ -107,19 +229,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=int(os.environ.get("LAKE_S3_PORT", DEFAULT_S3_PORT)),
                         help=f"S3 port of the embedded server; it also uses the next four ports and each "
                              f"of the five plus 10000 (env LAKE_S3_PORT, default {DEFAULT_S3_PORT})")
+    parser.add_argument("--dagster-home", type=Path, default=Path(os.environ.get("DAGSTER_HOME", "dagster_home")),
+                        help="Dagster instance directory (env DAGSTER_HOME, default ./dagster_home)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     commands = parser.add_subparsers(dest="command", required=True)
 
     s3 = commands.add_parser("s3", help="run the embedded S3 server (SeaweedFS)")
     s3_commands = s3.add_subparsers(dest="action", required=True)
-    s3_commands.add_parser("up", help="start it in the background").set_defaults(func=cmd_up)
-    s3_commands.add_parser("down", help="stop it").set_defaults(func=cmd_down)
-    s3_commands.add_parser("status", help="say whether it runs").set_defaults(func=cmd_status)
+    s3_commands.add_parser("up", help="start it in the background").set_defaults(func=cmd_s3_up)
+    s3_commands.add_parser("down", help="stop it").set_defaults(func=cmd_s3_down)
+    s3_commands.add_parser("status", help="say whether it runs").set_defaults(func=cmd_s3_status)
     env = s3_commands.add_parser("env", help="print AWS_* exports for it")
     env.add_argument("--identity", choices=("admin", "reader"), default="admin")
-    env.set_defaults(func=cmd_env)
+    env.set_defaults(func=cmd_s3_env)
 
-    demo = commands.add_parser("demo", help="upload, download and verify a sample set on the embedded server")
+    commands.add_parser("run", help="the main job: publish the vendor sample and backfill the lake through "
+                                    "the sensors").set_defaults(func=cmd_run)
+    commands.add_parser("status", help="per-dataset coverage of the lake").set_defaults(func=cmd_status)
+    ui = commands.add_parser("ui", help="the Dagster UI (dagster dev) with the embedded S3")
+    ui.add_argument("--ui-port", type=int, default=3000, help="UI port on 127.0.0.1 (default 3000)")
+    ui.add_argument("--workspace", type=Path, default=Path("workspace.yaml"), help="workspace file")
+    ui.set_defaults(func=cmd_ui)
+
+    demo = commands.add_parser("transfer-demo", help="upload, download and verify a sample set on the embedded server")
     demo.add_argument("--files", type=int, default=500, help="number of small files (default 500)")
     demo.add_argument("--small-kib", type=int, default=64, help="size of each small file in KiB (default 64)")
     demo.add_argument("--large-mib", type=int, default=96, help="size of the large file in MiB (default 96)")
@@ -131,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lake`` command."""
     args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is beta in Dagster 1.13
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -22,6 +22,10 @@ from lake_assets.s3 import ObjectInfo, ObjectNotFoundError, S3Error, S3Handler, 
 logger = logging.getLogger(__name__)
 
 
+#: User-metadata key on a raw copy naming the ETag of the vendor object it was made from.
+SOURCE_ETAG = "source-etag"
+
+
 class NotPublishedError(S3Error):
     """The vendor has no file for a partition (yet)."""
 
@@ -62,9 +66,10 @@ def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_
                workdir: Path) -> MirrorResult:
     """Make the raw zone hold the vendor's current file for ``day``, byte for byte, encrypted.
 
-    Skips the transfer when the raw copy is at least as new as the source and the same size. With
-    ``server_side`` the bytes never leave the server (CopyObject, pinned to the source's ETag, so a
-    file replaced mid-copy fails instead of landing half-old); else they go through ``workdir``.
+    Skips the transfer when the raw copy was made from the source's current ETag (recorded in the
+    copy's ``source-etag`` metadata; timestamps are only second-accurate). With ``server_side`` the
+    bytes never leave the server (CopyObject, pinned to the source's ETag, so a file replaced
+    mid-copy fails instead of landing half-old); else they go through ``workdir``.
 
     Raises:
         NotPublishedError: the vendor has no file for ``day``.
@@ -78,20 +83,21 @@ def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_
         raise NotPublishedError(f"{spec.name} {partition_key(day)}: {vendor.uri(source_key)} is not published",
                                 bucket=vendor.bucket, key=source_key, operation="HeadObject") from exc
     try:
-        current = lake.handler.info(lake.bucket, raw_key)
-        if current.size == source.size and current.last_modified >= source.last_modified:
+        if lake.handler.info(lake.bucket, raw_key).metadata.get(SOURCE_ETAG) == source.etag:
             return MirrorResult(source, raw_key, "up to date")
     except ObjectNotFoundError:
         pass
+    provenance = {SOURCE_ETAG: source.etag, "source-key": source_key}
     if server_side:
         lake.handler.copy_object(vendor.bucket, source_key, lake.bucket, raw_key, overwrite=True,
-                                 source_etag=source.etag)
+                                 source_etag=source.etag, metadata=provenance)
         return MirrorResult(source, raw_key, "copied")
     local = workdir / f"{spec.name}-{partition_key(day)}{Path(source_key).suffix}"
     _, _, failed = vendor.handler.download_objects(vendor.bucket, [S3ObjectRef(source_key, local)], overwrite=True)
     if failed:
         raise vendor.handler.failures[0].error
-    _, _, failed = lake.handler.upload_objects(lake.bucket, [S3ObjectRef(raw_key, local)], overwrite=True)
+    _, _, failed = lake.handler.upload_objects(lake.bucket, [S3ObjectRef(raw_key, local, provenance)],
+                                               overwrite=True)
     if failed:
         raise lake.handler.failures[0].error
     return MirrorResult(source, raw_key, "transferred")

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from lake_assets.coverage import by_partition
 from lake_assets.datasets import DatasetSpec
 from lake_assets.layout import LayoutError, partition_key
 from lake_assets.s3 import ObjectInfo
@@ -108,12 +109,7 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     """
     full = starts_full_pass(cursor, now, full_interval)
     index = {key: position for position, key in enumerate(partition_keys)}
-    lake_by_key = {}
-    for info in lake:
-        try:
-            lake_by_key[partition_key(spec.curated.date_of(info.key))] = info
-        except LayoutError:
-            continue  # not a partition object (a marker, a stray file): not ours to judge
+    lake_by_key = by_partition(lake, spec.curated.date_of)  # markers and stray files are not ours to judge
     needed: list[tuple[str, ObjectInfo]] = []
     off_calendar: list[str] = []
     after, seen, capped = cursor.after if not full else None, 0, False

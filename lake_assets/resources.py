@@ -79,3 +79,19 @@ def s3_resource_from_env(prefix: str) -> S3TransferResource:
         addressing_style=dg.EnvVar(f"{prefix}_ADDRESSING_STYLE"),
         max_concurrency=dg.EnvVar.int(f"{prefix}_MAX_CONCURRENCY"),
     )
+
+
+def resource_env(prefix: str, bucket: str, config: S3TransferConfig) -> dict[str, str]:
+    """Return the ``<prefix>_*`` variables that make :func:`s3_resource_from_env` reach ``bucket`` as ``config`` does."""
+    return {
+        f"{prefix}_BUCKET": bucket,
+        f"{prefix}_ENDPOINT_URL": config.endpoint_url or "",
+        f"{prefix}_REGION": config.region,
+        f"{prefix}_PROFILE": config.profile or "",
+        f"{prefix}_ACCESS_KEY_ID": config.access_key_id or "",
+        f"{prefix}_SECRET_ACCESS_KEY": config.secret_access_key or "",
+        f"{prefix}_SSE": config.encryption_type if config.enable_encryption else "none",
+        f"{prefix}_KMS_KEY_ID": config.kms_key_id or "",
+        f"{prefix}_ADDRESSING_STYLE": config.addressing_style,
+        f"{prefix}_MAX_CONCURRENCY": str(config.max_concurrency),
+    }

@@ -5,12 +5,15 @@ from __future__ import annotations
 import gzip
 import io
 import random
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from lake_assets.calendars import publishing_days
 from lake_assets.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
+from lake_assets.s3 import S3Handler
 
 _NEW_YORK = ZoneInfo("America/New_York")
 
@@ -65,3 +68,17 @@ def gzip_csv(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_csv(buffer)
     return gzip.compress(buffer.getvalue(), mtime=0)
+
+
+def publish_sample(vendor: S3Handler, bucket: str, specs: Sequence[DatasetSpec], start: date, end: date) -> int:
+    """Publish each spec's vendor files for its publishing days in ``[start, end]``; return how many were new.
+
+    Files already there are kept (``overwrite=False``), so publishing twice changes nothing and the
+    lake built from the first publication stays complete.
+    """
+    written = 0
+    for spec in specs:
+        for day in publishing_days(spec.calendar, max(start, spec.start_date), end):
+            written += vendor.put_bytes(bucket, spec.source.key(day), vendor_file(spec, day), content_type="application/gzip",
+                                        metadata={"dataset": spec.name})
+    return written

@@ -1,9 +1,12 @@
-"""The ``lake`` command: the demo end to end on its own server, and the server subcommands."""
+"""The ``lake`` command: the main job and the transfer demo end to end on their own servers, and the server subcommands."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from lake_assets.cli import main
@@ -11,11 +14,13 @@ from lake_assets.local_s3 import free_ports
 
 pytestmark = pytest.mark.integration
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_demo_uploads_downloads_and_verifies_then_skips_on_a_second_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["--home", str(tmp_path), "--port", str(free_ports().s3)]
-    demo = [*base, "demo", "--files", "30", "--small-kib", "4", "--large-mib", "9"]
+    demo = [*base, "transfer-demo", "--files", "30", "--small-kib", "4", "--large-mib", "9"]
     assert main(demo) == 0
     first = capsys.readouterr().out
     assert "31 files" in first and "all files verified byte-identical" in first
@@ -38,3 +43,25 @@ def test_server_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     finally:
         assert main([*base, "s3", "down"]) == 0
     assert "stopped" in capsys.readouterr().out
+
+
+def test_run_fills_the_lake_through_the_sensors_and_is_idempotent(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home)
+    for name in [n for n in os.environ if n.startswith(("LAKE_S3_", "VENDOR_S3_"))] + ["DAGSTER_HOME"]:
+        monkeypatch.delenv(name, raising=False)  # the command sets them; undo it after the test
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    base = ["--home", str(tmp_path / "lake"), "--port", str(free_ports().s3), "--dagster-home", str(dagster_home)]
+    assert main([*base, "run"]) == 0
+    first = capsys.readouterr().out
+    assert "full coverage" in first and "day_aggs: 2 runs over 61 partitions" in first
+    assert "spp_nodal_prices: 3 runs over 91 partitions" in first
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/sensor_name": "day_aggs_missing_partitions"}))
+    assert len(runs) == 2 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    assert main([*base, "run"]) == 0
+    second = capsys.readouterr().out
+    assert "0 new files" in second and "day_aggs: 0 runs over 0 partitions in 1 sensor ticks" in second
+    assert main([*base, "status"]) == 0

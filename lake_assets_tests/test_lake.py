@@ -235,7 +235,7 @@ def test_definitions_snapshot() -> None:
                    "spp_nodal_prices/curated:rows_in_partition", "spp_nodal_prices/curated:schema"],
         "schedules": ["day_aggs_daily", "spp_nodal_prices_daily"],
         "sensors": ["day_aggs_missing_partitions", "spp_nodal_prices_missing_partitions"],
-        "jobs": ["day_aggs_ingest", "spp_nodal_prices_ingest"],
+        "jobs": ["day_aggs_ingest", "day_aggs_monthly", "spp_nodal_prices_ingest", "spp_nodal_prices_monthly"],
     }
     day_aggs_days = graph.assets_def_for_key(dg.AssetKey(["day_aggs", "raw"])).partitions_def
     keys = day_aggs_days.get_partition_keys()

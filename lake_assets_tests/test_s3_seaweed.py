@@ -26,6 +26,7 @@ from lake_assets.s3 import (
     BucketNotFoundError,
     EndpointUnreachableError,
     InvalidCredentialsError,
+    PreconditionFailedError,
     S3Handler,
     S3ObjectRef,
     S3TransferConfig,
@@ -232,6 +233,13 @@ def test_ranges_copies_and_presigned_urls(sw_config: S3TransferConfig, bucket: s
         assert s3.get_range(bucket, "r/obj", 10, 5) == bytes(range(10, 15))
         assert s3.copy_object(bucket, "r/obj", bucket, "r/copy") is True
         assert s3.copy_object(bucket, "r/obj", bucket, "r/copy") is False  # exists: conditional copy kept it
+        etag = s3.info(bucket, "r/obj").etag
+        assert s3.copy_object(bucket, "r/obj", bucket, "r/pinned", source_etag=etag, metadata={"source-etag": etag})
+        assert s3.info(bucket, "r/pinned").metadata == {"source-etag": etag}
+        for overwrite in (False, True):  # the source is not what we saw: no copy, whichever conditions are sent
+            with pytest.raises(PreconditionFailedError, match="r/obj changed"):
+                s3.copy_object(bucket, "r/obj", bucket, "r/late", overwrite=overwrite, source_etag="0" * 32)
+        assert not list(s3.iter_objects(bucket, "r/late"))
         assert urllib.request.urlopen(s3.presign_get(bucket, "r/obj", expires_in=60)).read() == bytes(range(256))
         expiring = s3.presign_get(bucket, "r/obj", expires_in=1)
         time.sleep(2.5)

@@ -18,6 +18,11 @@ def ingest_job_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_ingest"
 
 
+def rollup_job_name(spec: DatasetSpec) -> str:
+    """Name of the job that materialises a dataset's monthly summary."""
+    return f"{spec.name}_monthly"
+
+
 def build_dataset_defs(spec: DatasetSpec, today: date) -> dg.Definitions:
     """Build the raw, curated and monthly assets, checks, ingest job, schedule and sensor of ``spec``."""
     days = daily_partitions(spec, today)
@@ -26,9 +31,11 @@ def build_dataset_defs(spec: DatasetSpec, today: date) -> dg.Definitions:
     monthly = build_rollup_asset(spec, monthly_partitions(spec), curated)
     job = dg.define_asset_job(ingest_job_name(spec), selection=dg.AssetSelection.assets(raw, curated),
                               description=f"Mirror and curate {spec.name} partitions.")
+    rollup = dg.define_asset_job(rollup_job_name(spec), selection=dg.AssetSelection.assets(monthly),
+                                 description=f"Summarise a month of {spec.name}.")
     return dg.Definitions(
         assets=[raw, curated, monthly],
-        jobs=[job],
+        jobs=[job, rollup],
         schedules=[build_daily_schedule(spec, job, days)],
         sensors=[build_missing_partitions_sensor(spec, job, days)],
     )

@@ -27,7 +27,7 @@ from lake_assets.s3.errors import (
     is_bucket_wide,
     translated,
 )
-from lake_assets.s3.listing import existing_keys, iter_objects
+from lake_assets.s3.listing import existing_keys, iter_objects, key_exists
 from lake_assets.s3.progress import BatchProgress
 from lake_assets.s3.refs import ObjectInfo, S3ObjectRef, TransferFailure
 from lake_assets.s3.stats import TransferStatistics
@@ -180,7 +180,7 @@ class S3Handler:
                            self.config.show_progress) as progress:
             def run(ref: S3ObjectRef) -> bool:
                 return uploader.upload(bucket, ref.key, ref.local_path, overwrite,
-                                       self._counting(progress, "bytes_uploaded"))
+                                       self._counting(progress, "bytes_uploaded"), ref.metadata)
 
             futures = [(ref, objects_pool.submit(run, ref)) for ref in todo]
             for ref, future in futures:
@@ -321,21 +321,34 @@ class S3Handler:
         return written
 
     def copy_object(self, src_bucket: str, src_key: str, bucket: str, key: str, overwrite: bool = False,
-                    source_etag: str | None = None) -> bool:
+                    source_etag: str | None = None, metadata: dict[str, str] | None = None) -> bool:
         """Copy an object server-side (no bytes through this machine), encrypted; False if kept.
 
         With ``source_etag`` the copy happens only if the source still has that ETag; otherwise a
-        :class:`PreconditionFailedError` says it changed. One CopyObject request, so objects up to
-        S3's 5 GiB single-copy limit.
+        :class:`PreconditionFailedError` says it changed. ``metadata`` replaces the copy's user
+        metadata (else the source's is kept). One CopyObject request, so objects up to S3's 5 GiB
+        single-copy limit.
         """
         args = write_args(self.config, overwrite)
         if source_etag:
             args["CopySourceIfMatch"] = f'"{source_etag}"'
+        if metadata is not None:
+            args.update(MetadataDirective="REPLACE", Metadata=dict(metadata))
         written = self._conditional("CopyObject", bucket, key, self.client.copy_object, Bucket=bucket,
                                     Key=key, CopySource={"Bucket": src_bucket, "Key": src_key}, **args)
         if written:
             self._stats.add("copied")
+        elif source_etag and not self._exists(bucket, key):
+            # A 412 with both conditions: the destination is absent, so the source was the one that failed.
+            raise PreconditionFailedError(
+                f"CopyObject s3://{src_bucket}/{src_key} changed (its ETag is no longer {source_etag}); "
+                f"s3://{bucket}/{key} was not written", bucket=src_bucket, key=src_key, operation="CopyObject",
+                code="PreconditionFailed")
         return written
+
+    def _exists(self, bucket: str, key: str) -> bool:
+        with translated("HeadObject", bucket, key):
+            return key_exists(self.client, bucket, key)
 
     def delete_objects(self, bucket: str, keys: Iterable[str]) -> list[str]:
         """Delete keys, 1,000 per request; return the keys S3 reported it could not delete."""

@@ -10,10 +10,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class S3ObjectRef:
-    """An S3 key paired with the local file it is uploaded from or downloaded to."""
+    """An S3 key paired with the local file it is uploaded from or downloaded to.
+
+    ``metadata`` (uploads only) is stored as the object's user metadata (``x-amz-meta-*``).
+    """
 
     key: str
     local_path: Path
+    metadata: dict[str, str] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)

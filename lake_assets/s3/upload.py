@@ -43,11 +43,13 @@ class FileUploader:
         self._config = config
         self._parts = part_executor
 
-    def upload(self, bucket: str, key: str, path: Path, overwrite: bool,
-               on_bytes: Callable[[int], None]) -> bool:
+    def upload(self, bucket: str, key: str, path: Path, overwrite: bool, on_bytes: Callable[[int], None],
+               metadata: dict[str, str] | None = None) -> bool:
         """Upload ``path`` to ``key``; return False when the key already existed and was left alone."""
         size = path.stat().st_size
         args = write_args(self._config, overwrite)
+        if metadata:
+            args["Metadata"] = dict(metadata)
         try:
             if size < self._config.multipart_threshold:
                 self._client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), **args)
