@@ -334,16 +334,18 @@ class S3Handler:
             args["CopySourceIfMatch"] = f'"{source_etag}"'
         if metadata is not None:
             args.update(MetadataDirective="REPLACE", Metadata=dict(metadata))
-        written = self._conditional("CopyObject", bucket, key, self.client.copy_object, Bucket=bucket,
-                                    Key=key, CopySource={"Bucket": src_bucket, "Key": src_key}, **args)
+        try:
+            written = self._conditional("CopyObject", bucket, key, self.client.copy_object, Bucket=bucket,
+                                        Key=key, CopySource={"Bucket": src_bucket, "Key": src_key}, **args)
+        except PreconditionFailedError as exc:
+            if not source_etag:
+                raise
+            raise _source_changed(src_bucket, src_key, source_etag, bucket, key) from exc
         if written:
             self._stats.add("copied")
         elif source_etag and not self._exists(bucket, key):
             # A 412 with both conditions: the destination is absent, so the source was the one that failed.
-            raise PreconditionFailedError(
-                f"CopyObject s3://{src_bucket}/{src_key} changed (its ETag is no longer {source_etag}); "
-                f"s3://{bucket}/{key} was not written", bucket=src_bucket, key=src_key, operation="CopyObject",
-                code="PreconditionFailed")
+            raise _source_changed(src_bucket, src_key, source_etag, bucket, key)
         return written
 
     def _exists(self, bucket: str, key: str) -> bool:
@@ -389,3 +391,9 @@ class S3Handler:
                 return False
             raise
         return True
+
+
+def _source_changed(src_bucket: str, src_key: str, etag: str, bucket: str, key: str) -> PreconditionFailedError:
+    return PreconditionFailedError(
+        f"CopyObject s3://{src_bucket}/{src_key} changed (its ETag is no longer {etag}); s3://{bucket}/{key} "
+        "was not written", bucket=src_bucket, key=src_key, operation="CopyObject", code="PreconditionFailed")
