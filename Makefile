@@ -1,5 +1,5 @@
 # Two commands for a fresh clone: `make demo` (install, then run the main job on the embedded S3)
-# and `make test` (install, then run the whole test suite). Everything installs into .venv from
+# and `make test` (install, then run the whole test suite). `make ui` opens the Dagster UI. Everything installs into .venv from
 # requirements.lock (pinned, hash-checked); nothing is installed outside the project.
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lock clean
+.PHONY: setup demo ui test lock clean
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 demo: setup
 	$(BIN)/lake run
+
+ui: setup
+	$(BIN)/lake ui
 
 test: setup
 	$(BIN)/pytest
