@@ -1,0 +1,54 @@
+"""Parsing vendor CSVs into typed frames and the partition checks, on generated files (no S3)."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date
+
+import polars as pl
+import pytest
+
+from lake_assets.curation import CurationError, check_partition, parse_vendor_file
+from lake_assets.datasets import DAY_AGGS, NODAL_PRICES
+from lake_assets.sample import day_aggs_frame, gzip_csv, nodal_frame, vendor_file
+
+DAY = date(2024, 1, 2)
+
+
+def outcomes(frame: pl.DataFrame, spec=DAY_AGGS) -> dict[str, bool]:
+    return {o.name: o.passed for o in check_partition(spec, frame, DAY)}
+
+
+@pytest.mark.parametrize("spec", [DAY_AGGS, NODAL_PRICES])
+def test_generated_vendor_files_parse_and_pass_every_check(spec) -> None:
+    frame = parse_vendor_file(spec, vendor_file(spec, DAY), "where")
+    assert frame.columns == [*spec.schema, "date"]
+    assert all(outcomes(frame, spec).values())
+
+
+def test_extra_vendor_columns_are_dropped() -> None:
+    drifted = day_aggs_frame(DAY).with_columns(pl.lit("x").alias("vwap_note"))
+    frame = parse_vendor_file(DAY_AGGS, gzip_csv(drifted), "where")
+    assert "vwap_note" not in frame.columns and all(outcomes(frame).values())
+
+
+def test_a_retyped_column_is_refused_with_the_place_named() -> None:
+    retyped = day_aggs_frame(DAY).with_columns(pl.lit("n/a").alias("volume"))
+    with pytest.raises(CurationError, match=r"^day_aggs 2024-01-02 s3://v/k: a value does not fit"):
+        parse_vendor_file(DAY_AGGS, gzip_csv(retyped), "day_aggs 2024-01-02 s3://v/k")
+
+
+def test_null_keys_and_wrong_dates_fail_their_checks() -> None:
+    frame = parse_vendor_file(DAY_AGGS, vendor_file(DAY_AGGS, DAY), "where")
+    with_null = frame.with_columns(pl.when(pl.col("ticker") == frame["ticker"][0]).then(None)
+                                   .otherwise(pl.col("ticker")).alias("ticker"))
+    assert outcomes(with_null) == {"not_empty": True, "schema": True, "no_null_keys": False,
+                                   "rows_in_partition": True, "ohlc_consistent": True}
+    assert outcomes(frame.with_columns(pl.lit(date(2024, 1, 3)).alias("date")))["rows_in_partition"] is False
+
+
+def test_a_header_only_file_fails_not_empty() -> None:
+    header_only = gzip.compress(",".join(NODAL_PRICES.schema).encode() + b"\n")
+    frame = parse_vendor_file(NODAL_PRICES, header_only, "where")
+    assert outcomes(frame, NODAL_PRICES)["not_empty"] is False
+    assert nodal_frame(DAY).height == 40 * 24
