@@ -64,7 +64,7 @@ def main() -> None:
                                                  access_key_id=keys.access_key_id,
                                                  secret_access_key=keys.secret_access_key, addressing_style="path")
                         for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
-            print(f"| dataset | days | full pass median s | incremental tick median s | runs requested (every 97th day missing) |")
+            print("| dataset | days | full pass median s | incremental tick median s | runs requested (every 97th day missing) |")
             print("| --- | ---: | ---: | ---: | ---: |")
             for base in DATASETS:
                 spec = dataclasses.replace(base, start_date=start)

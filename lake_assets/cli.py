@@ -15,29 +15,19 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from lake_assets.backfill import run_sensor_backfill
-from lake_assets.coverage import Coverage, coverage
 from lake_assets.datasets import DATASETS
-from lake_assets.defs.factory import ingest_job_name
-from lake_assets.demo import DEMO_BUCKET, DemoReport, run_transfer_demo
+from lake_assets.demo import DEMO_BUCKET, run_transfer_demo
 from lake_assets.local_s3 import DEFAULT_S3_PORT, EmbeddedS3, EmbeddedS3Error, Ports
-from lake_assets.resources import resource_env
-from lake_assets.s3 import S3Error, S3Handler
-from lake_assets.sample import publish_sample
-
-#: Buckets the main job uses on the embedded server: the vendor's, and the lake.
-VENDOR_BUCKET = "vendor"
-LAKE_BUCKET = "lake"
-#: The generated vendor sample: one quarter of publishing days.
-SAMPLE_START, SAMPLE_END = date(2024, 1, 1), date(2024, 3, 31)
+from lake_assets.main_job import SAMPLE_END, SAMPLE_START, activate, lake_coverage, publish_vendor_sample
+from lake_assets.report import print_coverage, print_transfer_report
+from lake_assets.s3 import S3Error
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -95,49 +85,11 @@ def _serving(args: argparse.Namespace, keep_running: bool = False) -> Iterator[E
             server.stop()
 
 
-def _activate(server: EmbeddedS3, dagster_home: Path) -> None:
-    """Point this process's Dagster resources and instance at the embedded server and ``dagster_home``."""
-    server.ensure_buckets(VENDOR_BUCKET, LAKE_BUCKET)
-    config = server.transfer_config()
-    os.environ.update(resource_env("VENDOR_S3", VENDOR_BUCKET, config))
-    os.environ.update(resource_env("LAKE_S3", LAKE_BUCKET, config))
-    os.environ["DAGSTER_HOME"] = str(dagster_home.resolve())
-
-
-def _coverage(server: EmbeddedS3, defs: dg.Definitions) -> list[Coverage]:
-    with S3Handler(server.transfer_config(show_progress=False)) as s3:
-        return [coverage(spec, defs.resolve_job_def(ingest_job_name(spec)).partitions_def.get_partition_keys(),
-                         s3.iter_objects(VENDOR_BUCKET, spec.source.static_prefix),
-                         s3.iter_objects(LAKE_BUCKET, spec.curated.listing_prefix)) for spec in DATASETS]
-
-
-def _print_coverage(rows: list[Coverage]) -> bool:
-    """Print the coverage table; return True when every dataset has vendor files and all are curated."""
-    table = Table(title="lake coverage, from the first to the last vendor file")
-    for column in ("dataset", "first", "last", "expected", "published", "curated", "missing", "unpublished",
-                   "closed"):
-        table.add_column(column, justify="left" if column in ("dataset", "first", "last") else "right")
-    for row in rows:
-        table.add_row(row.dataset, row.first or "-", row.last or "-", str(row.expected), str(row.published),
-                      str(row.curated), str(len(row.missing)), str(len(row.unpublished)), str(row.closed_days))
-    console.print(table)
-    for row in rows:
-        if row.missing:
-            console.print(f"[yellow]{row.dataset}: missing in the lake: {', '.join(row.missing[:10])}[/]")
-        if row.unpublished:
-            console.print(f"[yellow]{row.dataset}: not published by the vendor: {', '.join(row.unpublished[:10])}[/]")
-    complete = all(row.complete and row.published for row in rows)
-    console.print("closed: days in the window the calendar skips (weekends, holidays): not published, not missing")
-    console.print("[green]full coverage[/]" if complete else "[red]coverage incomplete[/]")
-    return complete
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: publish the vendor sample, backfill it through the sensors, print coverage."""
     with _serving(args) as server:
-        _activate(server, args.dagster_home)
-        with S3Handler(server.transfer_config(show_progress=False)) as vendor:
-            new = publish_sample(vendor, VENDOR_BUCKET, DATASETS, SAMPLE_START, SAMPLE_END)
+        activate(server, args.dagster_home)
+        new = publish_vendor_sample(server)
         console.print(f"vendor bucket: {new} new files for {SAMPLE_START} .. {SAMPLE_END}")
         from lake_assets.definitions import defs  # resolved now that the environment points at the server
 
@@ -161,24 +113,24 @@ def cmd_run(args: argparse.Namespace) -> int:
                     f"sensor ticks, {len(report.months)} monthly rollups, {report.seconds:.1f}s"))
         console.print(f"backfill finished in {time.perf_counter() - began:.1f}s; runs are in "
                       f"{os.environ['DAGSTER_HOME']} (see them with `make ui`)")
-        complete = _print_coverage(_coverage(server, defs))
+        complete = print_coverage(console, lake_coverage(server, defs))
     return 0 if failed == 0 and complete else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print each dataset's coverage; exit 1 when a published partition is missing from the lake."""
     with _serving(args) as server:
-        _activate(server, args.dagster_home)
+        activate(server, args.dagster_home)
         from lake_assets.definitions import defs
 
-        rows = _coverage(server, defs)
-    return 0 if _print_coverage(rows) else 1
+        rows = lake_coverage(server, defs)
+    return 0 if print_coverage(console, rows) else 1
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """Start the embedded S3 (left running) and replace this process with ``dagster dev`` on loopback."""
     with _serving(args, keep_running=True) as server:
-        _activate(server, args.dagster_home)
+        activate(server, args.dagster_home)
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
     console.print(f"Dagster UI on http://127.0.0.1:{args.ui_port} (S3 at {server.endpoint_url}; "
                   "stop it with `lake s3 down`)")
@@ -188,37 +140,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the transfer demo on the embedded server, starting it (and stopping it after) if needed."""
-    server = _server(args)
-    started_here = server.running_pid() is None
-    server.start()
-    try:
+    with _serving(args, keep_running=args.keep_running) as server:
         server.ensure_buckets(DEMO_BUCKET)
         began = time.perf_counter()
         report = run_transfer_demo(server.transfer_config(), args.home / "demo", small_files=args.files,
                                    small_size=args.small_kib * 1024, large_size=args.large_mib * 1024 * 1024)
-        _print_report(report, time.perf_counter() - began)
-    finally:
-        if started_here and not args.keep_running:
-            server.stop()
+        print_transfer_report(console, report, time.perf_counter() - began)
     return 0 if report.failed == 0 and not report.mismatched else 1
-
-
-def _print_report(report: DemoReport, seconds: float) -> None:
-    table = Table(title=f"transfer demo: {report.files} files, {report.bytes / 1e6:.1f} MB, {seconds:.1f}s")
-    table.add_column("phase")
-    for column in ("requests", "retries", "MB moved", "done", "skipped", "failed"):
-        table.add_column(column, justify="right")
-    for phase, stats in (("upload", report.upload_stats), ("download", report.download_stats)):
-        moved = stats["bytes_uploaded"] + stats["bytes_downloaded"]
-        done = stats["uploaded"] + stats["downloaded"]
-        table.add_row(phase, str(stats["total_requests"]), str(stats["retries"]), f"{moved / 1e6:.1f}",
-                      str(done), str(stats["skipped"]), str(stats["failed"]))
-    console.print(table)
-    for phase, stats in (("upload", report.upload_stats), ("download", report.download_stats)):
-        console.print(f"{phase} requests by type: {stats['requests']}")
-    verdict = "[green]all files verified byte-identical[/]" if not report.mismatched else \
-        f"[red]{len(report.mismatched)} files differ: {report.mismatched[:5]}[/]"
-    console.print(verdict)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,6 @@ from lake_assets.layout import partition_key
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.planning import PlanCursor
 from lake_assets.resources import S3TransferResource
-from lake_assets.s3 import S3Handler
 from lake_assets.sample import day_aggs_frame, gzip_csv, vendor_file
 
 pytestmark = pytest.mark.integration

@@ -26,7 +26,6 @@ from lake_assets.s3 import (
     S3TransferConfig,
 )
 from lake_assets.s3.config import MiB
-from lake_assets.s3.download import PART_SUFFIX
 from lake_assets.s3.listing import existing_by_listing, group_by_prefix
 from lake_assets_tests.conftest import MOTO_BUCKET as BUCKET
 from lake_assets_tests.conftest import write_files
