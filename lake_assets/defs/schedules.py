@@ -13,7 +13,8 @@ def build_daily_schedule(spec: DatasetSpec, job: UnresolvedAssetJobDefinition,
     @dg.schedule(name=f"{spec.name}_daily", cron_schedule="0 6 * * *", execution_timezone="America/New_York",
                  target=job, description=f"Materialises the newest {spec.name} partition every morning.")
     def daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        newest = partitions.get_last_partition_key(current_time=context.scheduled_execution_time)
+        with dg.partition_loading_context(effective_dt=context.scheduled_execution_time):
+            newest = partitions.get_last_partition_key()
         if newest is None:
             return dg.SkipReason("no partition exists yet")
         return dg.RunRequest(run_key=f"{spec.name}:{newest}", partition_key=newest)
