@@ -7,7 +7,6 @@ them; the daemon's sensor later dedupes on the same run keys.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,14 +15,12 @@ import dagster as dg
 
 from lake_assets.datasets import DatasetSpec
 from lake_assets.defs.factory import ingest_job_name, rollup_job_name
+from lake_assets.defs.sensors import RANGE_END_TAG, RANGE_START_TAG
 from lake_assets.layout import partition_date
 
-logger = logging.getLogger(__name__)
 
 #: Run config that keeps in-process runs quiet on the console; every event still goes to the instance.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 
 @dataclass
@@ -46,7 +43,7 @@ def request_partitions(request: dg.RunRequest, job: dg.JobDefinition) -> list[st
     partitions = job.partitions_def
     if partitions is None:
         raise ValueError(f"job {job.name} is not partitioned")
-    key_range = dg.PartitionKeyRange(request.tags[RANGE_START], request.tags[RANGE_END])
+    key_range = dg.PartitionKeyRange(request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG])
     return list(partitions.get_partition_keys_in_range(key_range))
 
 

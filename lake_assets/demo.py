@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import random
 import shutil
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from typing import Any
 from lake_assets.layout import hive_date_path
 from lake_assets.s3 import S3Handler, S3ObjectRef, S3TransferConfig
 
-logger = logging.getLogger(__name__)
 
 DEMO_BUCKET = "lake-demo"
 DEMO_PREFIX = "demo/dataset=sample"

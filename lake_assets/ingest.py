@@ -7,7 +7,6 @@ and these steps are testable on their own.
 from __future__ import annotations
 
 import io
-import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,8 +17,6 @@ from lake_assets.curation import CheckOutcome, CurationError, check_partition, p
 from lake_assets.datasets import DatasetSpec
 from lake_assets.layout import partition_key
 from lake_assets.s3 import ObjectInfo, ObjectNotFoundError, S3Error, S3Handler, S3ObjectRef
-
-logger = logging.getLogger(__name__)
 
 
 #: User-metadata key on a raw copy naming the ETag of the vendor object it was made from.

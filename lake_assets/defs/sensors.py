@@ -13,16 +13,16 @@ from lake_assets.resources import S3TransferResource
 FULL_INTERVAL_SECONDS = 6 * 3600
 #: Most partitions one tick requests; the next tick resumes after the last one.
 MAX_PARTITIONS_PER_TICK = 400
+#: Run tags that make one run materialise a range of partitions.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def run_request(run: PartitionRun) -> dg.RunRequest:
     """A request for one partition, or for a range run (Dagster's partition range tags)."""
     if len(run.keys) == 1:
         return dg.RunRequest(run_key=run.run_key, partition_key=run.start)
-    return dg.RunRequest(run_key=run.run_key, tags={
-        "dagster/asset_partition_range_start": run.start,
-        "dagster/asset_partition_range_end": run.end,
-    })
+    return dg.RunRequest(run_key=run.run_key, tags={RANGE_START_TAG: run.start, RANGE_END_TAG: run.end})
 
 
 def build_missing_partitions_sensor(spec: DatasetSpec, job: UnresolvedAssetJobDefinition,
