@@ -93,6 +93,26 @@ def test_materialise_one_partition(defs: dg.Definitions, lake: dict[str, S3Trans
     assert {i.server_side_encryption for i in infos} == {"AES256"}
 
 
+def test_vendor_on_another_identity_is_transferred_not_copied(seaweed: EmbeddedS3,
+                                                              lake: dict[str, S3TransferResource]) -> None:
+    reader = seaweed.credentials("reader")
+    vendor = S3TransferResource(bucket=lake["vendor_s3"].bucket, endpoint_url=seaweed.endpoint_url,
+                                access_key_id=reader.access_key_id, secret_access_key=reader.secret_access_key,
+                                addressing_style="path")
+    resources = {**lake, "vendor_s3": vendor}
+    publish(lake, DAY_AGGS, [JAN[0]])
+    defs = with_resources(build_dataset_defs(DAY_AGGS, TODAY), resources)
+    result = dg.materialize(assets(defs), partition_key="2024-01-02", resources=resources)
+    raw = result.asset_materializations_for_node("day_aggs__raw")[0].metadata
+    assert raw["action"].value.startswith("transferred")
+    with lake["vendor_s3"].open() as handler:
+        source = handler.info(lake["vendor_s3"].bucket, DAY_AGGS.source.key(JAN[0]))
+        copy = handler.info(lake["lake_s3"].bucket, DAY_AGGS.raw.key(JAN[0]))
+    assert copy.metadata["source-etag"] == source.etag and copy.server_side_encryption == "AES256"
+    again = dg.materialize(assets(defs), partition_key="2024-01-02", resources=resources)
+    assert again.asset_materializations_for_node("day_aggs__raw")[0].metadata["action"].value.startswith("up to date")
+
+
 def test_materialise_a_range_and_roll_up_the_month(defs: dg.Definitions, lake: dict[str, S3TransferResource]) -> None:
     publish(lake, DAY_AGGS, JAN)
     result = dg.materialize(assets(defs), resources=lake, tags={

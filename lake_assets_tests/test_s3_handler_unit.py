@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ResponseStreamingError
 from botocore.response import StreamingBody
 
@@ -268,3 +269,57 @@ def test_named_profiles_come_from_the_environment(moto_config: S3TransferConfig,
     monkeypatch.setenv(variable, "nope")
     with pytest.raises(InvalidCredentialsError, match="'nope' not found"):
         S3Handler(moto_config).__enter__()
+
+
+class _Body:
+    """The raw body botocore reads from an injected response."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+def answer_first_sends(client: Any, operation: str, statuses: list[tuple[int, str]]) -> None:
+    """Answer the next sends of ``operation`` with these S3 errors instead of sending them."""
+    pending = list(statuses)
+
+    def short_circuit(request: Any, **_: Any) -> AWSResponse | None:
+        if not pending:
+            return None
+        status, code = pending.pop(0)
+        body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+        return AWSResponse(request.url, status, {"Content-Type": "application/xml"}, _Body(body))
+
+    client.meta.events.register_first(f"before-send.s3.{operation}", short_circuit)
+
+
+def test_throttling_and_server_errors_are_retried_and_counted(moto_config: S3TransferConfig, tmp_path: Path) -> None:
+    path = write_files(tmp_path, {"k": 100})["k"]
+    with S3Handler(moto_config) as s3:
+        answer_first_sends(s3.client, "PutObject", [(503, "SlowDown"), (500, "InternalError")])
+        assert s3.upload_objects(BUCKET, [S3ObjectRef("k", path)], overwrite=True) == (["k"], [], [])
+        stats = s3.get_statistics()
+    assert stats["retries"] == 2 and stats["requests"]["PutObject"] == 3
+
+
+def test_permanent_errors_are_not_retried(moto_config: S3TransferConfig, tmp_path: Path) -> None:
+    path = write_files(tmp_path, {"k": 100})["k"]
+    with S3Handler(moto_config) as s3:
+        s3.existing_keys(BUCKET, [])  # the bucket check happens before the injection
+        s3.reset_statistics()
+        answer_first_sends(s3.client, "PutObject", [(403, "AccessDenied")])
+        assert s3.upload_objects(BUCKET, [S3ObjectRef("k", path)], overwrite=True) == ([], [], [path])
+        assert s3.failures[0].error.code == "AccessDenied" and "s3://unit-bucket/k" in str(s3.failures[0].error)
+        assert s3.get_statistics()["requests"] == {"PutObject": 1}
+
+
+def test_one_client_with_a_pool_for_every_worker(moto_config: S3TransferConfig) -> None:
+    config = S3TransferConfig(**{**moto_config.__dict__, "max_concurrency": 40, "max_pool_connections": 10})
+    with S3Handler(config) as s3:
+        client = s3.client
+        assert client.meta.config.max_pool_connections == 80
+        s3.put_bytes(BUCKET, "a", b"1")
+        s3.get_bytes(BUCKET, "a")
+        assert s3.client is client
