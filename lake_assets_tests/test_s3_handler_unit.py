@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from lake_assets.s3 import (
 )
 from lake_assets.s3.config import MiB
 from lake_assets.s3.listing import existing_by_listing, group_by_prefix
+from lake_assets.s3.upload import FileUploader
 from lake_assets_tests.conftest import MOTO_BUCKET as BUCKET
 from lake_assets_tests.conftest import write_files
 
@@ -323,3 +325,19 @@ def test_one_client_with_a_pool_for_every_worker(moto_config: S3TransferConfig) 
         s3.put_bytes(BUCKET, "a", b"1")
         s3.get_bytes(BUCKET, "a")
         assert s3.client is client
+
+
+def test_a_retried_write_that_meets_its_own_object_counts_as_uploaded(moto_config: S3TransferConfig,
+                                                                       tmp_path: Path) -> None:
+    """The first attempt landed but its answer was lost; botocore's retry then gets 412 from our own object."""
+    ours = write_files(tmp_path, {"mine": 300})["mine"]
+    theirs = write_files(tmp_path, {"theirs": 300}, seed=9)["theirs"]
+    client = boto3.client("s3", region_name="us-east-1")
+    client.put_object(Bucket=BUCKET, Key="mine", Body=ours.read_bytes())      # our first attempt, answer lost
+    client.put_object(Bucket=BUCKET, Key="theirs", Body=theirs.read_bytes())  # another writer's object
+    with S3Handler(moto_config) as s3, ThreadPoolExecutor(1) as parts:
+        uploader = FileUploader(s3.client, s3.config, parts)
+        answer_first_sends(s3.client, "PutObject", [(503, "SlowDown"), (503, "SlowDown")])
+        assert uploader.upload(BUCKET, "mine", ours, overwrite=False, on_bytes=lambda n: None) is True
+        assert uploader.upload(BUCKET, "theirs", ours, overwrite=False, on_bytes=lambda n: None) is False
+    assert client.get_object(Bucket=BUCKET, Key="theirs")["Body"].read() == theirs.read_bytes()

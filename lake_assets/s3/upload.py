@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -22,6 +23,17 @@ def is_precondition_failure(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and (http_status(exc) == 412 or error_code(exc) == "PreconditionFailed")
 
 
+def was_retried(exc: ClientError) -> bool:
+    """Return True when botocore sent the request more than once before this error came back."""
+    return exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) > 0
+
+
+def multipart_etag(parts: list[dict[str, Any]]) -> str:
+    """Return the ETag S3 gives a multipart object: MD5 of the parts' binary MD5s, then ``-<count>``."""
+    digests = b"".join(bytes.fromhex(part["ETag"].strip('"')) for part in parts)
+    return f"{hashlib.md5(digests).hexdigest()}-{len(parts)}"
+
+
 def write_args(config: S3TransferConfig, overwrite: bool) -> dict[str, Any]:
     """Return the encryption and condition parameters of a write (PUT, complete, copy)."""
     args = config.encryption_args()
@@ -35,7 +47,9 @@ class FileUploader:
 
     With ``overwrite=False`` every write is conditional (``If-None-Match: *`` on PutObject and on
     CompleteMultipartUpload), so of two concurrent writers exactly one wins and the other is told
-    the key exists: there is no window between a check and a write.
+    the key exists: there is no window between a check and a write. A write whose response was lost
+    is retried by botocore and then meets its own object (412); the object's ETag tells it apart
+    from someone else's (MD5 of the body, or of the parts), so it still counts as uploaded.
     """
 
     def __init__(self, client: BaseClient, config: S3TransferConfig, part_executor: Executor) -> None:
@@ -52,7 +66,12 @@ class FileUploader:
             args["Metadata"] = dict(metadata)
         try:
             if size < self._config.multipart_threshold:
-                self._client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), **args)
+                data = path.read_bytes()
+                try:
+                    self._client.put_object(Bucket=bucket, Key=key, Body=data, **args)
+                except ClientError as exc:
+                    if not self._landed_earlier(exc, bucket, key, lambda: hashlib.md5(data).hexdigest()):
+                        raise
                 on_bytes(size)
             else:
                 self._multipart(bucket, key, path, size, args, on_bytes)
@@ -75,13 +94,29 @@ class FileUploader:
                 futures.append(self._parts.submit(self._upload_part, bucket, key, upload_id, path,
                                                   number, offset, length, on_bytes))
             parts = [future.result() for future in futures]
-            self._client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                   MultipartUpload={"Parts": parts}, **condition)
+            try:
+                self._client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                       MultipartUpload={"Parts": parts}, **condition)
+            except ClientError as exc:
+                if not self._landed_earlier(exc, bucket, key, lambda: multipart_etag(parts)):
+                    raise
         except BaseException:
             for future in futures:
                 future.cancel()
             self._abort(bucket, key, upload_id)
             raise
+
+    def _landed_earlier(self, exc: ClientError, bucket: str, key: str, expected_etag: Callable[[], str]) -> bool:
+        """After a retried conditional write failed with 412: is the object there our own earlier attempt?"""
+        if not (is_precondition_failure(exc) and was_retried(exc)):
+            return False
+        try:
+            current = self._client.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+        except ClientError:
+            return False
+        ours = current == expected_etag()
+        logger.info("s3://%s/%s: retried write met %s object", bucket, key, "its own" if ours else "another")
+        return ours
 
     def _upload_part(self, bucket: str, key: str, upload_id: str, path: Path, number: int,
                      offset: int, length: int, on_bytes: Callable[[int], None]) -> dict[str, Any]:
