@@ -30,7 +30,7 @@ class CheckOutcome:
     detail: str
 
 
-CHECK_NAMES = ("not_empty", "schema", "no_null_keys", "ohlc_consistent", "rows_in_partition")
+CHECK_NAMES = ("not_empty", "schema", "no_null_keys", "no_duplicate_keys", "ohlc_consistent", "rows_in_partition")
 
 
 def parse_vendor_file(spec: DatasetSpec, data: bytes, where: str) -> pl.DataFrame:
@@ -67,6 +67,7 @@ def check_partition(spec: DatasetSpec, frame: pl.DataFrame, day: date) -> list[C
         CheckOutcome("not_empty", frame.height > 0, f"{frame.height} rows"),
         _schema(spec, frame),
         _no_null_keys(spec, frame),
+        _no_duplicate_keys(spec, frame),
         _rows_in_partition(frame, day),
     ]
     if spec.ohlc:
@@ -84,6 +85,12 @@ def _schema(spec: DatasetSpec, frame: pl.DataFrame) -> CheckOutcome:
 def _no_null_keys(spec: DatasetSpec, frame: pl.DataFrame) -> CheckOutcome:
     nulls = {column: frame[column].null_count() for column in spec.key_columns if frame[column].null_count()}
     return CheckOutcome("no_null_keys", not nulls, f"null keys: {nulls}" if nulls else "no null keys")
+
+
+def _no_duplicate_keys(spec: DatasetSpec, frame: pl.DataFrame) -> CheckOutcome:
+    duplicated = frame.height - frame.unique(subset=list(spec.key_columns)).height
+    return CheckOutcome("no_duplicate_keys", duplicated == 0,
+                        f"{duplicated} rows repeat a key {spec.key_columns}" if duplicated else "every key once")
 
 
 def _rows_in_partition(frame: pl.DataFrame, day: date) -> CheckOutcome:

@@ -124,11 +124,23 @@ def curate(spec: DatasetSpec, day: date, lake: Store) -> CurateResult:
                         outcomes)
 
 
+def read_parquet(data: bytes, where: str) -> pl.DataFrame:
+    """Parse a curated Parquet object.
+
+    Raises:
+        CurationError: the bytes are not a readable Parquet file (truncated, overwritten); names ``where``.
+    """
+    try:
+        return pl.read_parquet(io.BytesIO(data))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise CurationError(f"{where} is not a readable Parquet file ({exc})") from exc
+
+
 def roll_up_month(spec: DatasetSpec, year: int, month: int, lake: Store) -> tuple[str, pl.DataFrame, int]:
     """Summarise one month of curated partitions, read from its Hive prefix; return key, frame, days read."""
     keys = [info.key for info in lake.handler.iter_objects(lake.bucket, spec.curated.month_prefix(year, month))
             if info.key.endswith("/" + spec.curated.filename)]
-    frames = [pl.read_parquet(io.BytesIO(lake.handler.get_bytes(lake.bucket, key))) for key in keys]
+    frames = [read_parquet(lake.handler.get_bytes(lake.bucket, key), lake.uri(key)) for key in keys]
     month_rows = pl.concat(frames) if frames else pl.DataFrame(schema={**spec.schema, "date": pl.Date()})
     summary = spec.rollup(month_rows.lazy()).collect()
     key = f"{spec.rollup_prefix}/year={year:04d}/month={month:02d}/summary.parquet"

@@ -10,7 +10,8 @@ import dagster as dg
 import pytest
 
 from lake_assets.cli import main
-from lake_assets.local_s3 import free_ports
+from lake_assets.local_s3 import EmbeddedS3, Ports, free_ports
+from lake_assets.s3 import S3Handler
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +66,23 @@ def test_run_fills_the_lake_through_the_sensors_and_is_idempotent(
     second = capsys.readouterr().out
     assert "0 new files" in second and "day_aggs: 0 runs over 0 partitions in 1 sensor ticks" in second
     assert main([*base, "status"]) == 0
+    server = EmbeddedS3(tmp_path / "lake" / "s3", Ports(int(base[3])))
+    secret = server.credentials().secret_access_key
+    assert_everything_written_is_encrypted(server)
+    leaks = [str(path) for root in (dagster_home, tmp_path / "lake" / "s3" / "logs") for path in root.rglob("*")
+             if path.is_file() and secret.encode() in path.read_bytes()]
+    assert leaks == [] and secret not in first + second
+
+
+def assert_everything_written_is_encrypted(server: EmbeddedS3) -> None:
+    """Every object in the vendor and lake buckets carries SSE (the data persisted across the stop)."""
+    server.start()
+    try:
+        with S3Handler(server.transfer_config(show_progress=False)) as s3:
+            keys = {bucket: [info.key for info in s3.iter_objects(bucket)] for bucket in ("vendor", "lake")}
+            unencrypted = [f"{bucket}/{key}" for bucket, bucket_keys in keys.items() for key in bucket_keys
+                           if s3.info(bucket, key).server_side_encryption != "AES256"]
+    finally:
+        server.stop()
+    assert len(keys["vendor"]) == 152 and len(keys["lake"]) == 2 * 152 + 6  # raw + curated + 6 monthly rollups
+    assert unencrypted == []

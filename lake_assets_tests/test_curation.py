@@ -43,7 +43,7 @@ def test_null_keys_and_wrong_dates_fail_their_checks() -> None:
     with_null = frame.with_columns(pl.when(pl.col("ticker") == frame["ticker"][0]).then(None)
                                    .otherwise(pl.col("ticker")).alias("ticker"))
     assert outcomes(with_null) == {"not_empty": True, "schema": True, "no_null_keys": False,
-                                   "rows_in_partition": True, "ohlc_consistent": True}
+                                   "no_duplicate_keys": True, "rows_in_partition": True, "ohlc_consistent": True}
     assert outcomes(frame.with_columns(pl.lit(date(2024, 1, 3)).alias("date")))["rows_in_partition"] is False
 
 

@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from lake_assets.curation import CurationError
 from lake_assets.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.layout import partition_key
@@ -85,8 +86,8 @@ def test_materialise_one_partition(defs: dg.Definitions, lake: dict[str, S3Trans
     assert materialization.metadata["dagster/uri"].value == \
         f"s3://{lake['lake_s3'].bucket}/curated/dataset=day_aggs/year=2024/month=01/day=02/data.parquet"
     checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {"not_empty", "schema", "no_null_keys", "ohlc_consistent",
-                                              "rows_in_partition"} and all(c.passed for c in checks)
+    assert {c.check_name for c in checks} == {"not_empty", "schema", "no_null_keys", "no_duplicate_keys",
+                                              "ohlc_consistent", "rows_in_partition"} and all(c.passed for c in checks)
     with lake["lake_s3"].open() as handler:
         infos = [handler.info(lake["lake_s3"].bucket, info.key) for info in handler.iter_objects(lake["lake_s3"].bucket)]
     assert {i.key for i in infos} == {DAY_AGGS.raw.key(JAN[0]), DAY_AGGS.curated.key(JAN[0])}
@@ -125,6 +126,20 @@ def test_materialise_a_range_and_roll_up_the_month(defs: dg.Definitions, lake: d
     assert rollup.success
     metadata = rollup.asset_materializations_for_node("day_aggs__monthly")[0].metadata
     assert metadata["daily_partitions_read"].value == len(JAN) and metadata["dagster/row_count"].value == 100
+
+
+def test_a_truncated_curated_partition_fails_the_rollup_naming_it(defs: dg.Definitions,
+                                                                  lake: dict[str, S3TransferResource]) -> None:
+    publish(lake, DAY_AGGS, JAN[:2])
+    assert dg.materialize(assets(defs), resources=lake, tags={
+        "dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-03"}).success
+    key = DAY_AGGS.curated.key(JAN[1])
+    with lake["lake_s3"].open() as handler:
+        whole = handler.get_bytes(lake["lake_s3"].bucket, key)
+        handler.put_bytes(lake["lake_s3"].bucket, key, whole[: len(whole) // 2], overwrite=True)
+    with pytest.raises(CurationError) as failure:
+        dg.materialize([asset(defs, "monthly")], partition_key="2024-01-01", resources=lake)
+    assert f"s3://{lake['lake_s3'].bucket}/{key} is not a readable Parquet file" in str(failure.value)
 
 
 def evaluate(defs: dg.Definitions, lake: dict[str, S3TransferResource], cursor: str | None = None,
@@ -220,6 +235,7 @@ def test_sensor_lists_past_the_1000_key_page(lake: dict[str, S3TransferResource]
     ("wrong dates", gzip_csv(day_aggs_frame(JAN[0]).with_columns(pl.col("window_start") + 86_400 * 10**9)),
      "rows_in_partition: 100 rows dated"),
     ("inconsistent prices", gzip_csv(day_aggs_frame(JAN[0]).with_columns(pl.col("low") * 10)), "ohlc_consistent"),
+    ("duplicate rows", gzip_csv(pl.concat([day_aggs_frame(JAN[0])] * 2)), "no_duplicate_keys: 100 rows repeat"),
 ])
 def test_bad_vendor_files_fail_clearly_and_keep_the_last_good_partition(
         defs: dg.Definitions, lake: dict[str, S3TransferResource], name: str, payload: bytes, message: str) -> None:
@@ -248,10 +264,11 @@ def test_definitions_snapshot() -> None:
     assert snapshot == {
         "assets": ["day_aggs/curated", "day_aggs/monthly", "day_aggs/raw", "spp_nodal_prices/curated",
                    "spp_nodal_prices/monthly", "spp_nodal_prices/raw"],
-        "checks": ["day_aggs/curated:no_null_keys", "day_aggs/curated:not_empty", "day_aggs/curated:ohlc_consistent",
-                   "day_aggs/curated:rows_in_partition", "day_aggs/curated:schema",
-                   "spp_nodal_prices/curated:no_null_keys", "spp_nodal_prices/curated:not_empty",
-                   "spp_nodal_prices/curated:rows_in_partition", "spp_nodal_prices/curated:schema"],
+        "checks": ["day_aggs/curated:no_duplicate_keys", "day_aggs/curated:no_null_keys", "day_aggs/curated:not_empty",
+                   "day_aggs/curated:ohlc_consistent", "day_aggs/curated:rows_in_partition", "day_aggs/curated:schema",
+                   "spp_nodal_prices/curated:no_duplicate_keys", "spp_nodal_prices/curated:no_null_keys",
+                   "spp_nodal_prices/curated:not_empty", "spp_nodal_prices/curated:rows_in_partition",
+                   "spp_nodal_prices/curated:schema"],
         "schedules": ["day_aggs_daily", "spp_nodal_prices_daily"],
         "sensors": ["day_aggs_missing_partitions", "spp_nodal_prices_missing_partitions"],
         "jobs": ["day_aggs_ingest", "day_aggs_monthly", "spp_nodal_prices_ingest", "spp_nodal_prices_monthly"],

@@ -19,6 +19,7 @@ _CHECK_DESCRIPTIONS = {
     "not_empty": "The partition has at least one row.",
     "schema": "Columns and types are exactly as declared.",
     "no_null_keys": "Key columns are never null.",
+    "no_duplicate_keys": "No two rows share a key.",
     "ohlc_consistent": "low <= open, close <= high on every row.",
     "rows_in_partition": "Every row's date equals the partition's date.",
 }
