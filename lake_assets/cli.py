@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -27,7 +28,7 @@ from lake_assets.demo import DEMO_BUCKET, run_transfer_demo
 from lake_assets.local_s3 import DEFAULT_S3_PORT, EmbeddedS3, EmbeddedS3Error, Ports
 from lake_assets.main_job import SAMPLE_END, SAMPLE_START, activate, lake_coverage, publish_vendor_sample
 from lake_assets.report import print_coverage, print_transfer_report
-from lake_assets.s3 import S3Error
+from lake_assets.s3 import S3Error, S3Handler
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -59,6 +60,19 @@ def cmd_s3_status(args: argparse.Namespace) -> int:
     console.print(f"embedded S3 {state} at {status.endpoint_url}; "
                   f"{status.data_bytes / 1e6:.1f} MB stored under {status.home / 'data'}")
     return 0 if status.running else 1
+
+
+def cmd_s3_cleanup(args: argparse.Namespace) -> int:
+    """Abort multipart uploads left open by killed processes in every bucket of the embedded server."""
+    server = _server(args)
+    if server.running_pid() is None:
+        console.print("embedded S3 is not running: start it with `lake s3 up`")
+        return 1
+    with S3Handler(server.transfer_config(show_progress=False)) as s3:
+        for bucket in (b["Name"] for b in s3.client.list_buckets().get("Buckets", [])):
+            aborted = s3.abort_incomplete_uploads(bucket, older_than=timedelta(minutes=args.older_than_minutes))
+            console.print(f"{bucket}: aborted {len(aborted)} incomplete multipart upload(s)")
+    return 0
 
 
 def cmd_s3_env(args: argparse.Namespace) -> int:
@@ -167,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     s3_commands.add_parser("up", help="start it in the background").set_defaults(func=cmd_s3_up)
     s3_commands.add_parser("down", help="stop it").set_defaults(func=cmd_s3_down)
     s3_commands.add_parser("status", help="say whether it runs").set_defaults(func=cmd_s3_status)
+    cleanup = s3_commands.add_parser("cleanup", help="abort multipart uploads left open by killed processes")
+    cleanup.add_argument("--older-than-minutes", type=int, default=60, help="spare younger uploads (default 60)")
+    cleanup.set_defaults(func=cmd_s3_cleanup)
     env = s3_commands.add_parser("env", help="print AWS_* exports for it")
     env.add_argument("--identity", choices=("admin", "reader"), default="admin")
     env.set_defaults(func=cmd_s3_env)

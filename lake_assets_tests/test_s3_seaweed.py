@@ -9,7 +9,6 @@ output on a pipe.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -32,7 +31,6 @@ from lake_assets.s3 import (
     S3TransferConfig,
 )
 from lake_assets.s3.config import MiB
-from lake_assets.s3.download import PART_SUFFIX
 from lake_assets_tests.conftest import write_files
 
 pytestmark = pytest.mark.integration
@@ -147,43 +145,6 @@ def test_concurrent_multipart_writers_have_exactly_one_winner_and_leave_no_uploa
     with S3Handler(sw_config) as s3:
         assert s3.get_bytes(bucket, "race/big") == sources[winners[0]].read_bytes()
         assert s3.client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-
-
-SLOW_DOWNLOAD = """
-import os, sys, time
-from pathlib import Path
-from lake_assets.s3 import S3Handler, S3ObjectRef, S3TransferConfig
-real_pwrite = os.pwrite
-def slow_pwrite(fd, data, offset):  # a slow disk, so the parent can kill us mid-download
-    time.sleep(0.05)
-    return real_pwrite(fd, data, offset)
-os.pwrite = slow_pwrite
-config = S3TransferConfig(endpoint_url=sys.argv[1], region="us-east-1", access_key_id=sys.argv[2],
-                          secret_access_key=os.environ["SECRET"], addressing_style="path", show_progress=False)
-with S3Handler(config) as s3:
-    s3.download_objects(sys.argv[3], [S3ObjectRef("big", Path(sys.argv[4]))])
-"""
-
-
-def test_a_download_killed_with_sigkill_leaves_nothing_at_local_path(seaweed: EmbeddedS3,
-                                                                     sw_config: S3TransferConfig, bucket: str,
-                                                                     tmp_path: Path) -> None:
-    with S3Handler(sw_config) as s3:
-        s3.put_bytes(bucket, "big", os.urandom(32 * MiB))
-    target = tmp_path / "out" / "big"
-    target.parent.mkdir()
-    keys = seaweed.credentials()
-    child = subprocess.Popen([sys.executable, "-c", SLOW_DOWNLOAD, seaweed.endpoint_url, keys.access_key_id,
-                              bucket, str(target)], env={**os.environ, "SECRET": keys.secret_access_key})
-    deadline = time.monotonic() + 30
-    while not any(p.name.endswith(PART_SUFFIX) and p.stat().st_size > 0 for p in target.parent.iterdir()):
-        assert child.poll() is None and time.monotonic() < deadline, "the download never started"
-        time.sleep(0.02)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    assert not target.exists()
-    leftovers = list(target.parent.iterdir())
-    assert len(leftovers) == 1 and leftovers[0].name.startswith(".big.")
 
 
 @pytest.mark.parametrize("wrong", ["secret", "access key"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import random
@@ -27,6 +28,33 @@ READ_CHUNK = 1024 * 1024
 PART_SUFFIX = ".lake-part"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphaned_parts(path: Path) -> list[Path]:
+    """Remove temporary files that downloads to ``path`` left when their process was killed.
+
+    A temporary file is named ``.<name>.<pid>.<random>.lake-part``; it is removed only when process
+    ``pid`` no longer exists on this host, so a download still running elsewhere keeps its file.
+    """
+    removed: list[Path] = []
+    head = f".{path.name}."
+    for candidate in path.parent.glob(f"{glob.escape(head)}*{PART_SUFFIX}"):
+        pid = candidate.name[len(head):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+            logger.info("removed %s, left by a killed download (pid %s)", candidate, pid)
+    return removed
+
+
 def backoff(attempt: int) -> float:
     """Seconds to wait before re-issue ``attempt`` (1-based): exponential with full jitter, capped."""
     return random.uniform(0, min(0.1 * 2 ** attempt, 5.0))
@@ -48,6 +76,7 @@ class FileDownloader:
     with ``If-Match`` on that ETag, so an object replaced mid-download fails instead of mixing two
     versions. Bytes go to a temporary file beside the target, which is renamed onto it only when
     every byte is there; on any failure the temporary file is removed and the target is untouched.
+    A temporary file left by a killed process is removed by the next download of the same target.
     """
 
     def __init__(self, client: BaseClient, config: S3TransferConfig, part_executor: Executor,
@@ -61,7 +90,8 @@ class FileDownloader:
                  on_size: Callable[[int], None]) -> None:
         """Download ``key`` to ``path``, replacing it atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PART_SUFFIX)
+        remove_orphaned_parts(path)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=PART_SUFFIX)
         try:
             size = self._fetch_into(fd, bucket, key, on_bytes, on_size)
             os.fsync(fd)

@@ -7,6 +7,7 @@ import logging
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -364,6 +365,26 @@ class S3Handler:
                 logger.error("could not delete s3://%s/%s: %s", bucket, error["Key"], error.get("Message"))
                 failed.append(error["Key"])
         return failed
+
+    def abort_incomplete_uploads(self, bucket: str, prefix: str = "",
+                                 older_than: timedelta = timedelta(hours=1)) -> list[str]:
+        """Abort multipart uploads under ``prefix`` started more than ``older_than`` ago; return their keys.
+
+        Uploads whose process was killed (SIGKILL, a lost machine) stay open, invisible and billed until
+        aborted; ``older_than`` spares uploads that may still be running.
+        """
+        cutoff = datetime.now(timezone.utc) - older_than
+        aborted: list[str] = []
+        with translated("ListMultipartUploads", bucket, prefix or None):
+            for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
+                for upload in page.get("Uploads", ()):
+                    if upload["Initiated"] <= cutoff:
+                        self.client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"],
+                                                           UploadId=upload["UploadId"])
+                        aborted.append(upload["Key"])
+        for key in aborted:
+            logger.info("aborted an incomplete multipart upload of s3://%s/%s", bucket, key)
+        return aborted
 
     def presign_get(self, bucket: str, key: str, expires_in: int = 3600) -> str:
         """Return a SigV4 URL that lets anyone holding it GET the object for ``expires_in`` seconds.
