@@ -16,7 +16,7 @@ import dagster as dg
 from lake_assets.datasets import DatasetSpec
 from lake_assets.defs.factory import ingest_job_name, rollup_job_name
 from lake_assets.defs.sensors import RANGE_END_TAG, RANGE_START_TAG
-from lake_assets.layout import partition_date
+from lake_assets.planning import stale_months
 
 
 #: Run config that keeps in-process runs quiet on the console; every event still goes to the instance.
@@ -52,7 +52,8 @@ def run_sensor_backfill(defs: dg.Definitions, instance: dg.DagsterInstance, spec
     """Tick the dataset's missing-partition sensor until it requests nothing, running every request.
 
     ``on_run(description, partitions, succeeded)`` is called after each run. Afterwards the months
-    the curated partitions touched are rolled up.
+    every month whose summary is missing or older than one of its curated days is rolled up, judged
+    from the lake itself, so a backfill killed before a rollup gets it on the next run.
     """
     began = time.perf_counter()
     report = BackfillReport(spec.name)
@@ -60,7 +61,6 @@ def run_sensor_backfill(defs: dg.Definitions, instance: dg.DagsterInstance, spec
     job = defs.resolve_job_def(ingest_job_name(spec))
     resources = defs.resources or {}
     cursor: str | None = None
-    months: set[str] = set()
     while report.ticks < max_ticks:
         with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources,
                                      definitions=defs) as context:
@@ -77,13 +77,15 @@ def run_sensor_backfill(defs: dg.Definitions, instance: dg.DagsterInstance, spec
                 tags={**request.tags, "dagster/run_key": request.run_key or "", "dagster/sensor_name": sensor.name})
             report.runs += 1
             report.partitions += len(keys)
-            if outcome.success:
-                months.update(partition_date(key).replace(day=1).isoformat() for key in keys)
-            else:
+            if not outcome.success:
                 report.failed_runs.append(f"{keys[0]}..{keys[-1]}")
             on_run(f"{spec.name} {keys[0]}..{keys[-1]}", len(keys), outcome.success)
     rollup = defs.resolve_job_def(rollup_job_name(spec))
-    for month in sorted(months):
+    lake_s3 = resources["lake_s3"].process_config_and_initialize()
+    with lake_s3.open() as lake:
+        months = stale_months(spec, lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix),
+                              lake.iter_objects(lake_s3.bucket, spec.rollup_prefix + "/"))
+    for month in months:
         outcome = rollup.execute_in_process(instance=instance, partition_key=month, raise_on_error=False,
                                             run_config=QUIET)
         report.months.append(month)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -151,3 +152,23 @@ def _ranges(spec: DatasetSpec, needed: list[tuple[str, ObjectInfo]], index: dict
     if keys:
         runs.append(PartitionRun(spec.name, tuple(keys), tuple(etags)))
     return runs
+
+
+def stale_months(spec: DatasetSpec, curated: Iterable[ObjectInfo], rollups: Iterable[ObjectInfo]) -> list[str]:
+    """Return the month partition keys (``YYYY-MM-01``) whose summary is missing or older than a curated day.
+
+    Derived from the lake alone, so a backfill killed between a month's last day and its rollup
+    still gets that rollup when it runs again.
+    """
+    newest: dict[str, ObjectInfo] = {}
+    for key, info in by_partition(curated, spec.curated.date_of).items():
+        month = key[:8] + "01"
+        if month not in newest or newest[month].last_modified < info.last_modified:
+            newest[month] = info
+    summaries: dict[str, ObjectInfo] = {}
+    for info in rollups:
+        match = re.fullmatch(re.escape(spec.rollup_prefix) + r"/year=(\d{4})/month=(\d{2})/summary\.parquet", info.key)
+        if match:
+            summaries[f"{match[1]}-{match[2]}-01"] = info
+    return sorted(month for month, day in newest.items()
+                  if month not in summaries or summaries[month].last_modified < day.last_modified)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,18 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from lake_assets.local_s3 import EmbeddedS3
-from lake_assets.s3 import S3Handler, S3ObjectRef, S3TransferConfig
+from lake_assets.cli import main
+from lake_assets.local_s3 import EmbeddedS3, Ports, free_ports
+from lake_assets.s3 import S3Error, S3Handler, S3ObjectRef, S3TransferConfig
 from lake_assets.s3.config import MiB
 from lake_assets.s3.download import PART_SUFFIX
 from lake_assets_tests.conftest import write_files
+from lake_assets_tests.test_cli import ROOT, assert_everything_written_is_encrypted
 
 pytestmark = pytest.mark.integration
 
 CHILD = """
 import os, sys, time
 from pathlib import Path
-from lake_assets.s3 import S3Handler, S3ObjectRef, S3TransferConfig
+from lake_assets.s3 import S3Error, S3Handler, S3ObjectRef, S3TransferConfig
 from lake_assets.s3 import download, upload
 real_pwrite, real_part = os.pwrite, upload.FileUploader._upload_part
 def slow_pwrite(fd, data, offset):  # a slow disk
@@ -86,3 +89,36 @@ def test_a_killed_multipart_upload_is_redone_and_its_open_upload_aborted(
         assert s3.abort_incomplete_uploads(bucket, older_than=timedelta(hours=1)) == []  # too young to judge
         assert s3.abort_incomplete_uploads(bucket, older_than=timedelta(0)) == ["lake/big"]
         assert s3.client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_backfill_killed_part_way_completes_when_run_again(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home)
+    for name in [n for n in os.environ if n.startswith(("LAKE_S3_", "VENDOR_S3_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    port = free_ports().s3
+    base = ["--home", str(tmp_path / "lake"), "--port", str(port), "--dagster-home", str(dagster_home)]
+    server = EmbeddedS3(tmp_path / "lake" / "s3", Ports(port))
+    with (tmp_path / "first-run.log").open("wb") as log:
+        child = subprocess.Popen([sys.executable, "-m", "lake_assets.cli", *base, "run"], stdout=log, stderr=log)
+    try:
+        def curated_some() -> bool:
+            if server.running_pid() is None or not (server.home / "credentials.json").exists():
+                return False
+            try:
+                with S3Handler(server.transfer_config(show_progress=False)) as s3:
+                    return sum(1 for _ in s3.iter_objects("lake", "curated/")) >= 20
+            except S3Error:  # not listening yet, or the bucket not made yet
+                return False
+
+        kill_when(child, curated_some)
+        assert main([*base, "run"]) == 0  # reuses the server the killed run left behind
+        assert "full coverage" in capsys.readouterr().out
+        with S3Handler(server.transfer_config(show_progress=False)) as s3:
+            assert all(s3.client.list_multipart_uploads(Bucket=b).get("Uploads", []) == [] for b in ("vendor", "lake"))
+    finally:
+        server.stop()
+    assert_everything_written_is_encrypted(server)

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from lake_assets.calendars import publishing_days
 from lake_assets.datasets import DAY_AGGS
 from lake_assets.layout import partition_key
-from lake_assets.planning import PlanCursor, plan_tick
+from lake_assets.planning import PlanCursor, plan_tick, stale_months
 from lake_assets.s3 import ObjectInfo
 
 T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
@@ -93,3 +93,13 @@ def test_full_pass_when_due_and_unreadable_cursors_start_afresh() -> None:
     assert plan([], [], cursor=stale).full_pass
     assert PlanCursor.from_json("not json") == PlanCursor() == PlanCursor.from_json(None)
     assert PlanCursor.from_json(recent.to_json()) == recent
+
+
+def test_months_needing_a_rollup_come_from_the_lake() -> None:
+    jan, feb, mar = DAYS[:5], [d for d in DAYS if d.month == 2][:3], [d for d in DAYS if d.month == 3][:2]
+    lake = curated(jan + feb + mar)
+    rollups = [ObjectInfo(f"{DAY_AGGS.rollup_prefix}/year=2024/month=01/summary.parquet", 1, "r", T0 + timedelta(hours=2)),
+               ObjectInfo(f"{DAY_AGGS.rollup_prefix}/year=2024/month=02/summary.parquet", 1, "r", T0),
+               ObjectInfo(f"{DAY_AGGS.rollup_prefix}/notes.txt", 1, "r", T0)]
+    # January is summarised after its days; February's summary predates a curated day; March has none
+    assert stale_months(DAY_AGGS, lake, rollups) == ["2024-02-01", "2024-03-01"]
