@@ -151,14 +151,15 @@ def test_concurrent_multipart_writers_have_exactly_one_winner_and_leave_no_uploa
 def test_bad_credentials_fail_clearly_and_are_not_retried(sw_config: S3TransferConfig, bucket: str,
                                                           tmp_path: Path, wrong: str) -> None:
     if wrong == "secret":
-        bad = with_changes(sw_config, secret_access_key="not-the-secret")
+        bad = with_changes(sw_config, secret_access_key="not-the-right-secret-42")
     else:
-        bad = with_changes(sw_config, access_key_id="NOSUCHKEY", secret_access_key="x")
+        bad = with_changes(sw_config, access_key_id="NOSUCHKEY", secret_access_key="unknown-key-secret-42")
     path = write_files(tmp_path, {"k": 10})["k"]
     with S3Handler(bad) as s3:
-        with pytest.raises(InvalidCredentialsError, match=f"s3://{bucket}.*check the access key"):
+        with pytest.raises(InvalidCredentialsError, match=f"s3://{bucket}.*check the access key") as refused:
             s3.upload_objects(bucket, [S3ObjectRef("k", path)])
         assert s3.get_statistics()["retries"] == 0
+    assert bad.secret_access_key not in str(refused.value) and bad.secret_access_key not in repr(bad)
 
 
 def test_missing_bucket_fails_clearly(sw_config: S3TransferConfig, tmp_path: Path) -> None:
@@ -243,3 +244,24 @@ def test_progress_bars_do_not_break_when_output_is_not_a_terminal(seaweed: Embed
     assert done.stdout == "(['piped'], [], [])"
     assert "piped upload" in done.stderr and "100%" in done.stderr
     assert "\x1b[" not in done.stderr
+
+
+def test_an_object_replaced_mid_download_fails_and_leaves_the_target_alone(sw_config: S3TransferConfig, bucket: str,
+                                                                          tmp_path: Path) -> None:
+    original, replacement = os.urandom(20 * MiB), os.urandom(20 * MiB)
+    target = tmp_path / "kept.bin"
+    target.write_bytes(b"last good copy")
+    with S3Handler(sw_config) as s3:
+        s3.put_bytes(bucket, "moving", original)
+        replaced: list[bool] = []
+
+        def replace_after_first_range(**_: object) -> None:
+            if not replaced:
+                replaced.append(True)
+                s3.put_bytes(bucket, "moving", replacement, overwrite=True)
+
+        s3.client.meta.events.register("after-call.s3.GetObject", replace_after_first_range)
+        downloaded, _, failed = s3.download_objects(bucket, [S3ObjectRef("moving", target)], overwrite=True)
+        assert (downloaded, failed) == ([], [target])
+        assert isinstance(s3.failures[0].error, PreconditionFailedError)
+    assert target.read_bytes() == b"last good copy" and list(tmp_path.iterdir()) == [target]
