@@ -4,13 +4,17 @@ Seeds ten years of vendor files and curated partitions (tiny placeholder objects
 listings, never bodies) on a fresh embedded SeaweedFS, leaves a few gaps, then times the sensor's
 full pass and an incremental tick, with the LIST requests each made. Run on demand:
 
-    .venv/bin/python bench/sensor_tick.py [--years 10] [--runs 5]
+    .venv/bin/python bench/sensor_tick.py [--years 10] [--runs 5] [--profile]
+
+``--profile`` also prints where the incremental ticks of the first dataset spend their time (cProfile).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import dataclasses
+import pstats
 import statistics
 import tempfile
 import time
@@ -51,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="profile the incremental ticks of the first dataset")
     args = parser.parse_args()
     end = date(2025, 12, 31)
     start = date(end.year - args.years + 1, 1, 1)
@@ -74,7 +79,14 @@ def main() -> None:
                 tick(defs, spec, resource, None)  # warm-up
                 full = [tick(defs, spec, resource, None) for _ in range(args.runs)]
                 after = PlanCursor.from_json(full[-1][1].cursor).to_json()
+                profiler = cProfile.Profile() if args.profile and spec.name == DATASETS[0].name else None
+                if profiler:
+                    profiler.enable()
                 incremental = [tick(defs, spec, resource, after)[0] for _ in range(args.runs)]
+                if profiler:
+                    profiler.disable()
+                    pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"sensors|build_client|create_client|"
+                                                                              r"plan_tick|get_partition_keys|paginate")
                 requested = sum(1 for _ in full[-1][1].run_requests or [])
                 print(f"| {spec.name} | {len(days)} | {statistics.median(t for t, _ in full):.3f} | "
                       f"{statistics.median(incremental):.3f} | {requested} runs |")
