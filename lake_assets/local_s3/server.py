@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,7 +232,8 @@ class EmbeddedS3:
         return None
 
     def start(self) -> None:
-        """Start the server (if this home's is not already running) and wait until S3 answers.
+        """Start the server (if this home's is not already running) and wait until S3 answers and the
+        volume server has registered (so stored data is readable, also right after a restart).
 
         Raises:
             PortInUseError: a port is taken, naming which.
@@ -273,10 +275,21 @@ class EmbeddedS3:
                                       f"log tail:\n{self.log_tail()}")
             try:
                 client.list_buckets()
-                return
-            except (BotoCoreError, ClientError):
-                time.sleep(0.2)
+                if self._volume_server_registered():
+                    return
+            except (BotoCoreError, ClientError, OSError, ValueError):
+                pass
+            time.sleep(0.2)
         raise EmbeddedS3Error(f"embedded S3 not ready after {self.ready_timeout:.0f}s; log tail:\n{self.log_tail()}")
+
+    def _volume_server_registered(self) -> bool:
+        """Return whether the master knows a volume server: until its first heartbeat, which lists its
+        volumes, S3 answers metadata requests but every read of stored data fails with a 500."""
+        url = f"http://127.0.0.1:{self.ports.http()['master']}/dir/status"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            topology = json.load(response).get("Topology", {})
+        return any(rack.get("DataNodes") for center in topology.get("DataCenters") or []
+                   for rack in center.get("Racks") or [])
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the server cleanly (SIGTERM, then SIGKILL after ``timeout``); return whether one ran."""
