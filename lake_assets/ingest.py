@@ -143,7 +143,7 @@ def roll_up_month(spec: DatasetSpec, year: int, month: int, lake: Store) -> tupl
     frames = [read_parquet(lake.handler.get_bytes(lake.bucket, key), lake.uri(key)) for key in keys]
     month_rows = pl.concat(frames) if frames else pl.DataFrame(schema={**spec.schema, "date": pl.Date()})
     summary = spec.rollup(month_rows.lazy()).collect()
-    key = f"{spec.rollup_prefix}/year={year:04d}/month={month:02d}/summary.parquet"
+    key = spec.rollup_key(year, month)
     lake.handler.put_bytes(lake.bucket, key, to_parquet(summary), overwrite=True,
                            content_type="application/vnd.apache.parquet")
     return key, summary, len(keys)

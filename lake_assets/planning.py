@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -165,10 +164,6 @@ def stale_months(spec: DatasetSpec, curated: Iterable[ObjectInfo], rollups: Iter
         month = key[:8] + "01"
         if month not in newest or newest[month].last_modified < info.last_modified:
             newest[month] = info
-    summaries: dict[str, ObjectInfo] = {}
-    for info in rollups:
-        match = re.fullmatch(re.escape(spec.rollup_prefix) + r"/year=(\d{4})/month=(\d{2})/summary\.parquet", info.key)
-        if match:
-            summaries[f"{match[1]}-{match[2]}-01"] = info
+    summaries = {month: info for info in rollups if (month := spec.rollup_month(info.key))}
     return sorted(month for month, day in newest.items()
                   if month not in summaries or summaries[month].last_modified < day.last_modified)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -59,3 +60,12 @@ class DatasetSpec:
     def rollup_prefix(self) -> str:
         """Prefix of the monthly summary's ``year=YYYY/month=MM/summary.parquet`` keys."""
         return f"rollup/dataset={self.name}_monthly"
+
+    def rollup_key(self, year: int, month: int) -> str:
+        """Return the key of one month's summary."""
+        return f"{self.rollup_prefix}/year={year:04d}/month={month:02d}/summary.parquet"
+
+    def rollup_month(self, key: str) -> str | None:
+        """Return the month partition key (``YYYY-MM-01``) a summary key names, or None for any other key."""
+        match = re.fullmatch(re.escape(self.rollup_prefix) + r"/year=(\d{4})/month=(\d{2})/summary\.parquet", key)
+        return f"{match[1]}-{match[2]}-01" if match else None

@@ -36,6 +36,7 @@ from lake_assets.s3.upload import FileUploader, write_args
 
 logger = logging.getLogger(__name__)
 
+_NOT_OPEN = "S3Handler must be used as a context manager: `with S3Handler() as s3:`"
 #: Keys per DeleteObjects request, S3's maximum.
 DELETE_BATCH = 1000
 
@@ -87,12 +88,12 @@ class S3Handler:
     def client(self) -> BaseClient:
         """The shared boto3 S3 client; only inside the ``with`` block."""
         if self._client is None:
-            raise RuntimeError("S3Handler must be used as a context manager: `with S3Handler() as s3:`")
+            raise RuntimeError(_NOT_OPEN)
         return self._client
 
     def _pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
         if self._objects is None or self._parts is None:
-            raise RuntimeError("S3Handler must be used as a context manager: `with S3Handler() as s3:`")
+            raise RuntimeError(_NOT_OPEN)
         return self._objects, self._parts
 
     # ------------------------------------------------------------------ statistics
