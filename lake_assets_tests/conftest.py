@@ -25,7 +25,7 @@ def moto_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3TransferConfig]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=MOTO_BUCKET)
-        yield S3TransferConfig(region="us-east-1", show_progress=False)
+        yield S3TransferConfig(region="us-east-1", show_progress=False, engine="classic")
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ CA_BUNDLE_ENV_VARS = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
 EncryptionType = Literal["AES256", "aws:kms"]
 AddressingStyle = Literal["auto", "path", "virtual"]
+Engine = Literal["crt", "classic"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class S3TransferConfig:
             when the client is built, because file workers and part workers both hold connections.
         max_concurrency: Worker threads for objects, and again for the parts of large objects. Memory
             in flight is at most ``max_concurrency * multipart_chunksize`` bytes.
-        multipart_threshold: Objects of this size or more move in parts (one request per part, plus
-            two to create and complete an upload).
+        multipart_threshold: Objects larger than this move in parts (one request per part, plus two
+            to create and complete an upload); an object of exactly one part is one PUT, not three
+            requests.
         multipart_chunksize: Bytes per part. Raised automatically when a file would need more than
             10,000 parts.
         retry_attempts: Retries after the first attempt of each request (botocore adaptive mode, which
@@ -62,6 +64,12 @@ class S3TransferConfig:
         connect_timeout: Seconds to wait for a TCP connection.
         read_timeout: Seconds to wait on a socket read.
         show_progress: Draw rich progress bars for batch transfers.
+        engine: ``"crt"`` sends every single-request transfer of a batch (uploads up to
+            ``multipart_threshold``, and each download's first range) through the AWS Common Runtime,
+            whose C event loops spend a fraction of botocore's CPU per request; multipart uploads,
+            later ranges and single-object calls stay on boto3. ``"classic"`` keeps everything on
+            boto3 threads (needed where the CRT cannot go, such as moto's in-process mock).
+        max_in_flight: Requests the CRT engine keeps in flight at once.
     """
 
     region: str = "us-west-2"
@@ -85,10 +93,12 @@ class S3TransferConfig:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     show_progress: bool = True
+    engine: Engine = "crt"
+    max_in_flight: int = 64
 
     def __post_init__(self) -> None:
         for name in ("max_pool_connections", "max_concurrency", "multipart_threshold",
-                     "existence_check_threshold"):
+                     "existence_check_threshold", "max_in_flight"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.retry_attempts < 0:
@@ -108,6 +118,8 @@ class S3TransferConfig:
             raise ValueError("access_key_id and secret_access_key must be given together")
         if self.endpoint_url is not None and not self.endpoint_url.startswith(("http://", "https://")):
             raise ValueError(f"endpoint_url must start with http:// or https://, got {self.endpoint_url!r}")
+        if self.engine not in ("crt", "classic"):
+            raise ValueError(f"engine must be 'crt' or 'classic', got {self.engine!r}")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ValueError("connect_timeout and read_timeout must be positive")
         if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():

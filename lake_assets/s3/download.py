@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +38,43 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_orphaned_parts(path: Path) -> list[Path]:
-    """Remove temporary files that downloads to ``path`` left when their process was killed.
+def remove_orphaned_parts(directory: Path) -> list[Path]:
+    """Remove the temporary files that killed downloads left in ``directory``.
 
     A temporary file is named ``.<name>.<pid>.<random>.lake-part``; it is removed only when process
     ``pid`` no longer exists on this host, so a download still running elsewhere keeps its file.
+    A batch calls this once per directory, not once per file.
     """
     removed: list[Path] = []
-    head = f".{path.name}."
-    for candidate in path.parent.glob(f"{glob.escape(head)}*{PART_SUFFIX}"):
-        pid = candidate.name[len(head):].split(".", 1)[0]
+    for candidate in directory.glob(f".*{PART_SUFFIX}"):
+        pid = candidate.name[:-len(PART_SUFFIX)].rsplit(".", 2)[-2]
         if pid.isdigit() and not _alive(int(pid)):
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
             logger.info("removed %s, left by a killed download (pid %s)", candidate, pid)
     return removed
+
+
+def new_part_file(path: Path) -> str:
+    """Create and return the temporary file a download of ``path`` writes before its rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=PART_SUFFIX)
+    os.close(fd)
+    return name
+
+
+def commit_part_file(fd: int, tmp_name: str, path: Path, size: int, bucket: str, key: str) -> None:
+    """Flush ``fd`` to disk, check that ``tmp_name`` holds ``size`` bytes, and rename it onto ``path``.
+
+    Raises:
+        CorruptObjectError: fewer or more bytes arrived than the object has.
+    """
+    os.fsync(fd)
+    written = os.fstat(fd).st_size
+    if written != size:
+        raise CorruptObjectError(f"s3://{bucket}/{key}: got {written} of {size} bytes",
+                                 bucket=bucket, key=key, operation="GetObject")
+    os.replace(tmp_name, path)
 
 
 def backoff(attempt: int) -> float:
@@ -66,6 +88,19 @@ def total_size(response: dict[str, Any]) -> int:
     if content_range:
         return int(content_range.rsplit("/", 1)[1])
     return int(response["ContentLength"])
+
+
+@contextmanager
+def _removed_on_failure(tmp_name: str) -> Iterator[int]:
+    """Open ``tmp_name`` for writing; on any failure close and remove it, so no partial file stays."""
+    fd = os.open(tmp_name, os.O_WRONLY)
+    try:
+        yield fd
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
 
 
 class FileDownloader:
@@ -89,39 +124,38 @@ class FileDownloader:
     def download(self, bucket: str, key: str, path: Path, on_bytes: Callable[[int], None],
                  on_size: Callable[[int], None]) -> None:
         """Download ``key`` to ``path``, replacing it atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_orphaned_parts(path)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=PART_SUFFIX)
-        try:
-            size = self._fetch_into(fd, bucket, key, on_bytes, on_size)
-            os.fsync(fd)
-            os.close(fd)
-            fd = -1
-            written = os.path.getsize(tmp_name)
-            if written != size:
-                raise CorruptObjectError(f"s3://{bucket}/{key}: got {written} of {size} bytes",
-                                         bucket=bucket, key=key, operation="GetObject")
-            os.replace(tmp_name, path)
-        except BaseException:
-            if fd >= 0:
-                os.close(fd)
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        tmp_name = new_part_file(path)
+        with _removed_on_failure(tmp_name) as fd:
+            chunk = self._config.multipart_chunksize
+            first = self._first_get(bucket, key, chunk)
+            size = total_size(first)
+            on_size(size)
+            etag = first["ETag"]
+            first_end = min(chunk, size) - 1
+            self._write_body(fd, first, 0, first_end, bucket, key, etag, on_bytes)
+            self._fetch_ranges(fd, bucket, key, first_end + 1, size, etag, on_bytes)
+            commit_part_file(fd, tmp_name, path, size, bucket, key)
 
-    def _fetch_into(self, fd: int, bucket: str, key: str, on_bytes: Callable[[int], None],
-                    on_size: Callable[[int], None]) -> int:
+    def resume(self, tmp_name: str, path: Path, bucket: str, key: str, start: int, size: int, etag: str,
+               on_bytes: Callable[[int], None]) -> None:
+        """Fetch bytes ``start..size`` of ``key`` into ``tmp_name``, which holds the bytes before, then rename it.
+
+        This finishes a download whose first range came another way (the CRT engine). On failure
+        the temporary file is removed and ``path`` is untouched.
+        """
+        with _removed_on_failure(tmp_name) as fd:
+            self._fetch_ranges(fd, bucket, key, start, size, etag, on_bytes)
+            commit_part_file(fd, tmp_name, path, size, bucket, key)
+
+    def _fetch_ranges(self, fd: int, bucket: str, key: str, start: int, size: int, etag: str,
+                      on_bytes: Callable[[int], None]) -> None:
+        """Fetch bytes ``start..size`` in parts on the part executor, each with ``If-Match: etag``."""
         chunk = self._config.multipart_chunksize
-        first = self._first_get(bucket, key, chunk)
-        size = total_size(first)
-        on_size(size)
-        etag = first["ETag"]
-        first_end = min(chunk, size) - 1
-        self._write_body(fd, first, 0, first_end, bucket, key, etag, on_bytes)
         futures: list[Future[None]] = []
         try:
-            for start in range(first_end + 1, size, chunk):
-                end = min(start + chunk, size) - 1
-                futures.append(self._parts.submit(self._get_range, fd, bucket, key, start, end, etag,
+            for offset in range(start, size, chunk):
+                end = min(offset + chunk, size) - 1
+                futures.append(self._parts.submit(self._get_range, fd, bucket, key, offset, end, etag,
                                                   on_bytes))
             for future in futures:
                 future.result()
@@ -129,7 +163,6 @@ class FileDownloader:
             for future in futures:
                 future.cancel()
             raise
-        return size
 
     def _first_get(self, bucket: str, key: str, chunk: int) -> dict[str, Any]:
         try:

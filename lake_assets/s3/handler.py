@@ -15,9 +15,11 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from lake_assets.s3.client import build_client
+from lake_assets.s3.client import build_client, resolve_credentials
+from lake_assets.s3.crt import CrtClient
+from lake_assets.s3.crt_batch import download_files, upload_files
 from lake_assets.s3.config import MAX_PRESIGN_SECONDS, S3TransferConfig
-from lake_assets.s3.download import FileDownloader
+from lake_assets.s3.download import FileDownloader, remove_orphaned_parts
 from lake_assets.s3.errors import (
     BucketNotFoundError,
     CorruptObjectError,
@@ -64,6 +66,7 @@ class S3Handler:
         self._client: BaseClient | None = None
         self._objects: ThreadPoolExecutor | None = None
         self._parts: ThreadPoolExecutor | None = None
+        self._crt: CrtClient | None = None
         self._checked_buckets: set[str] = set()
 
     def __enter__(self) -> S3Handler:
@@ -81,7 +84,7 @@ class S3Handler:
                 pool.shutdown(wait=True, cancel_futures=True)
         if self._client is not None:
             self._client.close()
-        self._client = self._objects = self._parts = None
+        self._client = self._objects = self._parts = self._crt = None
         self._checked_buckets.clear()
 
     @property
@@ -90,6 +93,14 @@ class S3Handler:
         if self._client is None:
             raise RuntimeError(_NOT_OPEN)
         return self._client
+
+    def _crt_client(self) -> CrtClient | None:
+        """The CRT client of the ``"crt"`` engine, built on first use; None with ``"classic"``."""
+        if self.config.engine != "crt":
+            return None
+        if self._crt is None:
+            self._crt = CrtClient(self.config, resolve_credentials(self.config))
+        return self._crt
 
     def _pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
         if self._objects is None or self._parts is None:
@@ -128,23 +139,34 @@ class S3Handler:
             return [], skipped, []
         self._check_bucket(bucket)
         downloader = FileDownloader(self.client, self.config, parts_pool, self._stats)
+        for directory in {ref.local_path.parent for ref in todo}:
+            if directory.is_dir():
+                remove_orphaned_parts(directory)
         downloaded: list[Path] = []
         failed: list[Path] = []
         with BatchProgress(description or f"Downloading from {bucket}", len(todo), 0,
                            self.config.show_progress) as progress:
-            def run(ref: S3ObjectRef) -> bool:
-                downloader.download(bucket, ref.key, ref.local_path, self._counting(progress, "bytes_downloaded"),
-                                    progress.add_total)
-                return True
-
-            futures = [(ref, objects_pool.submit(run, ref)) for ref in todo]
+            on_bytes = self._counting(progress, "bytes_downloaded")
+            crt = self._crt_client()
+            if crt is not None:
+                futures = download_files(crt, downloader, objects_pool, self.config, self._stats, bucket, todo,
+                                         on_bytes, progress.add_total)
+            else:
+                futures = [(ref, objects_pool.submit(self._download_one, downloader, bucket, ref, on_bytes,
+                                                     progress.add_total)) for ref in todo]
             for ref, future in futures:
-                if self._settle(future, bucket, ref, "GetObject", progress) is not None:
+                if self._settle(future, bucket, ref, "GetObject", progress):
                     downloaded.append(ref.local_path)
                     self._stats.add("downloaded")
                 else:
                     failed.append(ref.local_path)
         return downloaded, skipped, failed
+
+    @staticmethod
+    def _download_one(downloader: FileDownloader, bucket: str, ref: S3ObjectRef, on_bytes: Callable[[int], None],
+                      on_size: Callable[[int], None]) -> bool:
+        downloader.download(bucket, ref.key, ref.local_path, on_bytes, on_size)
+        return True
 
     def upload_objects(self, bucket: str, objects: list[S3ObjectRef], overwrite: bool = False,
                        description: str | None = None) -> tuple[list[str], list[str], list[Path]]:
@@ -180,11 +202,18 @@ class S3Handler:
         total = sum(ref.local_path.stat().st_size for ref in todo)
         with BatchProgress(description or f"Uploading to {bucket}", len(todo), total,
                            self.config.show_progress) as progress:
-            def run(ref: S3ObjectRef) -> bool:
-                return uploader.upload(bucket, ref.key, ref.local_path, overwrite,
-                                       self._counting(progress, "bytes_uploaded"), ref.metadata)
-
-            futures = [(ref, objects_pool.submit(run, ref)) for ref in todo]
+            on_bytes = self._counting(progress, "bytes_uploaded")
+            crt = self._crt_client()
+            single: list[S3ObjectRef] = []
+            in_parts: list[S3ObjectRef] = []
+            for ref in todo:
+                one_request = crt is not None and ref.local_path.stat().st_size <= self.config.multipart_threshold
+                (single if one_request else in_parts).append(ref)
+            futures = [(ref, objects_pool.submit(uploader.upload, bucket, ref.key, ref.local_path, overwrite,
+                                                 on_bytes, ref.metadata)) for ref in in_parts]
+            if crt is not None:
+                futures += upload_files(crt, uploader, self.config, self._stats, bucket, single, overwrite,
+                                        on_bytes)
             for ref, future in futures:
                 written = self._settle(future, bucket, ref, "PutObject", progress)
                 if written is None:

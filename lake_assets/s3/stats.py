@@ -8,7 +8,7 @@ from typing import Any
 
 
 class TransferStatistics:
-    """Counters fed by botocore events (requests) and by the handler (bytes and outcomes).
+    """Counters fed by botocore events and the CRT engine (requests), and by the handler (bytes, outcomes).
 
     A *call* is one botocore operation; a *request* is one HTTP send. Every send beyond the first of
     a call is a retry by botocore; retries of a body that broke while streaming are counted by the
@@ -30,6 +30,13 @@ class TransferStatistics:
         """botocore ``before-send.s3.*`` hook: one HTTP request leaves (first try or retry)."""
         with self._lock:
             self._requests[event_name.rsplit(".", 1)[-1]] += 1
+
+    def on_request(self, operation: str, retry: bool) -> None:
+        """One HTTP request sent outside botocore (the CRT engine): a first attempt or a retry."""
+        with self._lock:
+            self._requests[operation] += 1
+            if not retry:
+                self._calls[operation] += 1
 
     def add(self, name: str, amount: int = 1) -> None:
         """Add ``amount`` to the handler-side counter ``name`` (bytes, outcomes, stream retries)."""

@@ -65,12 +65,12 @@ class FileUploader:
         if metadata:
             args["Metadata"] = dict(metadata)
         try:
-            if size < self._config.multipart_threshold:
+            if size <= self._config.multipart_threshold:
                 data = path.read_bytes()
                 try:
                     self._client.put_object(Bucket=bucket, Key=key, Body=data, **args)
                 except ClientError as exc:
-                    if not self._landed_earlier(exc, bucket, key, lambda: hashlib.md5(data).hexdigest()):
+                    if not self.landed_earlier(exc, bucket, key, lambda: hashlib.md5(data).hexdigest()):
                         raise
                 on_bytes(size)
             else:
@@ -98,7 +98,7 @@ class FileUploader:
                 self._client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                                        MultipartUpload={"Parts": parts}, **condition)
             except ClientError as exc:
-                if not self._landed_earlier(exc, bucket, key, lambda: multipart_etag(parts)):
+                if not self.landed_earlier(exc, bucket, key, lambda: multipart_etag(parts)):
                     raise
         except BaseException:
             for future in futures:
@@ -106,7 +106,7 @@ class FileUploader:
             self._abort(bucket, key, upload_id)
             raise
 
-    def _landed_earlier(self, exc: ClientError, bucket: str, key: str, expected_etag: Callable[[], str]) -> bool:
+    def landed_earlier(self, exc: ClientError, bucket: str, key: str, expected_etag: Callable[[], str]) -> bool:
         """After a retried conditional write failed with 412: is the object there our own earlier attempt?"""
         if not (is_precondition_failure(exc) and was_retried(exc)):
             return False

@@ -1,0 +1,161 @@
+"""One HTTP request per call on the AWS Common Runtime: C event loops, no GIL, little CPU per object.
+
+boto3's own CRT path ignores ``endpoint_url``, so this drives ``awscrt.s3.S3Client`` directly and
+names the endpoint in the ``Host`` header. The CRT's retries are switched off: every call here is
+exactly one request, and :mod:`lake_assets.s3.crt_batch` retries and counts them itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+from xml.etree import ElementTree
+
+from awscrt import auth, http, io
+from awscrt import s3 as crt_s3
+from botocore.credentials import ReadOnlyCredentials
+from botocore.exceptions import ClientError
+
+from lake_assets.s3.config import S3TransferConfig
+
+#: Statuses worth another attempt: throttling, server faults, timeouts and write races.
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+_SSE_HEADERS = {
+    "ServerSideEncryption": "x-amz-server-side-encryption",
+    "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
+    "BucketKeyEnabled": "x-amz-server-side-encryption-bucket-key-enabled",
+}
+
+
+@dataclass
+class CrtResponse:
+    """What one request came back with: a status and headers, or the network error that stopped it."""
+
+    operation: str
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    error: BaseException | None = None
+    error_body: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the server answered with a success status."""
+        return self.error is None and self.status is not None and self.status < 300
+
+    @property
+    def retryable(self) -> bool:
+        """True for a network error or a status that another attempt may cure."""
+        return self.status is None or self.status in RETRYABLE_STATUSES
+
+    def as_exception(self, attempts: int) -> Exception:
+        """Return the failure as botocore would raise it, so one error path serves both engines."""
+        if self.status is None:
+            return ConnectionError(f"{self.operation}: {self.error}")
+        code, message = _error_fields(self.error_body)
+        return ClientError({"Error": {"Code": code or str(self.status), "Message": message or ""},
+                            "ResponseMetadata": {"HTTPStatusCode": self.status,
+                                                 "RetryAttempts": attempts - 1}}, self.operation)
+
+
+def _error_fields(body: bytes | None) -> tuple[str | None, str | None]:
+    """Return the ``Code`` and ``Message`` of an S3 XML error body, when there is one."""
+    if not body:
+        return None, None
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return None, None
+    return root.findtext("Code"), root.findtext("Message")
+
+
+class CrtClient:
+    """A CRT S3 client for one endpoint and one set of credentials; close it when done.
+
+    Uploads carry a CRC32 checksum in a trailer, computed in C and checked by the server, so the
+    payload is not SHA-256-signed (``UNSIGNED-PAYLOAD``) and the integrity guarantee stays.
+    """
+
+    def __init__(self, config: S3TransferConfig, credentials: ReadOnlyCredentials) -> None:
+        self._config = config
+        parts = urlsplit(config.endpoint_url or f"https://s3.{config.region}.amazonaws.com")
+        self._netloc = parts.netloc
+        self._virtual = config.addressing_style == "virtual" or (
+            config.endpoint_url is None and config.addressing_style == "auto")
+        loops = io.EventLoopGroup()
+        bootstrap = io.ClientBootstrap(loops, io.DefaultHostResolver(loops))
+        provider = auth.AwsCredentialsProvider.new_static(
+            credentials.access_key, credentials.secret_key, credentials.token)
+        signing = crt_s3.create_default_s3_signing_config(region=config.region, credential_provider=provider)
+        tls: dict[str, Any] = {"tls_mode": crt_s3.S3RequestTlsMode.DISABLED}
+        if parts.scheme == "https":
+            options = io.TlsContextOptions()
+            ca_bundle = config.resolve_ca_bundle()
+            if ca_bundle:
+                options.override_default_trust_store_from_path(None, ca_bundle)
+            tls = {"tls_mode": crt_s3.S3RequestTlsMode.ENABLED,
+                   "tls_connection_options": io.ClientTlsContext(options).new_connection_options()}
+        self._client = crt_s3.S3Client(
+            bootstrap=bootstrap, region=config.region, signing_config=signing,
+            part_size=config.multipart_chunksize, multipart_upload_threshold=config.multipart_threshold,
+            max_active_connections_override=config.max_in_flight,
+            connect_timeout_ms=int(config.connect_timeout * 1000),
+            retry_config=crt_s3.S3RetryConfig(retry_mode=crt_s3.S3RetryMode.NONE), **tls)
+        self._upload_checksum = crt_s3.S3ChecksumConfig(
+            algorithm=crt_s3.S3ChecksumAlgorithm.CRC32, location=crt_s3.S3ChecksumLocation.TRAILER)
+
+    def _address(self, bucket: str, key: str) -> tuple[str, str]:
+        """Return the ``Host`` header and the path of ``key``, path-style unless virtual-hosted."""
+        quoted = quote(key, safe="/~")
+        if self._virtual:
+            return f"{bucket}.{self._netloc}", f"/{quoted}"
+        return self._netloc, f"/{bucket}/{quoted}"
+
+    def put_file(self, bucket: str, key: str, path: Path, size: int, headers: dict[str, str],
+                 on_done: Callable[[CrtResponse], None]) -> crt_s3.S3Request:
+        """PUT the file at ``path`` (``size`` bytes, at most one part) as ``key`` in one request."""
+        host, target = self._address(bucket, key)
+        request = http.HttpRequest("PUT", target, http.HttpHeaders(
+            [("Host", host), ("Content-Length", str(size)), *headers.items()]))
+        return self._send(crt_s3.S3RequestType.PUT_OBJECT, "PutObject", request, on_done,
+                          send_filepath=str(path), checksum_config=self._upload_checksum)
+
+    def get_range(self, bucket: str, key: str, path: Path, length: int,
+                  on_done: Callable[[CrtResponse], None]) -> crt_s3.S3Request:
+        """GET the first ``length`` bytes of ``key`` into ``path`` (created or truncated) in one request."""
+        host, target = self._address(bucket, key)
+        request = http.HttpRequest("GET", target, http.HttpHeaders(
+            [("Host", host), ("Range", f"bytes=0-{length - 1}")]))
+        return self._send(crt_s3.S3RequestType.GET_OBJECT, "GetObject", request, on_done,
+                          recv_filepath=str(path))
+
+    def _send(self, kind: crt_s3.S3RequestType, operation: str, request: http.HttpRequest,
+              on_done: Callable[[CrtResponse], None], **kwargs: Any) -> crt_s3.S3Request:
+        response = CrtResponse(operation)
+
+        def headers_arrived(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
+            response.status = status_code
+            response.headers = {name.lower(): value for name, value in headers}
+
+        def finished(error: BaseException | None = None, status_code: int | None = None,
+                     error_body: bytes | None = None, **_: Any) -> None:
+            response.error = error
+            response.status = status_code or response.status
+            response.error_body = error_body
+            on_done(response)
+
+        return self._client.make_request(type=kind, request=request, on_headers=headers_arrived,
+                                         on_done=finished, **kwargs)
+
+
+def write_headers(config: S3TransferConfig, overwrite: bool, metadata: dict[str, str] | None) -> dict[str, str]:
+    """Return the encryption, condition and metadata headers of a PUT, as the CRT sends them."""
+    headers = {_SSE_HEADERS[name]: str(value).lower() if isinstance(value, bool) else str(value)
+               for name, value in config.encryption_args().items()}
+    if not overwrite:
+        headers["If-None-Match"] = "*"
+    for name, value in (metadata or {}).items():
+        headers[f"x-amz-meta-{name}"] = value
+    return headers
