@@ -132,15 +132,17 @@ class EmbeddedS3:
     Layout of ``home``: ``data/`` (volumes and metadata), ``logs/``, ``run/`` (sockets, pid file),
     ``credentials.json`` and ``identities.json`` (mode 0600). Keys are generated on first start and
     kept, so clients configured once keep working across restarts. Two identities exist: ``admin``
-    (read, write, list, admin) and ``reader`` (read and list only).
+    (read, write, list, admin) and ``reader`` (read and list only). ``metrics_port``, when given,
+    serves Prometheus metrics on loopback (S3 requests by type; the benchmarks count with it).
     """
 
     def __init__(self, home: Path, ports: Ports | None = None, memory_limit: str = "1GiB",
-                 ready_timeout: float = 60.0) -> None:
+                 ready_timeout: float = 60.0, metrics_port: int | None = None) -> None:
         self.home = home.resolve()
         self.ports = ports or Ports()
         self.memory_limit = memory_limit
         self.ready_timeout = ready_timeout
+        self.metrics_port = metrics_port
         self._process: subprocess.Popen[bytes] | None = None
 
     # ------------------------------------------------------------------ paths and keys
@@ -214,6 +216,7 @@ class EmbeddedS3:
             f"-s3.port={ports['s3']}", f"-master.port={ports['master']}",
             f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
             f"-admin.port={ports['admin']}",
+            *([f"-metricsIp=127.0.0.1", f"-metricsPort={self.metrics_port}"] if self.metrics_port else []),
         ]
 
     # ------------------------------------------------------------------ lifecycle

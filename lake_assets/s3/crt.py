@@ -122,14 +122,22 @@ class CrtClient:
         return self._send(crt_s3.S3RequestType.PUT_OBJECT, "PutObject", request, on_done,
                           send_filepath=str(path), checksum_config=self._upload_checksum)
 
-    def get_range(self, bucket: str, key: str, path: Path, length: int,
-                  on_done: Callable[[CrtResponse], None]) -> crt_s3.S3Request:
-        """GET the first ``length`` bytes of ``key`` into ``path`` (created or truncated) in one request."""
+    def get_range(self, bucket: str, key: str, start: int, end: int, on_done: Callable[[CrtResponse], None], *,
+                  path: Path | None = None, if_match: str | None = None,
+                  on_body: Callable[[bytes, int], None] | None = None) -> crt_s3.S3Request:
+        """GET bytes ``start..end`` (inclusive) of ``key`` in one request.
+
+        The body goes to ``path`` (created or truncated), or to ``on_body(chunk, offset)`` with
+        ``offset`` the chunk's position in the object (not in the range). ``if_match`` makes the server refuse (412) a replaced object.
+        """
         host, target = self._address(bucket, key)
-        request = http.HttpRequest("GET", target, http.HttpHeaders(
-            [("Host", host), ("Range", f"bytes=0-{length - 1}")]))
-        return self._send(crt_s3.S3RequestType.GET_OBJECT, "GetObject", request, on_done,
-                          recv_filepath=str(path))
+        headers = [("Host", host), ("Range", f"bytes={start}-{end}")]
+        if if_match:
+            headers.append(("If-Match", if_match))
+        request = http.HttpRequest("GET", target, http.HttpHeaders(headers))
+        sink: dict[str, Any] = {"recv_filepath": str(path)} if path is not None else {
+            "on_body": lambda chunk, offset, **_: on_body(chunk, offset) if on_body else None}
+        return self._send(crt_s3.S3RequestType.GET_OBJECT, "GetObject", request, on_done, **sink)
 
     def _send(self, kind: crt_s3.S3RequestType, operation: str, request: http.HttpRequest,
               on_done: Callable[[CrtResponse], None], **kwargs: Any) -> crt_s3.S3Request:

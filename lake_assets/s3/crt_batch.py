@@ -1,8 +1,9 @@
 """Batches on the CRT engine: a window of requests in flight, retried and counted here, one per object.
 
 Each object's outcome comes back as a :class:`~concurrent.futures.Future`, like the boto3 path's,
-so the handler settles both engines the same way. Objects that need more than one request go on
-to the boto3 path: a download whose object is larger than its first range resumes there.
+so the handler settles both engines the same way. A download whose object is larger than its first
+range goes on in part-sized ranges through the same window, each one request, each carrying
+``If-Match`` on the first response's ETag; multipart uploads stay on the boto3 path.
 """
 
 from __future__ import annotations
@@ -31,18 +32,37 @@ from lake_assets.s3.upload import FileUploader, is_precondition_failure
 logger = logging.getLogger(__name__)
 
 Send = Callable[["Job", Callable[[CrtResponse], None]], S3Request]
-Settle = Callable[["Job", CrtResponse], None]
+#: Settles a final response; returns the follow-up jobs it creates (the later ranges of a download).
+Settle = Callable[["Job", CrtResponse], "list[Job] | None"]
 
 
 @dataclass(eq=False)
 class Job:
-    """One object of a batch: its reference, the future of its outcome, and how often it was sent."""
+    """One request's worth of an object: its reference, the future of its outcome, how often it was sent.
+
+    A later range of a large download also carries its byte range and the object's shared state.
+    """
 
     ref: S3ObjectRef
     outcome: Future[bool]
     size: int = 0
     attempts: int = 0
     part_file: str | None = None
+    start: int = 0
+    end: int = 0
+    download: _LargeDownload | None = None
+
+
+@dataclass(eq=False)
+class _LargeDownload:
+    """A download past its first range: the open temporary file and the ranges still to settle."""
+
+    first: Job
+    fd: int
+    size: int
+    etag: str
+    pending: int
+    error: Exception | None = None
 
 
 class RequestWindow:
@@ -85,7 +105,7 @@ class RequestWindow:
                                  response.status or response.error, job.attempts)
                     heapq.heappush(waiting, (time.monotonic() + backoff(job.attempts), next(order), job))
                     continue
-                settle(job, response)
+                ready.extend(reversed(settle(job, response) or []))
         finally:
             for request in in_flight.values():
                 request.cancel()
@@ -130,27 +150,35 @@ def download_files(crt: CrtClient, downloader: FileDownloader, objects_pool: Exe
                    stats: TransferStatistics, bucket: str, refs: list[S3ObjectRef],
                    on_bytes: Callable[[int], None], on_size: Callable[[int], None],
                    ) -> list[tuple[S3ObjectRef, Future[bool]]]:
-    """GET each object's first range into a temporary file; small objects are then complete.
+    """Download each object into a temporary file, renamed onto ``local_path`` only when complete.
 
-    A larger object resumes on the boto3 path with ``If-Match`` on the first response's ETag; an
-    empty object (no byte 0 to range over) is fetched there whole. The rename onto ``local_path``
-    happens only when every byte is there.
+    The first request is a GET of the first part's range, which also tells the size and ETag: a
+    small object costs exactly one request. A larger one continues with part-sized ranges, each
+    with ``If-Match`` on that ETag, so a replaced object fails instead of mixing two versions. An
+    empty object (no byte 0 to range over) is fetched whole on the boto3 path.
     """
     chunk = config.multipart_chunksize
-    jobs = [Job(ref, Future()) for ref in refs]
+    jobs = [Job(ref, Future(), end=chunk - 1) for ref in refs]
 
     def send(job: Job, on_done: Callable[[CrtResponse], None]) -> S3Request:
-        job.part_file = job.part_file or new_part_file(job.ref.local_path)
-        return crt.get_range(bucket, job.ref.key, Path(job.part_file), chunk, on_done)
+        large = job.download
+        if large is None:
+            job.part_file = job.part_file or new_part_file(job.ref.local_path)
+            return crt.get_range(bucket, job.ref.key, 0, job.end, on_done, path=Path(job.part_file))
+        return crt.get_range(bucket, job.ref.key, job.start, job.end, on_done, if_match=large.etag,
+                             on_body=lambda data, offset: os.pwrite(large.fd, data, offset))
 
-    def settle(job: Job, response: CrtResponse) -> None:
+    def settle(job: Job, response: CrtResponse) -> list[Job] | None:
+        if job.download is not None:
+            _settle_range(job, job.download, response, bucket, on_bytes)
+            return None
         if not response.ok:
             _discard(job)
             if response.status == 416:
                 job.outcome = objects_pool.submit(_whole, downloader, bucket, job.ref, on_bytes, on_size)
             else:
                 job.outcome.set_exception(response.as_exception(job.attempts))
-            return
+            return None
         try:
             size = int(response.headers["content-range"].rsplit("/", 1)[1])
             on_size(size)
@@ -158,15 +186,48 @@ def download_files(crt: CrtClient, downloader: FileDownloader, objects_pool: Exe
             if size <= chunk:
                 _commit(job, size, bucket)
                 job.outcome.set_result(True)
-                return
-            job.outcome = objects_pool.submit(_resume, downloader, bucket, job, chunk, size,
-                                              response.headers["etag"], on_bytes)
+                return None
+            return _later_ranges(job, size, response.headers["etag"], chunk)
         except Exception as exc:  # a malformed response fails this object, not the batch
             _discard(job)
             job.outcome.set_exception(exc)
+            return None
 
     RequestWindow(config, stats, "GetObject").run(jobs, send, settle)
     return [(job.ref, job.outcome) for job in jobs]
+
+
+def _later_ranges(first: Job, size: int, etag: str, chunk: int) -> list[Job]:
+    assert first.part_file is not None
+    large = _LargeDownload(first, os.open(first.part_file, os.O_WRONLY), size, etag, pending=0)
+    ranges = [Job(first.ref, first.outcome, start=start, end=min(start + chunk, size) - 1, download=large)
+              for start in range(chunk, size, chunk)]
+    large.pending = len(ranges)
+    return ranges
+
+
+def _settle_range(job: Job, large: _LargeDownload, response: CrtResponse, bucket: str,
+                  on_bytes: Callable[[int], None]) -> None:
+    """Account for one later range; when the last one settles, commit the file or remove it."""
+    large.pending -= 1
+    if response.ok:
+        on_bytes(job.end - job.start + 1)
+    elif large.error is None:
+        large.error = response.as_exception(job.attempts)
+    if large.pending:
+        return
+    first = large.first
+    try:
+        if large.error is not None:
+            raise large.error
+        assert first.part_file is not None
+        commit_part_file(large.fd, first.part_file, first.ref.local_path, large.size, bucket, first.ref.key)
+        first.outcome.set_result(True)
+    except Exception as exc:  # this object failed; the batch goes on
+        _discard(first)
+        first.outcome.set_exception(exc)
+    finally:
+        os.close(large.fd)
 
 
 def _commit(job: Job, size: int, bucket: str) -> None:
@@ -181,13 +242,6 @@ def _commit(job: Job, size: int, bucket: str) -> None:
 def _discard(job: Job) -> None:
     if job.part_file is not None:
         Path(job.part_file).unlink(missing_ok=True)
-
-
-def _resume(downloader: FileDownloader, bucket: str, job: Job, start: int, size: int, etag: str,
-            on_bytes: Callable[[int], None]) -> bool:
-    assert job.part_file is not None
-    downloader.resume(job.part_file, job.ref.local_path, bucket, job.ref.key, start, size, etag, on_bytes)
-    return True
 
 
 def _whole(downloader: FileDownloader, bucket: str, ref: S3ObjectRef, on_bytes: Callable[[int], None],

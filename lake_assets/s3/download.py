@@ -136,17 +136,6 @@ class FileDownloader:
             self._fetch_ranges(fd, bucket, key, first_end + 1, size, etag, on_bytes)
             commit_part_file(fd, tmp_name, path, size, bucket, key)
 
-    def resume(self, tmp_name: str, path: Path, bucket: str, key: str, start: int, size: int, etag: str,
-               on_bytes: Callable[[int], None]) -> None:
-        """Fetch bytes ``start..size`` of ``key`` into ``tmp_name``, which holds the bytes before, then rename it.
-
-        This finishes a download whose first range came another way (the CRT engine). On failure
-        the temporary file is removed and ``path`` is untouched.
-        """
-        with _removed_on_failure(tmp_name) as fd:
-            self._fetch_ranges(fd, bucket, key, start, size, etag, on_bytes)
-            commit_part_file(fd, tmp_name, path, size, bucket, key)
-
     def _fetch_ranges(self, fd: int, bucket: str, key: str, start: int, size: int, etag: str,
                       on_bytes: Callable[[int], None]) -> None:
         """Fetch bytes ``start..size`` in parts on the part executor, each with ``If-Match: etag``."""
