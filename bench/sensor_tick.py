@@ -1,8 +1,9 @@
-"""Benchmark: one missing-partition sensor tick over ten years of daily partitions, per dataset.
+"""Benchmark: one missing-partition sensor tick over ten years of daily partitions, for three datasets.
 
 Seeds ten years of vendor files and curated partitions (tiny placeholder objects: the sensor reads
 listings, never bodies) on a fresh embedded SeaweedFS, leaves a few gaps, then times the sensor's
-full pass and an incremental tick, with the LIST requests each made. Run on demand:
+full pass and an incremental tick of each dataset, with the LIST requests each made (counted by the
+server). The third dataset is the nodal-price spec for a second ISO, so three sensors run. Run on demand:
 
     .venv/bin/python bench/sensor_tick.py [--years 10] [--runs 5] [--profile]
 
@@ -16,6 +17,7 @@ import cProfile
 import dataclasses
 import pstats
 import statistics
+import sys
 import tempfile
 import time
 from datetime import date
@@ -25,11 +27,20 @@ import dagster as dg
 
 from lake_assets.calendars import publishing_days
 from lake_assets.datasets import DATASETS, DatasetSpec
+from lake_assets.datasets.catalog import NODAL_PRICES
 from lake_assets.defs.factory import build_dataset_defs
+from lake_assets.layout import KeyTemplate
 from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.planning import PlanCursor
 from lake_assets.resources import S3TransferResource
 from lake_assets.s3 import S3Handler, S3ObjectRef
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from transfer import request_counts  # noqa: E402  (bench/ is not a package)
+
+#: A third dataset, for the benchmark only: the same vendor layout for another ISO.
+ERCOT_PRICES = dataclasses.replace(NODAL_PRICES, name="ercot_nodal_prices",
+                                   source=KeyTemplate("energy/iso=ercot/da_lmp/{yyyy}/da_lmp_{yyyymmdd}.csv.gz"))
 
 
 def seed(server: EmbeddedS3, spec: DatasetSpec, days: list[date], work: Path) -> None:
@@ -43,12 +54,15 @@ def seed(server: EmbeddedS3, spec: DatasetSpec, days: list[date], work: Path) ->
 
 
 def tick(defs: dg.Definitions, spec: DatasetSpec, resources: dict[str, S3TransferResource],
-         cursor: str | None) -> tuple[float, dg.SensorResult]:
+         cursor: str | None, metrics_port: int) -> tuple[float, dg.SensorResult, int]:
+    """Run one tick; return its seconds, its result and the LIST requests the server saw."""
     sensor = defs.resolve_sensor_def(f"{spec.name}_missing_partitions")
+    lists_before = request_counts(metrics_port).get("LIST", 0)
     began = time.perf_counter()
     with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
         result = sensor(context)
-    return time.perf_counter() - began, result
+    elapsed = time.perf_counter() - began
+    return elapsed, result, int(request_counts(metrics_port).get("LIST", 0) - lists_before)
 
 
 def main() -> None:
@@ -60,7 +74,8 @@ def main() -> None:
     end = date(2025, 12, 31)
     start = date(end.year - args.years + 1, 1, 1)
     with tempfile.TemporaryDirectory() as work:
-        server = EmbeddedS3(Path(work) / "s3", free_ports())
+        metrics_port = free_ports().s3
+        server = EmbeddedS3(Path(work) / "s3", free_ports(), metrics_port=metrics_port)
         server.start()
         try:
             server.ensure_buckets("vendor", "lake")
@@ -69,27 +84,34 @@ def main() -> None:
                                                  access_key_id=keys.access_key_id,
                                                  secret_access_key=keys.secret_access_key, addressing_style="path")
                         for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
-            print("| dataset | days | full pass median s | incremental tick median s | runs requested (every 97th day missing) |")
-            print("| --- | ---: | ---: | ---: | ---: |")
-            for base in DATASETS:
+            print("| dataset | days | full pass median s | incremental tick median s | runs requested "
+                  "(every 97th day missing) | LIST requests full / incremental |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: |")
+            totals = {"full": 0.0, "incremental": 0.0}
+            for base in (*DATASETS, ERCOT_PRICES):
                 spec = dataclasses.replace(base, start_date=start)
                 days = publishing_days(spec.calendar, start, end)
                 seed(server, spec, days, Path(work))
                 defs = dg.Definitions.merge(build_dataset_defs(spec, end), dg.Definitions(resources=resource))
-                tick(defs, spec, resource, None)  # warm-up
-                full = [tick(defs, spec, resource, None) for _ in range(args.runs)]
+                tick(defs, spec, resource, None, metrics_port)  # warm-up
+                full = [tick(defs, spec, resource, None, metrics_port) for _ in range(args.runs)]
                 after = PlanCursor.from_json(full[-1][1].cursor).to_json()
                 profiler = cProfile.Profile() if args.profile and spec.name == DATASETS[0].name else None
                 if profiler:
                     profiler.enable()
-                incremental = [tick(defs, spec, resource, after)[0] for _ in range(args.runs)]
+                incremental = [tick(defs, spec, resource, after, metrics_port) for _ in range(args.runs)]
                 if profiler:
                     profiler.disable()
                     pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"sensors|build_client|create_client|"
                                                                               r"plan_tick|get_partition_keys|paginate")
                 requested = sum(1 for _ in full[-1][1].run_requests or [])
-                print(f"| {spec.name} | {len(days)} | {statistics.median(t for t, _ in full):.3f} | "
-                      f"{statistics.median(incremental):.3f} | {requested} runs |")
+                full_s = statistics.median(t for t, _, _ in full)
+                incremental_s = statistics.median(t for t, _, _ in incremental)
+                totals["full"] += full_s
+                totals["incremental"] += incremental_s
+                print(f"| {spec.name} | {len(days)} | {full_s:.3f} | {incremental_s:.3f} | {requested} runs | "
+                      f"{full[-1][2]} / {incremental[-1][2]} |")
+            print(f"| all three, one tick each | | {totals['full']:.3f} | {totals['incremental']:.3f} | | |")
         finally:
             server.stop()
 

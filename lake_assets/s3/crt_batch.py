@@ -24,7 +24,7 @@ from awscrt.s3 import S3Request
 
 from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.crt import CrtClient, CrtResponse, write_headers
-from lake_assets.s3.download import FileDownloader, backoff, commit_part_file, new_part_file
+from lake_assets.s3.download import FileDownloader, backoff, commit_part_file, part_file_name
 from lake_assets.s3.refs import S3ObjectRef
 from lake_assets.s3.stats import TransferStatistics
 from lake_assets.s3.upload import FileUploader, is_precondition_failure
@@ -152,6 +152,8 @@ def download_files(crt: CrtClient, downloader: FileDownloader, objects_pool: Exe
                    ) -> list[tuple[S3ObjectRef, Future[bool]]]:
     """Download each object into a temporary file, renamed onto ``local_path`` only when complete.
 
+    The directories of the targets must exist (the handler creates them once per batch).
+
     The first request is a GET of the first part's range, which also tells the size and ETag: a
     small object costs exactly one request. A larger one continues with part-sized ranges, each
     with ``If-Match`` on that ETag, so a replaced object fails instead of mixing two versions. An
@@ -163,7 +165,7 @@ def download_files(crt: CrtClient, downloader: FileDownloader, objects_pool: Exe
     def send(job: Job, on_done: Callable[[CrtResponse], None]) -> S3Request:
         large = job.download
         if large is None:
-            job.part_file = job.part_file or new_part_file(job.ref.local_path)
+            job.part_file = job.part_file or part_file_name(job.ref.local_path)
             return crt.get_range(bucket, job.ref.key, 0, job.end, on_done, path=Path(job.part_file))
         return crt.get_range(bucket, job.ref.key, job.start, job.end, on_done, if_match=large.etag,
                              on_body=lambda data, offset: os.pwrite(large.fd, data, offset))

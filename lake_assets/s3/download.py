@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +54,11 @@ def remove_orphaned_parts(directory: Path) -> list[Path]:
             removed.append(candidate)
             logger.info("removed %s, left by a killed download (pid %s)", candidate, pid)
     return removed
+
+
+def part_file_name(path: Path) -> str:
+    """Return a fresh temporary name beside ``path`` for a writer that creates the file itself."""
+    return str(path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}{PART_SUFFIX}")
 
 
 def new_part_file(path: Path) -> str:

@@ -140,8 +140,8 @@ class S3Handler:
         self._check_bucket(bucket)
         downloader = FileDownloader(self.client, self.config, parts_pool, self._stats)
         for directory in {ref.local_path.parent for ref in todo}:
-            if directory.is_dir():
-                remove_orphaned_parts(directory)
+            directory.mkdir(parents=True, exist_ok=True)
+            remove_orphaned_parts(directory)
         downloaded: list[Path] = []
         failed: list[Path] = []
         with BatchProgress(description or f"Downloading from {bucket}", len(todo), 0,
