@@ -1,0 +1,102 @@
+"""Backfill benchmark: one year of ``day_aggs`` as partition-range runs versus one run per partition.
+
+    .venv/bin/python bench/backfill.py [--runs 5] [--per-partition-runs 1]
+
+Publishes 2024's vendor files (252 NYSE trading days, 100 tickers each) to a fresh embedded
+SeaweedFS, ticks the missing-partition sensor once (it asks for every day, in ranges of up to 31
+partitions), and executes its requests in process against a temporary Dagster instance (after one
+warm-up backfill): either as
+requested (one run per range) or cut into one run per partition, as a per-partition sensor would.
+The lake is emptied between repetitions so each does the same work: raw copy, checks and curated
+Parquet for every day. Wall time covers the runs; the sensor tick is timed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from lake_assets.backfill import QUIET, request_partitions
+from lake_assets.datasets.catalog import DAY_AGGS
+from lake_assets.defs.factory import build_dataset_defs, ingest_job_name
+from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.main_job import LAKE_BUCKET, VENDOR_BUCKET, activate
+from lake_assets.resources import s3_resource_from_env
+from lake_assets.s3 import S3Handler
+from lake_assets.sample import publish_sample
+
+YEAR_START, YEAR_END = date(2024, 1, 1), date(2024, 12, 31)
+
+
+def empty_lake(server: EmbeddedS3) -> None:
+    """Delete every object in the lake bucket, so the next repetition starts from nothing."""
+    with S3Handler(server.transfer_config(show_progress=False)) as s3:
+        s3.delete_objects(LAKE_BUCKET, [info.key for info in s3.iter_objects(LAKE_BUCKET)])
+
+
+def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, per_partition: bool) -> tuple[float, float, int]:
+    """Tick the sensor once and execute what it asks; return tick seconds, run seconds and runs launched."""
+    spec = DAY_AGGS
+    sensor = defs.resolve_sensor_def(f"{spec.name}_missing_partitions")
+    job = defs.resolve_job_def(ingest_job_name(spec))
+    began = time.perf_counter()
+    with dg.build_sensor_context(instance=instance, resources=defs.resources or {}, definitions=defs) as context:
+        requests = list(sensor(context).run_requests or [])
+    ticked = time.perf_counter()
+    runs = 0
+    for request in requests:
+        keys = request_partitions(request, job)
+        batches = [dict(partition_key=key, tags={}) for key in keys] if per_partition else [
+            dict(partition_key=request.partition_key, tags=dict(request.tags))]
+        for batch in batches:
+            outcome = job.execute_in_process(instance=instance, raise_on_error=True, run_config=QUIET, **batch)
+            runs += 1
+            assert outcome.success
+    return ticked - began, time.perf_counter() - ticked, runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="repetitions of the range-run backfill")
+    parser.add_argument("--per-partition-runs", type=int, default=1, help="repetitions of the per-partition one")
+    args = parser.parse_args()
+    spec = dataclasses.replace(DAY_AGGS, start_date=date(2024, 1, 2))
+    with tempfile.TemporaryDirectory() as work:
+        server = EmbeddedS3(Path(work) / "s3", free_ports())
+        server.start()
+        try:
+            activate(server, Path(work) / "dagster_home")
+            with S3Handler(server.transfer_config(show_progress=False)) as vendor:
+                published = publish_sample(vendor, VENDOR_BUCKET, [spec], YEAR_START, YEAR_END)
+            defs = dg.Definitions.merge(build_dataset_defs(spec, date(2025, 1, 2)), dg.Definitions(resources={
+                "vendor_s3": s3_resource_from_env("VENDOR_S3"), "lake_s3": s3_resource_from_env("LAKE_S3")}))
+            print(f"{published} vendor files; DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
+            print("| mode | runs launched | tick s | runs median s | per partition s | repetitions |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: |")
+            empty_lake(server)
+            with dg.DagsterInstance.local_temp() as instance:
+                backfill(defs, instance, per_partition=False)  # warm-up
+            for per_partition, repetitions in ((False, args.runs), (True, args.per_partition_runs)):
+                results = []
+                for _ in range(repetitions):
+                    empty_lake(server)
+                    with dg.DagsterInstance.local_temp() as instance:
+                        results.append(backfill(defs, instance, per_partition))
+                run_s = statistics.median(r[1] for r in results)
+                print(f"| {'one run per partition' if per_partition else 'partition-range runs'} | {results[0][2]} | "
+                      f"{statistics.median(r[0] for r in results):.2f} | {run_s:.1f} | {run_s / published:.3f} | "
+                      f"{repetitions} |", flush=True)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
