@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo ui test lock clean
+.PHONY: setup demo ui test lock clean bench-setup bench
 
 setup: $(VENV)/.installed
 
@@ -27,10 +27,23 @@ ui: setup
 test: setup
 	$(BIN)/pytest
 
+# Benchmarks, on demand only: the peers they compare against are pinned in bench/requirements.lock.
+bench-setup: setup
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r bench/requirements.lock
+
+bench: bench-setup
+	$(BIN)/python bench/transfer.py --runs 5 --out bench/results/transfer.json
+	$(BIN)/python bench/report.py bench/results/transfer.json
+	$(BIN)/python bench/existence.py --runs 5
+	$(BIN)/python bench/sensor_tick.py --years 10 --runs 5
+	$(BIN)/python bench/backfill.py --runs 5
+
 # Re-resolve the pinned dependencies after editing pyproject.toml.
 lock: setup
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o bench/requirements.lock
 
 clean:
 	-test -x $(BIN)/lake && $(BIN)/lake s3 down

@@ -272,3 +272,25 @@ def test_an_object_replaced_mid_download_fails_and_leaves_the_target_alone(
         assert replaced and (downloaded, failed) == ([], [target])
         assert isinstance(s3.failures[0].error, PreconditionFailedError)
     assert target.read_bytes() == b"last good copy" and list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize("engine", ["crt", "classic"])
+def test_both_engines_move_odd_keys_and_boundary_sizes_byte_for_byte(sw_config: S3TransferConfig, bucket: str,
+                                                                     tmp_path: Path, engine: str) -> None:
+    sizes = {"empty.bin": 0, "one byte": 1, "ünï cödé/a+b=c&d~e.bin": 64 * 1024,
+             "exactly one part.bin": 8 * MiB, "one byte more.bin": 8 * MiB + 1}
+    sources = write_files(tmp_path / "src", sizes)
+    with S3Handler(replace(sw_config, engine=engine)) as s3:
+        uploaded, skipped, failed = s3.upload_objects(bucket, [S3ObjectRef(key, path) for key, path in sources.items()])
+        assert (sorted(uploaded), skipped, failed) == (sorted(sizes), [], [])
+        # Only the object past the threshold goes in parts; the one of exactly 8 MiB is one PUT.
+        requests = s3.get_statistics()["requests"]
+        assert requests["PutObject"] == 4 and requests["UploadPart"] == 2
+        assert requests["CreateMultipartUpload"] == requests["CompleteMultipartUpload"] == 1
+        targets = {key: tmp_path / "dst" / key for key in sizes}
+        downloaded, _, failed = s3.download_objects(bucket, [S3ObjectRef(key, path) for key, path in targets.items()])
+        assert sorted(downloaded) == sorted(targets.values()) and failed == []
+        for key in sizes:
+            assert targets[key].read_bytes() == sources[key].read_bytes(), key
+            assert s3.client.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "AES256"
+    assert not [p for p in (tmp_path / "dst").rglob("*") if p.name.endswith(".lake-part")]

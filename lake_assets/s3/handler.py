@@ -47,7 +47,10 @@ class S3Handler:
     """Moves objects between local files and S3, many at a time; use it as a context manager.
 
     ``__enter__`` builds one boto3 client and two thread pools (objects, and parts of large objects),
-    shared by every call; ``__exit__`` tears them down. Every write asks for server-side encryption
+    shared by every call; ``__exit__`` tears them down. With the ``"crt"`` engine (the default), the
+    single-request transfers of a batch (uploads up to ``multipart_threshold``, every download range)
+    go through one ``awscrt`` client built on first use, whose C event loops cost a fraction of
+    boto3's CPU per request; multipart uploads and single-object calls stay on boto3. Every write asks for server-side encryption
     unless the config disables it. Batch calls check the bucket once (a HeadBucket, remembered for
     the handler's life), so a missing bucket or bad credentials raise one clear :class:`S3Error`
     instead of failing every object. Per-object failures after retries land in the ``failed`` list,
