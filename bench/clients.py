@@ -35,8 +35,9 @@ def _keys(bucket: str, prefix: str) -> list[str]:
     return keys
 
 
-def ours(direction: str, local: Path, bucket: str, prefix: str, concurrency: int, engine: str = "crt") -> None:
-    """lake_assets' S3Handler, default settings but for the engine and the CRT window."""
+def ours(direction: str, local: Path, bucket: str, prefix: str, concurrency: int, engine: str = "crt",
+         overwrite: bool = False) -> None:
+    """lake_assets' S3Handler, default settings but for the engine, the CRT window and ``overwrite``."""
     from lake_assets.s3 import S3Handler, S3ObjectRef, S3TransferConfig
 
     config = S3TransferConfig(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region=REGION,
@@ -47,7 +48,7 @@ def ours(direction: str, local: Path, bucket: str, prefix: str, concurrency: int
     with S3Handler(config) as s3:
         if direction == "up":
             refs = [S3ObjectRef(f"{prefix}/{path.name}", path) for path in _files(local)]
-            _, _, failed = s3.upload_objects(bucket, refs)
+            _, _, failed = s3.upload_objects(bucket, refs, overwrite=overwrite)
         else:
             refs = [S3ObjectRef(key, local / key.rsplit("/", 1)[1]) for key in _keys(bucket, prefix)]
             _, _, failed = s3.download_objects(bucket, refs)
@@ -58,6 +59,11 @@ def ours(direction: str, local: Path, bucket: str, prefix: str, concurrency: int
 def ours_classic(direction: str, local: Path, bucket: str, prefix: str, concurrency: int) -> None:
     """The same handler on its boto3-only engine."""
     ours(direction, local, bucket, prefix, concurrency, engine="classic")
+
+
+def ours_overwrite(direction: str, local: Path, bucket: str, prefix: str, concurrency: int) -> None:
+    """The handler with ``overwrite=True``: no existence check, no ``If-None-Match``, as s5cmd writes."""
+    ours(direction, local, bucket, prefix, concurrency, overwrite=True)
 
 
 def boto3_loop(direction: str, local: Path, bucket: str, prefix: str, concurrency: int) -> None:
@@ -108,6 +114,7 @@ def metaflow(direction: str, local: Path, bucket: str, prefix: str, concurrency:
 CLIENTS: dict[str, Callable[[str, Path, str, str, int], None]] = {
     "ours": ours,
     "ours-classic": ours_classic,
+    "ours-overwrite": ours_overwrite,
     "boto3-loop": boto3_loop,
     "transfer-manager": transfer_manager,
     "metaflow": metaflow,

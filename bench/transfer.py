@@ -8,7 +8,8 @@ then runs each client once to warm up and ``--runs`` times measured, interleaved
 client, then run 2, ...), each on a fresh prefix that is deleted after its download is checked. Per run it records wall time,
 client CPU seconds (the client's process tree, from ``wait4``), server CPU seconds, and requests
 by type (from the server's Prometheus counters). Downloads are checked: every file, every byte.
-Results go to ``bench/results/transfer-<stamp>.json``; ``bench/report.py`` turns them into tables.
+Results go to ``--out`` (default ``bench/results/transfer-<stamp>.json``), rewritten after every
+round so an interrupted run keeps what it measured; ``bench/report.py`` turns them into tables.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from lake_assets.local_s3.server import EmbeddedS3, free_ports
@@ -34,7 +36,7 @@ BUCKET = "bench"
 KiB, MiB, GiB = 1024, 1024 ** 2, 1024 ** 3
 #: name -> (object count, object size)
 WORKLOADS = {"small": (10_000, 64 * KiB), "medium": (100, 8 * MiB), "large": (1, GiB)}
-PYTHON_CLIENTS = ("ours", "ours-classic", "boto3-loop", "transfer-manager", "metaflow")
+PYTHON_CLIENTS = ("ours", "ours-classic", "ours-overwrite", "boto3-loop", "transfer-manager", "metaflow")
 CLI_CLIENTS = ("s5cmd", "awscli")
 DEFAULT_CLIENTS = ("ours", "s5cmd", "transfer-manager", "metaflow", "awscli", "boto3-loop")
 
@@ -130,10 +132,10 @@ def check_download(source: Path, target: Path) -> None:
 
 
 def bench_workload(workload: str, count: int, clients: list[tuple[str, int]], runs: int, server: EmbeddedS3,
-                   env: dict[str, str], metrics_port: int, pid: int) -> list[dict[str, object]]:
-    """Warm up, then ``runs`` interleaved rounds of up and down for every client."""
+                   env: dict[str, str], metrics_port: int, pid: int, results: list[dict[str, object]],
+                   save: Callable[[], None]) -> None:
+    """Warm up, then ``runs`` interleaved rounds of up and down for every client; save after each."""
     source = make_sources(workload, count)
-    results: list[dict[str, object]] = []
     for round_ in range(runs + 1):
         for client, concurrency in clients:
             label = f"{client}@{concurrency}" if concurrency else client
@@ -148,9 +150,9 @@ def bench_workload(workload: str, count: int, clients: list[tuple[str, int]], ru
             row = {"workload": workload, "objects": count, "client": label, "round": round_,
                    "warmup": round_ == 0, "up": up, "down": down}
             results.append(row)
+            save()
             print(f"{workload:6} {label:22} round {round_}: up {up['wall']:7.2f} s  down {down['wall']:7.2f} s",
                   file=sys.stderr, flush=True)
-    return results
 
 
 def parse_clients(spec: str) -> list[tuple[str, int]]:
@@ -176,6 +178,12 @@ def main() -> None:
     clients = parse_clients(args.clients)
     shutil.rmtree(SCRATCH / "dst", ignore_errors=True)
     results: list[dict[str, object]] = []
+    out = args.out or HERE / "results" / f"transfer-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        out.write_text(json.dumps({"command": " ".join(sys.argv), "cpus": os.cpu_count(), "results": results},
+                                  indent=1))
     for workload in args.workloads.split(","):
         count = args.small_count if workload == "small" else WORKLOADS[workload][0]
         shutil.rmtree(args.server_dir, ignore_errors=True)
@@ -191,13 +199,10 @@ def main() -> None:
                    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
             pid = server.running_pid()
             assert pid is not None
-            results += bench_workload(workload, count, clients, args.runs, server, env, metrics_port, pid)
+            bench_workload(workload, count, clients, args.runs, server, env, metrics_port, pid, results, save)
         finally:
             server.stop()
             shutil.rmtree(args.server_dir, ignore_errors=True)
-    out = args.out or HERE / "results" / f"transfer-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"command": " ".join(sys.argv), "cpus": os.cpu_count(), "results": results}, indent=1))
     summarize(results)
     print(f"wrote {out}", file=sys.stderr)
 

@@ -341,3 +341,16 @@ def test_a_retried_write_that_meets_its_own_object_counts_as_uploaded(moto_confi
         assert uploader.upload(BUCKET, "mine", ours, overwrite=False, on_bytes=lambda n: None) is True
         assert uploader.upload(BUCKET, "theirs", ours, overwrite=False, on_bytes=lambda n: None) is False
     assert client.get_object(Bucket=BUCKET, Key="theirs")["Body"].read() == theirs.read_bytes()
+
+
+def test_batches_on_one_handler_from_several_threads_keep_their_own_failures(moto_config: S3TransferConfig,
+                                                                             tmp_path: Path) -> None:
+    with S3Handler(moto_config) as s3:
+        def fetch_missing(name: str) -> list[str]:
+            _, _, failed = s3.download_objects(BUCKET, [S3ObjectRef(f"missing/{name}", tmp_path / name)])
+            assert failed == [tmp_path / name]
+            return [failure.key for failure in s3.failures]
+
+        with ThreadPoolExecutor(4) as pool:
+            seen = list(pool.map(fetch_missing, [f"k{i}" for i in range(16)]))
+    assert seen == [[f"missing/k{i}"] for i in range(16)]

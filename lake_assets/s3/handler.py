@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -64,7 +65,7 @@ class S3Handler:
     def __init__(self, config: S3TransferConfig | None = None, verbose: bool = False) -> None:
         self.config = config or S3TransferConfig()
         self.verbose = verbose
-        self.failures: list[TransferFailure] = []
+        self._per_thread = threading.local()
         self._stats = TransferStatistics()
         self._client: BaseClient | None = None
         self._objects: ThreadPoolExecutor | None = None
@@ -96,6 +97,21 @@ class S3Handler:
         if self._client is None:
             raise RuntimeError(_NOT_OPEN)
         return self._client
+
+    @property
+    def failures(self) -> list[TransferFailure]:
+        """Why the objects in the last batch call's ``failed`` list failed (that call made on this thread).
+
+        Kept per thread, so batches run concurrently on one handler keep their own reasons.
+        """
+        if not hasattr(self._per_thread, "failures"):
+            self._per_thread.failures = []
+        failures: list[TransferFailure] = self._per_thread.failures
+        return failures
+
+    @failures.setter
+    def failures(self, value: list[TransferFailure]) -> None:
+        self._per_thread.failures = value
 
     def _crt_client(self) -> CrtClient | None:
         """The CRT client of the ``"crt"`` engine, built on first use; None with ``"classic"``."""
