@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -175,6 +176,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--server-dir", type=Path, default=Path("/var/tmp/lake-bench-s3"))
     args = parser.parse_args()
+    # A killed run must still stop its server (the finally below), or it keeps a core busy.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     clients = parse_clients(args.clients)
     shutil.rmtree(SCRATCH / "dst", ignore_errors=True)
     results: list[dict[str, object]] = []
