@@ -72,7 +72,7 @@ def _error_fields(body: bytes | None) -> tuple[str | None, str | None]:
 
 
 class CrtClient:
-    """A CRT S3 client for one endpoint and one set of credentials; close it when done.
+    """A CRT S3 client for one endpoint and one set of credentials; it lives as long as its handler.
 
     Uploads carry a CRC32 checksum in a trailer, computed in C and checked by the server, so the
     payload is not SHA-256-signed (``UNSIGNED-PAYLOAD``) and the integrity guarantee stays.
