@@ -65,10 +65,10 @@ class S3TransferConfig:
         read_timeout: Seconds to wait on a socket read.
         show_progress: Draw rich progress bars for batch transfers.
         engine: ``"crt"`` sends every single-request transfer of a batch (uploads up to
-            ``multipart_threshold``, and each download's first range) through the AWS Common Runtime,
-            whose C event loops spend a fraction of botocore's CPU per request; multipart uploads,
-            later ranges and single-object calls stay on boto3. ``"classic"`` keeps everything on
-            boto3 threads (needed where the CRT cannot go, such as moto's in-process mock).
+            ``multipart_threshold``, and every range of a download) through the AWS Common Runtime,
+            whose C event loops spend a fraction of botocore's CPU per request; multipart uploads
+            and single-object calls stay on boto3. ``"classic"`` keeps everything on boto3 threads
+            (needed where the CRT cannot go, such as moto's in-process mock).
         max_in_flight: Requests the CRT engine keeps in flight at once.
     """
 

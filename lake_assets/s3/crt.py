@@ -79,7 +79,6 @@ class CrtClient:
     """
 
     def __init__(self, config: S3TransferConfig, credentials: ReadOnlyCredentials) -> None:
-        self._config = config
         parts = urlsplit(config.endpoint_url or f"https://s3.{config.region}.amazonaws.com")
         self._netloc = parts.netloc
         self._virtual = config.addressing_style == "virtual" or (

@@ -114,14 +114,14 @@ class RequestWindow:
 
 
 def upload_files(crt: CrtClient, uploader: FileUploader, config: S3TransferConfig, stats: TransferStatistics,
-                 bucket: str, refs: list[S3ObjectRef], overwrite: bool,
+                 bucket: str, files: list[tuple[S3ObjectRef, int]], overwrite: bool,
                  on_bytes: Callable[[int], None]) -> list[tuple[S3ObjectRef, Future[bool]]]:
-    """PUT each file (at most one part each) in one request; the future says whether it was written.
+    """PUT each file (given with its size; one part at most) in one request; each future says if it wrote.
 
     A 412 means the key existed and the file was skipped, unless an earlier attempt of ours was
     the one that created it (its response lost): the object's ETag, the file's MD5, tells.
     """
-    jobs = [Job(ref, Future(), size=ref.local_path.stat().st_size) for ref in refs]
+    jobs = [Job(ref, Future(), size=size) for ref, size in files]
 
     def send(job: Job, on_done: Callable[[CrtResponse], None]) -> S3Request:
         headers = write_headers(config, overwrite, job.ref.metadata)

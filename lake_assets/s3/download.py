@@ -117,7 +117,8 @@ class FileDownloader:
     with ``If-Match`` on that ETag, so an object replaced mid-download fails instead of mixing two
     versions. Bytes go to a temporary file beside the target, which is renamed onto it only when
     every byte is there; on any failure the temporary file is removed and the target is untouched.
-    A temporary file left by a killed process is removed by the next download of the same target.
+    Temporary files left by killed processes are removed by the handler, once per target directory
+    and batch (:func:`remove_orphaned_parts`).
     """
 
     def __init__(self, client: BaseClient, config: S3TransferConfig, part_executor: Executor,

@@ -51,7 +51,8 @@ class S3Handler:
     shared by every call; ``__exit__`` tears them down. With the ``"crt"`` engine (the default), the
     single-request transfers of a batch (uploads up to ``multipart_threshold``, every download range)
     go through one ``awscrt`` client built on first use, whose C event loops cost a fraction of
-    boto3's CPU per request; multipart uploads and single-object calls stay on boto3. Every write asks for server-side encryption
+    boto3's CPU per request; multipart uploads and single-object calls stay on boto3.
+    Every write asks for server-side encryption
     unless the config disables it. Batch calls check the bucket once (a HeadBucket, remembered for
     the handler's life), so a missing bucket or bad credentials raise one clear :class:`S3Error`
     instead of failing every object. Per-object failures after retries land in the ``failed`` list,
@@ -218,16 +219,18 @@ class S3Handler:
             return [], skipped, failed
         uploader = FileUploader(self.client, self.config, parts_pool)
         uploaded: list[str] = []
-        total = sum(ref.local_path.stat().st_size for ref in todo)
-        with BatchProgress(description or f"Uploading to {bucket}", len(todo), total,
+        sizes = [ref.local_path.stat().st_size for ref in todo]
+        with BatchProgress(description or f"Uploading to {bucket}", len(todo), sum(sizes),
                            self.config.show_progress) as progress:
             on_bytes = self._counting(progress, "bytes_uploaded")
             crt = self._crt_client()
-            single: list[S3ObjectRef] = []
+            single: list[tuple[S3ObjectRef, int]] = []
             in_parts: list[S3ObjectRef] = []
-            for ref in todo:
-                one_request = crt is not None and ref.local_path.stat().st_size <= self.config.multipart_threshold
-                (single if one_request else in_parts).append(ref)
+            for ref, size in zip(todo, sizes):
+                if crt is not None and size <= self.config.multipart_threshold:
+                    single.append((ref, size))
+                else:
+                    in_parts.append(ref)
             futures = [(ref, objects_pool.submit(uploader.upload, bucket, ref.key, ref.local_path, overwrite,
                                                  on_bytes, ref.metadata)) for ref in in_parts]
             if crt is not None:
