@@ -1,0 +1,160 @@
+"""Where a large download's time goes: our handler against the CRT writing the file itself, and s5cmd.
+
+    .venv/bin/python bench/large_download.py --runs 5 [--size-mib 1024]
+
+Uploads one object to a fresh embedded SeaweedFS (data on disk under ``--server-dir``), then
+downloads it to tmpfs, each client in a process of its own: the first download in a new process
+("cold", as a Dagster run does it), then ``--runs`` more in the same process ("warm"), with wall
+time, the process's CPU seconds and its minor page faults. The clients:
+
+- ``ours``: ``S3Handler.download_objects``, the default CRT engine (one request per part-sized
+  range, each body handed to Python and written with ``pwrite``);
+- ``crt-object``: one awscrt ``GET_OBJECT`` meta request with ``recv_filepath``, the CRT splitting
+  and writing the file itself; what the handler would do if awscrt let it keep counting requests;
+- ``s5cmd``: ``s5cmd cp``, one process per download (so every run is cold).
+
+Prints a Markdown table; ``bench/RESULTS.md`` keeps the figures with this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from awscrt import auth, http, io
+from awscrt import s3 as crt_s3
+
+from lake_assets.local_s3.server import EmbeddedS3
+from lake_assets.s3 import S3Handler, S3ObjectRef, S3TransferConfig
+
+BUCKET = "bench"
+KEY = "large-download/object.bin"
+CLIENTS = ("ours", "crt-object", "s5cmd")
+
+
+def _config() -> S3TransferConfig:
+    return S3TransferConfig(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region="us-east-1",
+                            access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                            secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"], addressing_style="path",
+                            show_progress=False)
+
+
+def _ours(target: Path) -> Callable[[], None]:
+    handler = S3Handler(_config()).__enter__()
+
+    def download() -> None:
+        _, _, failed = handler.download_objects(BUCKET, [S3ObjectRef(KEY, target)], overwrite=True)
+        if failed:
+            raise SystemExit(f"failed: {handler.failures}")
+    return download
+
+
+def _crt_object(target: Path) -> Callable[[], None]:
+    config = _config()
+    loops = io.EventLoopGroup()
+    provider = auth.AwsCredentialsProvider.new_static(config.access_key_id, config.secret_access_key)
+    client = crt_s3.S3Client(bootstrap=io.ClientBootstrap(loops, io.DefaultHostResolver(loops)),
+                             region=config.region, part_size=config.multipart_chunksize,
+                             signing_config=crt_s3.create_default_s3_signing_config(
+                                 region=config.region, credential_provider=provider),
+                             tls_mode=crt_s3.S3RequestTlsMode.DISABLED)
+    host = config.endpoint_url.split("//", 1)[1]  # type: ignore[union-attr]
+
+    def download() -> None:
+        request = http.HttpRequest("GET", f"/{BUCKET}/{KEY}", http.HttpHeaders([("Host", host)]))
+        partial = f"{target}.partial"
+        client.make_request(type=crt_s3.S3RequestType.GET_OBJECT, request=request,
+                            recv_filepath=partial).finished_future.result()
+        os.replace(partial, target)
+    return download
+
+
+def _s5cmd(target: Path) -> Callable[[], None]:
+    s5cmd = str(Path(sys.executable).parent / "s5cmd")
+
+    def download() -> None:
+        subprocess.run([s5cmd, "--endpoint-url", os.environ["AWS_ENDPOINT_URL"], "cp", f"s3://{BUCKET}/{KEY}",
+                        str(target)], check=True, stdout=subprocess.DEVNULL)
+    return download
+
+
+def _measure(download: Callable[[], None], target: Path, size: int) -> dict[str, float]:
+    """Time one download, with the CPU seconds and minor faults of this process and its children."""
+    before, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    download()
+    seconds = time.perf_counter() - began
+    after, children_after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    if target.stat().st_size != size:
+        raise SystemExit(f"{target}: {target.stat().st_size} bytes, expected {size}")
+    target.unlink()
+    cpu = sum(getattr(after, f) - getattr(before, f) + getattr(children_after, f) - getattr(children, f)
+              for f in ("ru_utime", "ru_stime"))
+    return {"seconds": seconds, "cpu": cpu, "faults": float(after.ru_minflt - before.ru_minflt
+                                                            + children_after.ru_minflt - children.ru_minflt)}
+
+
+def child(client: str, runs: int, size: int, target: Path) -> None:
+    """Download in this process: once cold, then ``runs`` times warm; print the figures as JSON."""
+    download = {"ours": _ours, "crt-object": _crt_object, "s5cmd": _s5cmd}[client](target)
+    cold = _measure(download, target, size)
+    warm = [_measure(download, target, size) for _ in range(runs)]
+    json.dump({"cold": cold, "warm": {k: statistics.median(w[k] for w in warm) for k in cold}}, sys.stdout)
+    sys.stdout.flush()
+    os._exit(0)  # the handler and CRT client die with the process, as a Dagster run's do
+
+
+def main() -> None:
+    """Start the server, upload the object, run each client in its own process and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--server-dir", type=Path, default=Path("/var/tmp/lake-bench-large-download"))
+    parser.add_argument("--child", choices=CLIENTS, help=argparse.SUPPRESS)
+    parser.add_argument("--target", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    size = args.size_mib << 20
+    if args.child:
+        child(args.child, args.runs, size, args.target)
+        return
+    server = EmbeddedS3(args.server_dir)
+    server.start()
+    try:
+        server.ensure_buckets(BUCKET)
+        keys = server.credentials()
+        env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint_url, "AWS_ACCESS_KEY_ID": keys.access_key_id,
+               "AWS_SECRET_ACCESS_KEY": keys.secret_access_key, "AWS_REGION": "us-east-1"}
+        with tempfile.TemporaryDirectory(dir="/dev/shm") as work:
+            source = Path(work) / "source.bin"
+            with source.open("wb") as out:
+                for _ in range(args.size_mib):
+                    out.write(os.urandom(1 << 20))
+            with S3Handler(server.transfer_config(show_progress=False)) as s3:
+                s3.upload_objects(BUCKET, [S3ObjectRef(KEY, source)], overwrite=True)
+            source.unlink()
+            print(f"{args.size_mib} MiB, {args.runs} warm runs; cold = the first download in a new process\n")
+            print("| client | cold s | cold CPU s | cold faults | warm s | warm CPU s | warm faults |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+            for client in CLIENTS:
+                out = subprocess.run([sys.executable, __file__, "--child", client, "--runs", str(args.runs),
+                                      "--size-mib", str(args.size_mib), "--target", str(Path(work) / client)],
+                                     env=env, check=True, capture_output=True, text=True).stdout
+                result = json.loads(out)
+                cold, warm = result["cold"], result["warm"]
+                print(f"| {client} | {cold['seconds']:.2f} | {cold['cpu']:.2f} | {cold['faults']:.0f} | "
+                      f"{warm['seconds']:.2f} | {warm['cpu']:.2f} | {warm['faults']:.0f} |")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
