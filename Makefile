@@ -36,6 +36,7 @@ bench: bench-setup
 	$(BIN)/python bench/report.py bench/results/transfer.json
 	$(BIN)/python bench/existence.py --runs 5
 	$(BIN)/python bench/sensor_tick.py --years 10 --runs 5
+	$(BIN)/python bench/large_download.py --runs 5
 	$(BIN)/python bench/backfill.py --runs 5
 
 # Re-resolve the pinned dependencies after editing pyproject.toml.
