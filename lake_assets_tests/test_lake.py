@@ -122,6 +122,14 @@ def test_materialise_a_range_and_roll_up_the_month(defs: dg.Definitions, lake: d
     assert result.success
     materialized = {m.partition for m in result.asset_materializations_for_node("day_aggs__curated")}
     assert materialized == {partition_key(day) for day in JAN}  # the weekend is not a partition
+    range_metadata = result.asset_materializations_for_node("day_aggs__curated")[0].metadata
+    assert "dagster/row_count" not in range_metadata and range_metadata["range_rows"].value == 100 * len(JAN)
+    observed = {event.asset_observation_data.asset_observation.partition:
+                event.asset_observation_data.asset_observation.metadata
+                for event in result.all_events if event.event_type_value == "ASSET_OBSERVATION"}
+    assert set(observed) == materialized
+    assert {m["dagster/row_count"].value for m in observed.values()} == {100}
+    assert observed["2024-01-03"]["dagster/uri"].value.endswith("dataset=day_aggs/year=2024/month=01/day=03/data.parquet")
     monthly = asset(defs, "monthly")
     rollup = dg.materialize([monthly], partition_key="2024-01-01", resources=lake)
     assert rollup.success

@@ -119,30 +119,53 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         if errors:
             raise dg.Failure(description="; ".join(errors), metadata={
                 "failed_partitions": len(errors), "written_partitions": len(written)})
+        if len(written) > 1:
+            for observation in _partition_observations(spec, lake_s3.bucket, written):
+                context.log_event(observation)
         return _curated_result(spec, lake_s3.bucket, written)
 
     return curated
 
 
 def _curated_result(spec: DatasetSpec, bucket: str, written: dict[str, CurateResult]) -> dg.MaterializeResult:
+    """The run's materialization: per-partition figures for one partition, the range's totals for several.
+
+    Dagster copies a range run's metadata onto every partition's event (dagster-io/dagster#18123),
+    so a range reports ``range_rows``/``range_bytes`` and per-partition maps instead of a row count
+    that would be wrong for each partition; the exact figures go in :func:`_partition_observations`.
+    """
     first = next(iter(written.values()))
-    rows = sum(result.rows for result in written.values())
     metadata: dict[str, object] = {
-        "dagster/row_count": rows,
         "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in first.schema.items()]),
-        "bytes": sum(result.bytes for result in written.values()),
         "partitions": len(written),
     }
     if len(written) == 1:
-        metadata["dagster/partition_row_count"] = rows
-        metadata["dagster/uri"] = f"s3://{bucket}/{first.key}"
+        metadata.update(_partition_metadata(bucket, first))
     else:
+        metadata["range_rows"] = sum(result.rows for result in written.values())
+        metadata["range_bytes"] = sum(result.bytes for result in written.values())
         metadata["rows_by_partition"] = dg.MetadataValue.json({key: r.rows for key, r in written.items()})
+        metadata["uri_by_partition"] = dg.MetadataValue.json({key: f"s3://{bucket}/{r.key}"
+                                                             for key, r in written.items()})
     check_results = [dg.AssetCheckResult(check_name=name, passed=True,
                                          metadata={"detail": "; ".join(sorted({o.detail for r in written.values()
                                                                                 for o in r.outcomes if o.name == name}))[:500]})
                      for name in check_names(spec)]
     return dg.MaterializeResult(metadata=metadata, check_results=check_results)
+
+
+def _partition_metadata(bucket: str, result: CurateResult) -> dict[str, object]:
+    """One partition's row count, size and object URI, under the keys the UI plots and links."""
+    return {"dagster/row_count": result.rows, "dagster/partition_row_count": result.rows, "bytes": result.bytes,
+            "dagster/uri": f"s3://{bucket}/{result.key}"}
+
+
+def _partition_observations(spec: DatasetSpec, bucket: str,
+                            written: dict[str, CurateResult]) -> list[dg.AssetObservation]:
+    """One observation per partition of a range run, carrying that partition's own figures."""
+    return [dg.AssetObservation(asset_key=dg.AssetKey([spec.name, "curated"]), partition=key,
+                                metadata=_partition_metadata(bucket, result))
+            for key, result in written.items()]
 
 
 def build_rollup_asset(spec: DatasetSpec, months: dg.PartitionsDefinition,
