@@ -24,8 +24,16 @@ demo: setup
 ui: setup
 	$(BIN)/lake ui
 
-test: setup
-	$(BIN)/pytest
+# The UI test drives Debian's Chromium through Playwright (no browser can be downloaded here);
+# installed with apt when missing, which needs root (as in CI). CHROMIUM=/path uses another one.
+CHROMIUM ?= /usr/bin/chromium
+
+test: setup $(CHROMIUM)
+	LAKE_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
+
+/usr/bin/chromium:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # Benchmarks, on demand only: the peers they compare against are pinned in bench/requirements.lock.
 bench-setup: setup
