@@ -145,8 +145,7 @@ def _curated_result(spec: DatasetSpec, bucket: str, written: dict[str, CurateRes
         metadata["range_rows"] = sum(result.rows for result in written.values())
         metadata["range_bytes"] = sum(result.bytes for result in written.values())
         metadata["rows_by_partition"] = dg.MetadataValue.json({key: r.rows for key, r in written.items()})
-        metadata["uri_by_partition"] = dg.MetadataValue.json({key: f"s3://{bucket}/{r.key}"
-                                                             for key, r in written.items()})
+        metadata["uri_by_partition"] = dg.MetadataValue.json({key: _uri(bucket, r) for key, r in written.items()})
     check_results = [dg.AssetCheckResult(check_name=name, passed=True,
                                          metadata={"detail": "; ".join(sorted({o.detail for r in written.values()
                                                                                 for o in r.outcomes if o.name == name}))[:500]})
@@ -157,7 +156,11 @@ def _curated_result(spec: DatasetSpec, bucket: str, written: dict[str, CurateRes
 def _partition_metadata(bucket: str, result: CurateResult) -> dict[str, object]:
     """One partition's row count, size and object URI, under the keys the UI plots and links."""
     return {"dagster/row_count": result.rows, "dagster/partition_row_count": result.rows, "bytes": result.bytes,
-            "dagster/uri": f"s3://{bucket}/{result.key}"}
+            "dagster/uri": _uri(bucket, result)}
+
+
+def _uri(bucket: str, result: CurateResult) -> str:
+    return f"s3://{bucket}/{result.key}"
 
 
 def _partition_observations(spec: DatasetSpec, bucket: str,
