@@ -66,6 +66,16 @@ def ours_overwrite(direction: str, local: Path, bucket: str, prefix: str, concur
     ours(direction, local, bucket, prefix, concurrency, overwrite=True)
 
 
+def ours_unclaimed(direction: str, local: Path, bucket: str, prefix: str, concurrency: int) -> None:
+    """The handler without commit claims on its multipart uploads: what the claim costs, uncontended."""
+    from contextlib import nullcontext
+
+    from lake_assets.s3.claims import CommitClaims
+
+    CommitClaims.held = lambda self, bucket, key: nullcontext()  # type: ignore[method-assign]
+    ours(direction, local, bucket, prefix, concurrency)
+
+
 def boto3_loop(direction: str, local: Path, bucket: str, prefix: str, concurrency: int) -> None:
     """What a first script does: one client, one object after another."""
     client = boto3.client("s3", region_name=REGION)
@@ -115,6 +125,7 @@ CLIENTS: dict[str, Callable[[str, Path, str, str, int], None]] = {
     "ours": ours,
     "ours-classic": ours_classic,
     "ours-overwrite": ours_overwrite,
+    "ours-unclaimed": ours_unclaimed,
     "boto3-loop": boto3_loop,
     "transfer-manager": transfer_manager,
     "metaflow": metaflow,

@@ -36,8 +36,10 @@ SCRATCH = Path("/dev/shm/lake-bench")
 BUCKET = "bench"
 KiB, MiB, GiB = 1024, 1024 ** 2, 1024 ** 3
 #: name -> (object count, object size)
-WORKLOADS = {"small": (10_000, 64 * KiB), "medium": (100, 8 * MiB), "large": (1, GiB)}
-PYTHON_CLIENTS = ("ours", "ours-classic", "ours-overwrite", "boto3-loop", "transfer-manager", "metaflow")
+WORKLOADS = {"small": (10_000, 64 * KiB), "medium": (100, 8 * MiB), "large": (1, GiB),
+             "multipart": (40, 24 * MiB)}
+PYTHON_CLIENTS = ("ours", "ours-classic", "ours-overwrite", "ours-unclaimed", "boto3-loop", "transfer-manager",
+                  "metaflow")
 CLI_CLIENTS = ("s5cmd", "awscli")
 DEFAULT_CLIENTS = ("ours", "s5cmd", "transfer-manager", "metaflow", "awscli", "boto3-loop")
 

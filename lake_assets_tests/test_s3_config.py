@@ -33,6 +33,9 @@ def test_defaults_match_the_seed() -> None:
     {"endpoint_url": "127.0.0.1:9000"},
     {"read_timeout": 0},
     {"ca_bundle": "/nonexistent/ca.pem"},
+    {"claim_ttl": 0},
+    {"claim_prefix": ".lake-claims"},
+    {"claim_prefix": "/claims/"},
 ])
 def test_invalid_values_fail_at_construction(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):

@@ -8,6 +8,7 @@ output on a pipe.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from lake_assets.s3 import (
     S3ObjectRef,
     S3TransferConfig,
 )
+from lake_assets.s3.claims import claim_key
 from lake_assets.s3.config import MiB
 from lake_assets.s3.progress import BatchProgress
 from lake_assets_tests.conftest import write_files
@@ -125,28 +129,127 @@ def test_concurrent_conditional_puts_have_exactly_one_winner(sw_config: S3Transf
             assert s3.get_bytes(bucket, key) == f"writer-{winners[0]}".encode()
 
 
-def test_concurrent_multipart_writers_have_exactly_one_winner_and_leave_no_upload(
-        sw_config: S3TransferConfig, bucket: str, tmp_path: Path) -> None:
-    sources = [write_files(tmp_path / str(n), {"f": 17 * MiB}, seed=n)["f"] for n in range(2)]
-    barrier = threading.Barrier(2)
-    results: dict[int, tuple[list[str], list[str], list[Path]]] = {}
+#: Races per object size in the writers test; each must end with exactly one winner.
+RACE_TRIALS = 25
 
-    def upload(writer: int) -> None:
-        with S3Handler(sw_config) as s3:
-            barrier.wait()
-            results[writer] = s3.upload_objects(bucket, [S3ObjectRef("race/big", sources[writer])])
 
-    threads = [threading.Thread(target=upload, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    winners = [n for n, (uploaded, _, _) in results.items() if uploaded == ["race/big"]]
-    losers = [n for n, (_, skipped, _) in results.items() if skipped == ["race/big"]]
-    assert len(winners) == 1 and len(losers) == 1 and all(not r[2] for r in results.values())
+@pytest.fixture
+def cpu_burners() -> Iterator[None]:
+    """One CPU-bound process per core beside the test, as on a loaded CI machine; killed afterwards."""
+    spin = "import time\nend = time.monotonic() + 300\nwhile time.monotonic() < end: pass"
+    burners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(os.cpu_count() or 2)]
+    yield
+    for burner in burners:
+        burner.kill()
+        burner.wait()
+
+
+def hold_after_parts(s3: S3Handler, parts: int, barrier: threading.Barrier) -> None:
+    """Make the handler's writer wait at ``barrier`` once its ``parts`` parts are uploaded, just before it commits."""
+    uploaded = itertools.count(1)
+
+    def on_part(**_: object) -> None:
+        if next(uploaded) == parts:
+            barrier.wait(timeout=60)
+    s3.client.meta.events.register("after-call.s3.UploadPart", on_part)
+
+
+@pytest.mark.parametrize("size", [1024, 9 * MiB], ids=["single-request", "multipart"])
+def test_racing_writers_of_a_new_key_have_exactly_one_winner_under_load(
+        sw_config: S3TransferConfig, bucket: str, tmp_path: Path, cpu_burners: None, size: int) -> None:
+    """Three writers race for each of 25 new keys, released together at the start and (multipart) again
+    with their parts uploaded; SeaweedFS alone lets two multipart completions both win about half the time."""
+    writers = 3
+    sources = [write_files(tmp_path / str(n), {"f": size}, seed=n)["f"] for n in range(writers)]
+    parts = -(-size // sw_config.multipart_chunksize) if size > sw_config.multipart_threshold else 0
+    outcomes: Counter[str] = Counter()
+    for trial in range(RACE_TRIALS):
+        key = f"race/{trial}"
+        start, commit = threading.Barrier(writers), threading.Barrier(writers)
+        results: dict[int, tuple[list[str], list[str], list[Path]]] = {}
+
+        def upload(writer: int) -> None:
+            with S3Handler(sw_config) as s3:
+                if parts:
+                    hold_after_parts(s3, parts, commit)
+                start.wait(timeout=60)
+                results[writer] = s3.upload_objects(bucket, [S3ObjectRef(key, sources[writer])])
+
+        threads = [threading.Thread(target=upload, args=(n,)) for n in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners = [n for n, (uploaded, _, _) in results.items() if uploaded == [key]]
+        skipped = [n for n, (_, skipped, _) in results.items() if skipped == [key]]
+        failed = [n for n, (_, _, failed) in results.items() if failed]
+        outcomes[f"{len(winners)} won, {len(skipped)} skipped, {len(failed)} failed"] += 1
+        if len(winners) == 1:
+            with S3Handler(sw_config) as s3:
+                outcomes["winner's bytes stored"] += s3.get_bytes(bucket, key) == sources[winners[0]].read_bytes()
+    assert outcomes == {"1 won, 2 skipped, 0 failed": RACE_TRIALS, "winner's bytes stored": RACE_TRIALS}
     with S3Handler(sw_config) as s3:
-        assert s3.get_bytes(bucket, "race/big") == sources[winners[0]].read_bytes()
         assert s3.client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+        assert list(s3.iter_objects(bucket, sw_config.claim_prefix)) == []
+
+
+def test_a_claim_left_by_a_dead_writer_is_taken_over_after_its_ttl(sw_config: S3TransferConfig, bucket: str,
+                                                                     tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    config = replace(sw_config, claim_ttl=1.0)
+    source = write_files(tmp_path, {"f": 9 * MiB})["f"]
+    with S3Handler(config) as s3:
+        s3.put_bytes(bucket, claim_key(config, "dead/writer"), b"a writer killed while completing")
+        time.sleep(2.5)  # the server stores Last-Modified to the second
+        assert s3.upload_objects(bucket, [S3ObjectRef("dead/writer", source)]) == (["dead/writer"], [], [])
+        assert s3.get_bytes(bucket, "dead/writer") == source.read_bytes()
+        assert list(s3.iter_objects(bucket, config.claim_prefix)) == []
+    assert "took over a stale commit claim" in caplog.text
+
+
+def test_a_writer_waiting_on_a_claim_skips_the_key_once_the_holder_has_written_it(
+        sw_config: S3TransferConfig, bucket: str, tmp_path: Path) -> None:
+    source = write_files(tmp_path, {"f": 9 * MiB})["f"]
+    results: list[tuple[list[str], list[str], list[Path]]] = []
+    with S3Handler(sw_config) as s3:
+        s3.put_bytes(bucket, claim_key(sw_config, "held/key"), b"another writer, completing")
+        waiter = threading.Thread(target=lambda: results.append(
+            s3.upload_objects(bucket, [S3ObjectRef("held/key", source)])))
+        waiter.start()
+        time.sleep(1.0)
+        assert waiter.is_alive() and not results
+        s3.put_bytes(bucket, "held/key", b"the holder's object")
+        waiter.join(timeout=30)
+        assert results == [([], ["held/key"], [])]
+        assert s3.get_bytes(bucket, "held/key") == b"the holder's object"
+        assert s3.client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_claim_held_past_its_ttl_by_a_live_writer_fails_the_waiter_clearly(
+        sw_config: S3TransferConfig, bucket: str, tmp_path: Path) -> None:
+    config = replace(sw_config, claim_ttl=1.0)
+    source = write_files(tmp_path, {"f": 9 * MiB})["f"]
+    holding, stop = threading.Event(), threading.Event()
+
+    def stuck_holder() -> None:  # renews its claim twice a second, so it never looks stale
+        with S3Handler(config) as holder:
+            while not stop.is_set():
+                holder.put_bytes(bucket, claim_key(config, "stuck/key"), os.urandom(8), overwrite=True)
+                holding.set()
+                stop.wait(0.5)
+
+    renewing = threading.Thread(target=stuck_holder)
+    renewing.start()
+    holding.wait(timeout=30)
+    try:
+        with S3Handler(config) as s3:
+            assert s3.upload_objects(bucket, [S3ObjectRef("stuck/key", source)]) == ([], [], [source])
+            assert "being completed by another writer" in str(s3.failures[0].error)
+            assert s3.existing_keys(bucket, ["stuck/key"]) == set()
+            assert s3.client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    finally:
+        stop.set()
+        renewing.join()
 
 
 @pytest.mark.parametrize("wrong", ["secret", "access key"])
@@ -284,8 +387,9 @@ def test_both_engines_move_odd_keys_and_boundary_sizes_byte_for_byte(sw_config: 
         uploaded, skipped, failed = s3.upload_objects(bucket, [S3ObjectRef(key, path) for key, path in sources.items()])
         assert (sorted(uploaded), skipped, failed) == (sorted(sizes), [], [])
         # Only the object past the threshold goes in parts; the one of exactly 8 MiB is one PUT.
+        # The fifth PUT and the DELETE are the multipart upload's commit claim.
         requests = s3.get_statistics()["requests"]
-        assert requests["PutObject"] == 4 and requests["UploadPart"] == 2
+        assert requests["PutObject"] == 5 and requests["DeleteObject"] == 1 and requests["UploadPart"] == 2
         assert requests["CreateMultipartUpload"] == requests["CompleteMultipartUpload"] == 1
         targets = {key: tmp_path / "dst" / key for key in sizes}
         downloaded, _, failed = s3.download_objects(bucket, [S3ObjectRef(key, path) for key, path in targets.items()])

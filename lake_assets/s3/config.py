@@ -70,6 +70,12 @@ class S3TransferConfig:
             and single-object calls stay on boto3. ``"classic"`` keeps everything on boto3 threads
             (needed where the CRT cannot go, such as moto's in-process mock).
         max_in_flight: Requests the CRT engine keeps in flight at once.
+        claim_prefix: Where a conditional multipart upload keeps its commit claim (a small object
+            ``<claim_prefix><key>`` that lives only while the upload completes; see
+            :mod:`lake_assets.s3.claims`). Costs one PUT and one DELETE per multipart object written
+            with ``overwrite=False``.
+        claim_ttl: Seconds after which a claim is taken to be left by a writer that died while
+            completing, and is taken over. A completion must finish within it.
     """
 
     region: str = "us-west-2"
@@ -95,6 +101,8 @@ class S3TransferConfig:
     show_progress: bool = True
     engine: Engine = "crt"
     max_in_flight: int = 64
+    claim_prefix: str = ".lake-claims/"
+    claim_ttl: float = 300.0
 
     def __post_init__(self) -> None:
         for name in ("max_pool_connections", "max_concurrency", "multipart_threshold",
@@ -122,6 +130,10 @@ class S3TransferConfig:
             raise ValueError(f"engine must be 'crt' or 'classic', got {self.engine!r}")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ValueError("connect_timeout and read_timeout must be positive")
+        if self.claim_ttl <= 0:
+            raise ValueError(f"claim_ttl must be positive, got {self.claim_ttl}")
+        if not self.claim_prefix.endswith("/") or self.claim_prefix.startswith("/"):
+            raise ValueError(f"claim_prefix must end with '/' and not start with one, got {self.claim_prefix!r}")
         if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
             raise ValueError(f"ca_bundle {self.ca_bundle!r} is not a file")
 

@@ -109,6 +109,18 @@ def http_status(exc: ClientError) -> int | None:
     return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
 
 
+def is_precondition_failure(exc: BaseException) -> bool:
+    """Return True for a 412: the object already exists (``If-None-Match: *``) or changed (``If-Match``)."""
+    if isinstance(exc, PreconditionFailedError):
+        return True
+    return isinstance(exc, ClientError) and (http_status(exc) == 412 or error_code(exc) == "PreconditionFailed")
+
+
+def was_retried(exc: ClientError) -> bool:
+    """Return True when botocore sent the request more than once before this error came back."""
+    return exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) > 0
+
+
 def classify(exc: BaseException, *, operation: str, bucket: str | None, key: str | None = None) -> S3Error:
     """Turn a botocore or network exception into an :class:`S3Error` whose message names the target."""
     if isinstance(exc, S3Error):

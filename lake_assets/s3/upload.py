@@ -6,26 +6,23 @@ import hashlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from lake_assets.s3.claims import CommitClaims
 from lake_assets.s3.config import S3TransferConfig
-from lake_assets.s3.errors import TransferFailedError, error_code, http_status
+from lake_assets.s3.errors import (
+    PreconditionFailedError,
+    TransferFailedError,
+    is_precondition_failure,
+    was_retried,
+)
 
 logger = logging.getLogger(__name__)
-
-
-def is_precondition_failure(exc: BaseException) -> bool:
-    """Return True for a 412: the object already exists (``If-None-Match: *``) or changed (``If-Match``)."""
-    return isinstance(exc, ClientError) and (http_status(exc) == 412 or error_code(exc) == "PreconditionFailed")
-
-
-def was_retried(exc: ClientError) -> bool:
-    """Return True when botocore sent the request more than once before this error came back."""
-    return exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) > 0
 
 
 def multipart_etag(parts: list[dict[str, Any]]) -> str:
@@ -47,7 +44,9 @@ class FileUploader:
 
     With ``overwrite=False`` every write is conditional (``If-None-Match: *`` on PutObject and on
     CompleteMultipartUpload), so of two concurrent writers exactly one wins and the other is told
-    the key exists: there is no window between a check and a write. A write whose response was lost
+    the key exists: there is no window between a check and a write. A multipart upload completes
+    only while it holds the key's commit claim (:mod:`lake_assets.s3.claims`), because SeaweedFS
+    does not evaluate the completion's condition atomically. A write whose response was lost
     is retried by botocore and then meets its own object (412); the object's ETag tells it apart
     from someone else's (MD5 of the body, or of the parts), so it still counts as uploaded.
     """
@@ -56,6 +55,7 @@ class FileUploader:
         self._client = client
         self._config = config
         self._parts = part_executor
+        self._claims = CommitClaims(client, config)
 
     def upload(self, bucket: str, key: str, path: Path, overwrite: bool, on_bytes: Callable[[int], None],
                metadata: dict[str, str] | None = None) -> bool:
@@ -75,7 +75,7 @@ class FileUploader:
                 on_bytes(size)
             else:
                 self._multipart(bucket, key, path, size, args, on_bytes)
-        except ClientError as exc:
+        except (ClientError, PreconditionFailedError) as exc:
             if not overwrite and is_precondition_failure(exc):
                 logger.debug("s3://%s/%s exists; skipped", bucket, key)
                 return False
@@ -94,17 +94,22 @@ class FileUploader:
                 futures.append(self._parts.submit(self._upload_part, bucket, key, upload_id, path,
                                                   number, offset, length, on_bytes))
             parts = [future.result() for future in futures]
-            try:
-                self._client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                       MultipartUpload={"Parts": parts}, **condition)
-            except ClientError as exc:
-                if not self.landed_earlier(exc, bucket, key, lambda: multipart_etag(parts)):
-                    raise
+            with self._claims.held(bucket, key) if condition else nullcontext():
+                self._complete(bucket, key, upload_id, parts, condition)
         except BaseException:
             for future in futures:
                 future.cancel()
             self._abort(bucket, key, upload_id)
             raise
+
+    def _complete(self, bucket: str, key: str, upload_id: str, parts: list[dict[str, Any]],
+                  condition: dict[str, str]) -> None:
+        try:
+            self._client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                   MultipartUpload={"Parts": parts}, **condition)
+        except ClientError as exc:
+            if not self.landed_earlier(exc, bucket, key, lambda: multipart_etag(parts)):
+                raise
 
     def landed_earlier(self, exc: ClientError, bucket: str, key: str, expected_etag: Callable[[], str]) -> bool:
         """After a retried conditional write failed with 412: is the object there our own earlier attempt?"""
