@@ -23,14 +23,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from lake_assets.backfill import QUIET, request_partitions
-from lake_assets.datasets.catalog import DAY_AGGS
+from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET, activate
+from lake_assets.cli.runner import QUIET, request_partitions
+from lake_assets.cli.sample import publish_sample
 from lake_assets.defs.factory import build_dataset_defs, ingest_job_name
+from lake_assets.defs.resources import s3_resource_from_env
+from lake_assets.lake.datasets.catalog import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3, free_ports
-from lake_assets.main_job import LAKE_BUCKET, VENDOR_BUCKET, activate
-from lake_assets.resources import s3_resource_from_env
 from lake_assets.s3 import S3Handler
-from lake_assets.sample import publish_sample
 
 YEAR_START, YEAR_END = date(2024, 1, 1), date(2024, 12, 31)
 #: Temporary instances get no dagster.yaml; this keeps their telemetry off, as dagster_home's is.

@@ -25,14 +25,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from lake_assets.calendars import publishing_days
-from lake_assets.datasets import DATASETS, DatasetSpec
-from lake_assets.datasets.catalog import NODAL_PRICES
 from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.layout import KeyTemplate
+from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.datasets import DATASETS, DatasetSpec
+from lake_assets.lake.datasets.catalog import NODAL_PRICES
+from lake_assets.lake.layout import KeyTemplate
+from lake_assets.lake.planning import PlanCursor
 from lake_assets.local_s3 import EmbeddedS3, free_ports
-from lake_assets.planning import PlanCursor
-from lake_assets.resources import S3TransferResource
 from lake_assets.s3 import S3Handler, S3ObjectRef
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -28,7 +28,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from lake_assets.local_s3.server import EmbeddedS3, free_ports
+from lake_assets.local_s3 import EmbeddedS3, free_ports
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

@@ -1,9 +1,14 @@
 """lake-assets: Dagster assets for a Hive-partitioned S3 data lake.
 
-The package is layered so each room knows only its own concerns:
+The package is layered so each room knows only its own concerns, and imports go one way,
+``cli -> defs -> lake -> s3``:
 
-* :mod:`lake_assets.s3` is the transfer layer (boto3 only, no Dagster);
-* :mod:`lake_assets.layout` holds the pure Hive ``year=/month=/day=`` key arithmetic;
-* :mod:`lake_assets.local_s3` installs nothing and reads nothing at import time; it starts and stops the
-  embedded SeaweedFS server the project runs against.
+* :mod:`lake_assets.s3` is the transfer layer (boto3 and awscrt only, no Dagster);
+* :mod:`lake_assets.local_s3` starts and stops the embedded SeaweedFS the project runs against;
+* :mod:`lake_assets.lake` is the lake's own logic in plain Python: Hive layout, calendars, datasets,
+  checks, curation, the steps of one partition, sensor planning and coverage;
+* :mod:`lake_assets.defs` is the Dagster wiring, built from dataset specs;
+* :mod:`lake_assets.cli` is the ``lake`` command and what only it uses.
+
+Nothing reads the environment or touches S3 at import time.
 """

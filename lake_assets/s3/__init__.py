@@ -5,7 +5,6 @@ server-side encryption, race-free ``overwrite=False`` (conditional writes), atom
 retries and progress bars; ``S3TransferConfig`` says how. The API follows ProgridPy's handler.
 """
 
-from lake_assets.layout import extract_date_from_hive_path
 from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.errors import (
     AccessDeniedError,
@@ -19,17 +18,23 @@ from lake_assets.s3.errors import (
     TransferFailedError,
 )
 from lake_assets.s3.handler import S3Handler
-from lake_assets.s3.refs import ObjectInfo, S3ObjectRef, TransferFailure
+from lake_assets.s3.hive import extract_date_from_hive_path
+from lake_assets.s3.progress import NoProgress, ProgressFactory, ProgressListener
+from lake_assets.s3.refs import BatchResult, ObjectInfo, S3ObjectRef, TransferFailure
 
 __all__ = [
     "AccessDeniedError",
+    "BatchResult",
     "BucketNotFoundError",
     "CorruptObjectError",
     "EndpointUnreachableError",
     "InvalidCredentialsError",
+    "NoProgress",
     "ObjectNotFoundError",
     "ObjectInfo",
     "PreconditionFailedError",
+    "ProgressFactory",
+    "ProgressListener",
     "S3Error",
     "S3Handler",
     "S3ObjectRef",

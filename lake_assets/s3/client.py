@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import boto3
 import botocore.session
+from botocore import UNSIGNED
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.credentials import ReadOnlyCredentials
@@ -66,18 +67,19 @@ def build_client(config: S3TransferConfig, stats: TransferStatistics) -> BaseCli
     """
     botocore_config = Config(
         region_name=config.region,
-        signature_version="s3v4",
+        signature_version=UNSIGNED if config.unsigned else "s3v4",
         max_pool_connections=config.pool_size,
         retries={"mode": "adaptive", "max_attempts": config.retry_attempts},
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
         s3={"addressing_style": config.addressing_style},
     )
-    verify = config.resolve_ca_bundle()
+    verify = config.resolve_ca_bundle() if config.verify_tls else False
     with _named_profile_errors():
         client = _session(config).client(
             "s3",
             endpoint_url=config.endpoint_url,
+            use_ssl=config.use_ssl,
             verify=verify,
             config=botocore_config,
             aws_access_key_id=config.access_key_id,

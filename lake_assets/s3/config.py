@@ -61,6 +61,11 @@ class S3TransferConfig:
         addressing_style: ``"path"`` for servers without virtual-host buckets (SeaweedFS, MinIO).
         ca_bundle: PEM bundle to verify TLS with; falls back to ``AWS_CA_BUNDLE``,
             ``REQUESTS_CA_BUNDLE`` then ``SSL_CERT_FILE`` when the client is built.
+        use_ssl: Use HTTPS for AWS's own endpoint (``endpoint_url=None``); an explicit ``endpoint_url``
+            says its scheme itself.
+        verify_tls: Verify the server's TLS certificate. Turn off only for a test server with a
+            self-signed certificate; prefer ``ca_bundle``.
+        unsigned: Send requests unsigned (anonymous), for public buckets; no credentials are looked up.
         connect_timeout: Seconds to wait for a TCP connection.
         read_timeout: Seconds to wait on a socket read.
         show_progress: Draw rich progress bars for batch transfers.
@@ -96,6 +101,9 @@ class S3TransferConfig:
     bucket_key_enabled: bool = False
     addressing_style: AddressingStyle = "auto"
     ca_bundle: str | None = None
+    use_ssl: bool = True
+    verify_tls: bool = True
+    unsigned: bool = False
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     show_progress: bool = True
@@ -124,6 +132,8 @@ class S3TransferConfig:
             raise ValueError(f"addressing_style must be auto, path or virtual, got {self.addressing_style!r}")
         if (self.access_key_id is None) != (self.secret_access_key is None):
             raise ValueError("access_key_id and secret_access_key must be given together")
+        if self.unsigned and self.access_key_id is not None:
+            raise ValueError("unsigned requests take no access key")
         if self.endpoint_url is not None and not self.endpoint_url.startswith(("http://", "https://")):
             raise ValueError(f"endpoint_url must start with http:// or https://, got {self.endpoint_url!r}")
         if self.engine not in ("crt", "classic"):
@@ -141,6 +151,12 @@ class S3TransferConfig:
     def pool_size(self) -> int:
         """Connections the client keeps: never fewer than the requests that can be in flight."""
         return max(self.max_pool_connections, 2 * self.max_concurrency)
+
+    @property
+    def default_endpoint(self) -> str:
+        """The endpoint requests go to: ``endpoint_url``, else AWS's regional one (HTTPS unless ``use_ssl`` is off)."""
+        scheme = "https" if self.use_ssl else "http"
+        return self.endpoint_url or f"{scheme}://s3.{self.region}.amazonaws.com"
 
     def resolve_ca_bundle(self) -> str | None:
         """Return the CA bundle to verify TLS with, from the field or the environment (in that order).

@@ -78,19 +78,22 @@ class CrtClient:
     payload is not SHA-256-signed (``UNSIGNED-PAYLOAD``) and the integrity guarantee stays.
     """
 
-    def __init__(self, config: S3TransferConfig, credentials: ReadOnlyCredentials) -> None:
-        parts = urlsplit(config.endpoint_url or f"https://s3.{config.region}.amazonaws.com")
+    def __init__(self, config: S3TransferConfig, credentials: ReadOnlyCredentials | None) -> None:
+        parts = urlsplit(config.default_endpoint)
         self._netloc = parts.netloc
         self._virtual = config.addressing_style == "virtual" or (
             config.endpoint_url is None and config.addressing_style == "auto")
         loops = io.EventLoopGroup()
         bootstrap = io.ClientBootstrap(loops, io.DefaultHostResolver(loops))
-        provider = auth.AwsCredentialsProvider.new_static(
-            credentials.access_key, credentials.secret_key, credentials.token)
-        signing = crt_s3.create_default_s3_signing_config(region=config.region, credential_provider=provider)
+        signing = None
+        if credentials is not None:
+            provider = auth.AwsCredentialsProvider.new_static(
+                credentials.access_key, credentials.secret_key, credentials.token)
+            signing = crt_s3.create_default_s3_signing_config(region=config.region, credential_provider=provider)
         tls: dict[str, Any] = {"tls_mode": crt_s3.S3RequestTlsMode.DISABLED}
         if parts.scheme == "https":
             options = io.TlsContextOptions()
+            options.verify_peer = config.verify_tls
             ca_bundle = config.resolve_ca_bundle()
             if ca_bundle:
                 options.override_default_trust_store_from_path(None, ca_bundle)

@@ -1,78 +1,63 @@
-"""Rich progress bars for batch transfers: bytes, speed, percentage, ETA and files done."""
+"""Progress of a batch as callbacks: the transfer layer calls them, whoever watches decides how to show them.
+
+A :data:`ProgressFactory` is called once per batch call with the batch's description, its object
+count and its byte total (``None`` while unknown: downloads learn sizes as they go), and returns a
+context manager yielding a :class:`ProgressListener`. The handler's default draws rich bars when
+``show_progress`` is set (:mod:`lake_assets.s3.rich_progress`, imported only then) and nothing otherwise.
+"""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import Protocol
 
 
-class BatchProgress:
-    """One progress bar over a batch, safe to advance from many worker threads.
+class ProgressListener(Protocol):
+    """What a batch reports while it runs; every method may be called from many worker threads at once."""
 
-    The bar counts bytes. Uploads know every size up front; downloads learn each object's size from
-    its first response and grow the total as they go, so their percentage settles once every object
-    has started. Output goes to stderr; when stderr is not a terminal rich draws no animation and
-    prints the final state once, so logs and pipes stay readable.
-    """
+    def add_bytes(self, amount: int) -> None:
+        """``amount`` more bytes moved."""
 
-    def __init__(self, description: str, files: int, total_bytes: int | None, enabled: bool) -> None:
-        self._files = files
-        self._done = 0
-        self._lock = threading.Lock()
-        self._progress: Progress | None = None
-        if enabled:
-            self._progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[files]}"),
-                console=Console(stderr=True),
-            )
-            self._task = self._progress.add_task(description, total=total_bytes,
-                                                 files=self._files_text())
+    def add_total(self, amount: int) -> None:
+        """The expected total grew by ``amount`` bytes (a download learnt an object's size)."""
 
-    def _files_text(self) -> str:
-        return f"{self._done}/{self._files} files"
+    def file_done(self) -> None:
+        """One more object finished, whatever its outcome."""
 
-    def __enter__(self) -> BatchProgress:
-        if self._progress is not None:
-            self._progress.start()
+
+#: ``factory(description, objects, total_bytes)`` -> a context manager around one batch's listener.
+ProgressFactory = Callable[[str, int, "int | None"], AbstractContextManager[ProgressListener]]
+
+
+class NoProgress:
+    """A listener that ignores everything: batches with ``show_progress=False``."""
+
+    def __init__(self, description: str = "", files: int = 0, total_bytes: int | None = None) -> None:
+        self.description = description
+
+    def __enter__(self) -> NoProgress:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        return None
 
     def add_bytes(self, amount: int) -> None:
-        """Record ``amount`` more bytes moved."""
-        if self._progress is not None:
-            self._progress.advance(self._task, amount)
+        """Ignored."""
 
     def add_total(self, amount: int) -> None:
-        """Grow the expected total by ``amount`` bytes (a download learnt an object's size)."""
-        if self._progress is not None:
-            with self._lock:
-                task = self._progress.tasks[0]
-                self._progress.update(self._task, total=(task.total or 0) + amount)
+        """Ignored."""
 
     def file_done(self) -> None:
-        """Record one more object finished, whatever its outcome."""
-        with self._lock:
-            self._done += 1
-            if self._progress is not None:
-                self._progress.update(self._task, files=self._files_text())
+        """Ignored."""
+
+
+def default_progress(show_progress: bool) -> ProgressFactory:
+    """Rich progress bars on stderr when ``show_progress`` is set, else nothing; rich is imported only then."""
+    if not show_progress:
+        return NoProgress
+    from lake_assets.s3.rich_progress import RichProgress
+
+    return RichProgress

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+#: What a batch reports as done or skipped: keys for uploads, local paths for downloads.
+Item = TypeVar("Item", str, Path)
 
 
 @dataclass(frozen=True)
@@ -69,3 +72,30 @@ class TransferFailure:
     key: str
     local_path: Path | None
     error: Exception
+
+
+@dataclass(frozen=True)
+class BatchResult(Generic[Item]):
+    """What one batch call did: the objects done and skipped, and every failure with its reason.
+
+    ``done`` and ``skipped`` hold keys for an upload and local paths for a download, in the order
+    the objects were given.
+    """
+
+    done: list[Item]
+    skipped: list[Item]
+    failures: list[TransferFailure]
+
+    @property
+    def failed(self) -> list[Path]:
+        """The local paths of the objects that failed."""
+        return [failure.local_path for failure in self.failures if failure.local_path is not None]
+
+    def as_tuple(self) -> tuple[list[Item], list[Item], list[Path]]:
+        """The seed's ``(done, skipped, failed)`` tuple."""
+        return self.done, self.skipped, self.failed
+
+    def raise_first_failure(self) -> None:
+        """Raise the first failure's error (an :class:`~lake_assets.s3.S3Error`, or ``FileNotFoundError``)."""
+        if self.failures:
+            raise self.failures[0].error

@@ -1,0 +1,49 @@
+"""Tables the ``lake`` command prints: the lake's coverage and the transfer demo's statistics."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from lake_assets.cli.demo import DemoReport
+from lake_assets.lake.coverage import Coverage
+
+
+def print_coverage(console: Console, rows: list[Coverage]) -> bool:
+    """Print the coverage table; return True when every dataset has vendor files and all are curated."""
+    table = Table(title="lake coverage, from the first to the last vendor file")
+    for column in ("dataset", "first", "last", "expected", "published", "curated", "missing", "unpublished",
+                   "closed"):
+        table.add_column(column, justify="left" if column in ("dataset", "first", "last") else "right")
+    for row in rows:
+        table.add_row(row.dataset, row.first or "-", row.last or "-", str(row.expected), str(row.published),
+                      str(row.curated), str(len(row.missing)), str(len(row.unpublished)), str(row.closed_days))
+    console.print(table)
+    for row in rows:
+        if row.missing:
+            console.print(f"[yellow]{row.dataset}: missing in the lake: {', '.join(row.missing[:10])}[/]")
+        if row.unpublished:
+            console.print(f"[yellow]{row.dataset}: not published by the vendor: {', '.join(row.unpublished[:10])}[/]")
+    complete = all(row.complete and row.published for row in rows)
+    console.print("closed: days in the window the calendar skips (weekends, holidays): not published, not missing")
+    console.print("[green]full coverage[/]" if complete else "[red]coverage incomplete[/]")
+    return complete
+
+
+def print_transfer_report(console: Console, report: DemoReport, seconds: float) -> None:
+    """Print what the transfer demo moved, the requests it cost, and whether every file matched."""
+    table = Table(title=f"transfer demo: {report.files} files, {report.bytes / 1e6:.1f} MB, {seconds:.1f}s")
+    table.add_column("phase")
+    for column in ("requests", "retries", "MB moved", "done", "skipped", "failed"):
+        table.add_column(column, justify="right")
+    for phase, stats in (("upload", report.upload_stats), ("download", report.download_stats)):
+        moved = stats["bytes_uploaded"] + stats["bytes_downloaded"]
+        done = stats["uploaded"] + stats["downloaded"]
+        table.add_row(phase, str(stats["total_requests"]), str(stats["retries"]), f"{moved / 1e6:.1f}",
+                      str(done), str(stats["skipped"]), str(stats["failed"]))
+    console.print(table)
+    for phase, stats in (("upload", report.upload_stats), ("download", report.download_stats)):
+        console.print(f"{phase} requests by type: {stats['requests']}")
+    verdict = "[green]all files verified byte-identical[/]" if not report.mismatched else \
+        f"[red]{len(report.mismatched)} files differ: {report.mismatched[:5]}[/]"
+    console.print(verdict)

@@ -1,0 +1,69 @@
+"""How complete the lake is, per dataset: published, curated, missing, and not published by design."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.layout import LayoutError, partition_date, partition_key
+from lake_assets.s3 import ObjectInfo
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One dataset's coverage over the window from its first to its last published partition.
+
+    ``missing`` are published but not curated (or curated from an older source file);
+    ``unpublished`` are publishing days on which the vendor has no file (missing at the source);
+    ``closed_days`` are days in the window the calendar skips: not published, by design.
+    """
+
+    dataset: str
+    first: str | None
+    last: str | None
+    expected: int
+    published: int
+    curated: int
+    missing: list[str]
+    unpublished: list[str]
+    closed_days: int
+
+    @property
+    def complete(self) -> bool:
+        """True when every published partition is curated and nothing expected is unpublished."""
+        return not self.missing and not self.unpublished
+
+
+def by_partition(infos: Iterable[ObjectInfo], date_of: Callable[[str], date]) -> dict[str, ObjectInfo]:
+    """Index objects by the partition key their key names; keys outside the layout are left out."""
+    indexed: dict[str, ObjectInfo] = {}
+    for info in infos:
+        try:
+            indexed[partition_key(date_of(info.key))] = info
+        except LayoutError:
+            continue
+    return indexed
+
+
+def coverage(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
+             lake: Iterable[ObjectInfo]) -> Coverage:
+    """Compare the vendor's files with the curated zone over the published window."""
+    valid = set(partition_keys)
+    published = {key: info for key, info in by_partition(source, spec.source.date_of).items() if key in valid}
+    curated = by_partition(lake, spec.curated.date_of)
+    if not published:
+        return Coverage(spec.name, None, None, 0, 0, 0, [], [], 0)
+    first, last = min(published), max(published)
+    window = [key for key in partition_keys if first <= key <= last]
+    missing = [key for key in sorted(published)
+               if key not in curated or curated[key].last_modified < published[key].last_modified]
+    calendar_days = (partition_date(last) - partition_date(first)).days + 1
+    open_days = len(publishing_days(spec.calendar, partition_date(first), partition_date(last)))
+    return Coverage(
+        dataset=spec.name, first=first, last=last, expected=len(window), published=len(published),
+        curated=len(published) - len(missing), missing=missing,
+        unpublished=[key for key in window if key not in published], closed_days=calendar_days - open_days,
+    )

@@ -1,0 +1,71 @@
+"""A dataset, declared once: where the vendor publishes it, its schema, calendar and lake layout."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from lake_assets.lake.calendars import Calendar
+from lake_assets.lake.layout import HiveLayout, KeyTemplate
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Everything the Dagster factory needs to build one dataset's assets, checks, sensor and schedule.
+
+    Attributes:
+        name: Dataset name; used in asset keys (``<name>_raw``) and lake keys (``dataset=<name>``).
+        description: One paragraph shown in the Dagster UI.
+        source: The vendor's key template within the vendor bucket.
+        schema: Vendor CSV columns and their types, in the vendor's order.
+        key_columns: Columns that must never be null (a row's identity).
+        row_date: Expression giving each row's date, which must equal its partition's date.
+        start_date: First day the vendor published.
+        calendar: Days the vendor publishes on; other days are not partitions.
+        ohlc: Whether rows carry open/high/low/close prices that must be consistent.
+        rollup: Turns a month of curated rows (with a ``date`` column) into the monthly summary.
+        owners: Owners shown in the UI.
+        chunk: Most partitions one backfill run materialises (``BackfillPolicy.multi_run``).
+    """
+
+    name: str
+    description: str
+    source: KeyTemplate
+    schema: dict[str, pl.DataType]
+    key_columns: tuple[str, ...]
+    row_date: pl.Expr
+    start_date: date
+    calendar: Calendar
+    rollup: Callable[[pl.LazyFrame], pl.LazyFrame]
+    ohlc: bool = False
+    owners: tuple[str, ...] = ("team:data-platform",)
+    chunk: int = 31
+    raw_filename: str = field(default="data.csv.gz")
+
+    @property
+    def raw(self) -> HiveLayout:
+        """Where the vendor's files are mirrored, byte for byte."""
+        return HiveLayout(f"raw/dataset={self.name}", self.raw_filename)
+
+    @property
+    def curated(self) -> HiveLayout:
+        """Where the typed Parquet partitions live."""
+        return HiveLayout(f"curated/dataset={self.name}", "data.parquet")
+
+    @property
+    def rollup_prefix(self) -> str:
+        """Prefix of the monthly summary's ``year=YYYY/month=MM/summary.parquet`` keys."""
+        return f"rollup/dataset={self.name}_monthly"
+
+    def rollup_key(self, year: int, month: int) -> str:
+        """Return the key of one month's summary."""
+        return f"{self.rollup_prefix}/year={year:04d}/month={month:02d}/summary.parquet"
+
+    def rollup_month(self, key: str) -> str | None:
+        """Return the month partition key (``YYYY-MM-01``) a summary key names, or None for any other key."""
+        match = re.fullmatch(re.escape(self.rollup_prefix) + r"/year=(\d{4})/month=(\d{2})/summary\.parquet", key)
+        return f"{match[1]}-{match[2]}-01" if match else None

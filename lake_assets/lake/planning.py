@@ -1,0 +1,169 @@
+"""What a missing-partition sensor tick should request: a pure function of two sorted listings.
+
+Vendor keys and lake keys are both date-ordered, so a tick lists only after its cursor and costs
+O(new keys), not O(history). Every ``full_interval`` seconds a pass starts from the beginning again
+(full reconciliation), which finds lake partitions that were deleted and vendor files that were
+corrected (a source object newer than its curated partition). Contiguous partitions needing work
+become range runs of at most ``chunk`` partitions; a tick requests at most ``cap`` partitions and
+resumes after the last one it requested.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from lake_assets.lake.coverage import by_partition
+from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.layout import LayoutError, partition_key
+from lake_assets.s3 import ObjectInfo
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlanCursor:
+    """Where the next tick starts: after source key ``after``; ``full_at`` is when the last full pass began."""
+
+    after: str | None = None
+    full_at: float = 0.0
+
+    def to_json(self) -> str:
+        """Serialise for ``SensorResult(cursor=...)``."""
+        return json.dumps({"after": self.after, "full_at": self.full_at})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> PlanCursor:
+        """Parse a stored cursor; a missing or unreadable one starts afresh (a full pass)."""
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            return cls(after=data.get("after"), full_at=float(data.get("full_at", 0.0)))
+        except (ValueError, TypeError, AttributeError):
+            logger.warning("unreadable sensor cursor %r; starting a full pass", text)
+            return cls()
+
+
+@dataclass(frozen=True)
+class PartitionRun:
+    """One run to request: a contiguous range of partitions and the source ETags it will read."""
+
+    dataset: str
+    keys: tuple[str, ...]
+    etags: tuple[str, ...]
+
+    @property
+    def start(self) -> str:
+        """First partition key of the range."""
+        return self.keys[0]
+
+    @property
+    def end(self) -> str:
+        """Last partition key of the range."""
+        return self.keys[-1]
+
+    @property
+    def run_key(self) -> str:
+        """Stable for the same partitions and source objects: a repeated tick requests nothing new,
+        a corrected vendor file (new ETag) requests its partition again."""
+        digest = hashlib.sha256("\n".join(f"{k}={e}" for k, e in zip(self.keys, self.etags, strict=True))
+                                .encode()).hexdigest()[:16]
+        return f"{self.dataset}:{self.start}..{self.end}:{digest}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The outcome of one tick's planning."""
+
+    runs: list[PartitionRun]
+    cursor: PlanCursor
+    full_pass: bool
+    source_seen: int
+    off_calendar: list[str] = field(default_factory=list)
+    capped: bool = False
+
+    @property
+    def partitions(self) -> int:
+        """Number of partitions requested."""
+        return sum(len(run.keys) for run in self.runs)
+
+
+def starts_full_pass(cursor: PlanCursor, now: float, full_interval: float) -> bool:
+    """Return whether this tick lists from the beginning instead of after the cursor."""
+    return cursor.after is None or now - cursor.full_at >= full_interval
+
+
+def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
+              lake: Iterable[ObjectInfo], cursor: PlanCursor, now: float, full_interval: float,
+              cap: int) -> Plan:
+    """Decide which partitions to request from the source and lake (curated) listings of this tick.
+
+    ``source`` and ``lake`` must be listed from the same point: from the start on a full pass,
+    else after ``cursor.after`` and after the curated key of that key's date. A vendor file dated
+    on a day that is not a partition is reported in ``off_calendar``; one dated after the last
+    partition (not yet due) stops the pass so it is picked up when its partition exists.
+    """
+    full = starts_full_pass(cursor, now, full_interval)
+    index = {key: position for position, key in enumerate(partition_keys)}
+    lake_by_key = by_partition(lake, spec.curated.date_of)  # markers and stray files are not ours to judge
+    needed: list[tuple[str, ObjectInfo]] = []
+    off_calendar: list[str] = []
+    after, seen, capped = cursor.after if not full else None, 0, False
+    last_key = partition_keys[-1] if partition_keys else None
+    for info in source:
+        try:
+            key = partition_key(spec.source.date_of(info.key))
+        except LayoutError:
+            continue  # a vendor file outside the template (a readme, another product)
+        if last_key is None or key > last_key:
+            break  # not due yet: leave the cursor before it
+        seen += 1
+        if key not in index:
+            off_calendar.append(info.key)
+        else:
+            curated = lake_by_key.get(key)
+            if curated is None or curated.last_modified < info.last_modified:
+                if len(needed) == cap:
+                    capped = True
+                    break
+                needed.append((key, info))
+        after = info.key
+    next_cursor = PlanCursor(after=after, full_at=now if full else cursor.full_at)
+    return Plan(runs=_ranges(spec, needed, index), cursor=next_cursor, full_pass=full, source_seen=seen,
+                off_calendar=off_calendar, capped=capped)
+
+
+def _ranges(spec: DatasetSpec, needed: list[tuple[str, ObjectInfo]], index: dict[str, int]) -> list[PartitionRun]:
+    """Group partitions that are neighbours in the partition order into runs of at most ``spec.chunk``."""
+    runs: list[PartitionRun] = []
+    keys: list[str] = []
+    etags: list[str] = []
+    for key, info in needed:
+        if keys and (index[key] != index[keys[-1]] + 1 or len(keys) == spec.chunk):
+            runs.append(PartitionRun(spec.name, tuple(keys), tuple(etags)))
+            keys, etags = [], []
+        keys.append(key)
+        etags.append(info.etag)
+    if keys:
+        runs.append(PartitionRun(spec.name, tuple(keys), tuple(etags)))
+    return runs
+
+
+def stale_months(spec: DatasetSpec, curated: Iterable[ObjectInfo], rollups: Iterable[ObjectInfo]) -> list[str]:
+    """Return the month partition keys (``YYYY-MM-01``) whose summary is missing or older than a curated day.
+
+    Derived from the lake alone, so a backfill killed between a month's last day and its rollup
+    still gets that rollup when it runs again.
+    """
+    newest: dict[str, ObjectInfo] = {}
+    for key, info in by_partition(curated, spec.curated.date_of).items():
+        month = key[:8] + "01"
+        if month not in newest or newest[month].last_modified < info.last_modified:
+            newest[month] = info
+    summaries = {month: info for info in rollups if (month := spec.rollup_month(info.key))}
+    return sorted(month for month, day in newest.items()
+                  if month not in summaries or summaries[month].last_modified < day.last_modified)

@@ -1,0 +1,144 @@
+"""One partition's work, without Dagster: mirror the vendor file into the raw zone, curate it, roll a month up.
+
+Each function takes open handlers and returns what it did, so the Dagster assets stay declarative
+and these steps are testable on their own.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from lake_assets.lake.checks import CheckOutcome, check_partition
+from lake_assets.lake.curation import CurationError, parse_vendor_file, to_parquet
+from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.layout import partition_key
+from lake_assets.s3 import ObjectInfo, ObjectNotFoundError, S3Handler, S3ObjectRef
+
+#: User-metadata key on a raw copy naming the ETag of the vendor object it was made from.
+SOURCE_ETAG = "source-etag"
+
+
+class NotPublishedError(LookupError):
+    """The vendor has no file for a partition (yet)."""
+
+
+@dataclass(frozen=True)
+class Store:
+    """An open handler and the bucket it works on."""
+
+    handler: S3Handler
+    bucket: str
+
+    def uri(self, key: str) -> str:
+        """Return the ``s3://`` URI of ``key`` in this store."""
+        return f"s3://{self.bucket}/{key}"
+
+
+@dataclass(frozen=True)
+class MirrorResult:
+    """What mirroring one vendor file did."""
+
+    source: ObjectInfo
+    raw_key: str
+    action: str  # "copied", "transferred" or "up to date"
+
+
+@dataclass(frozen=True)
+class CurateResult:
+    """One curated partition as written."""
+
+    key: str
+    rows: int
+    bytes: int
+    schema: dict[str, str]
+    outcomes: list[CheckOutcome]
+
+
+def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_side: bool,
+               workdir: Path) -> MirrorResult:
+    """Make the raw zone hold the vendor's current file for ``day``, byte for byte, encrypted.
+
+    Skips the transfer when the raw copy was made from the source's current ETag (recorded in the
+    copy's ``source-etag`` metadata; timestamps are only second-accurate). With ``server_side`` the
+    bytes never leave the server (CopyObject, pinned to the source's ETag, so a file replaced
+    mid-copy fails instead of landing half-old); else they go through ``workdir``.
+
+    Raises:
+        NotPublishedError: the vendor has no file for ``day``.
+        S3Error: the transfer failed; nothing partial is left in the raw zone.
+    """
+    source_key = spec.source.key(day)
+    raw_key = spec.raw.key(day)
+    try:
+        source = vendor.handler.info(vendor.bucket, source_key)
+    except ObjectNotFoundError as exc:
+        raise NotPublishedError(f"{spec.name} {partition_key(day)}: {vendor.uri(source_key)} is not published") from exc
+    try:
+        if lake.handler.info(lake.bucket, raw_key).metadata.get(SOURCE_ETAG) == source.etag:
+            return MirrorResult(source, raw_key, "up to date")
+    except ObjectNotFoundError:
+        pass
+    provenance = {SOURCE_ETAG: source.etag, "source-key": source_key}
+    if server_side:
+        lake.handler.copy_object(vendor.bucket, source_key, lake.bucket, raw_key, overwrite=True,
+                                 source_etag=source.etag, metadata=provenance)
+        return MirrorResult(source, raw_key, "copied")
+    local = workdir / f"{spec.name}-{partition_key(day)}{Path(source_key).suffix}"
+    vendor.handler.download_batch(vendor.bucket, [S3ObjectRef(source_key, local)], overwrite=True).raise_first_failure()
+    lake.handler.upload_batch(lake.bucket, [S3ObjectRef(raw_key, local, provenance)],
+                              overwrite=True).raise_first_failure()
+    return MirrorResult(source, raw_key, "transferred")
+
+
+def curate(spec: DatasetSpec, day: date, lake: Store) -> CurateResult:
+    """Parse the raw file of ``day``, check it, and only if every check passes write the Parquet partition.
+
+    Raises:
+        CurationError: the file is unreadable or a check failed; the curated partition is untouched.
+    """
+    raw_key = spec.raw.key(day)
+    where = f"{spec.name} partition {partition_key(day)} ({lake.uri(raw_key)})"
+    kept = "; the curated partition was left as it was"
+    try:
+        frame = parse_vendor_file(spec, lake.handler.get_bytes(lake.bucket, raw_key), where)
+    except CurationError as exc:
+        raise CurationError(f"{exc}{kept}") from exc
+    outcomes = check_partition(spec, frame, day)
+    failed = [outcome for outcome in outcomes if not outcome.passed]
+    if failed:
+        raise CurationError(f"{where}: failed check(s) " + "; ".join(f"{o.name}: {o.detail}" for o in failed) + kept)
+    data = to_parquet(frame)
+    key = spec.curated.key(day)
+    lake.handler.put_bytes(lake.bucket, key, data, overwrite=True, content_type="application/vnd.apache.parquet")
+    return CurateResult(key, frame.height, len(data), {name: str(dtype) for name, dtype in frame.schema.items()},
+                        outcomes)
+
+
+def read_parquet(data: bytes, where: str) -> pl.DataFrame:
+    """Parse a curated Parquet object.
+
+    Raises:
+        CurationError: the bytes are not a readable Parquet file (truncated, overwritten); names ``where``.
+    """
+    try:
+        return pl.read_parquet(io.BytesIO(data))
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise CurationError(f"{where} is not a readable Parquet file ({exc})") from exc
+
+
+def roll_up_month(spec: DatasetSpec, year: int, month: int, lake: Store) -> tuple[str, pl.DataFrame, int]:
+    """Summarise one month of curated partitions, read from its Hive prefix; return key, frame, days read."""
+    keys = [info.key for info in lake.handler.iter_objects(lake.bucket, spec.curated.month_prefix(year, month))
+            if info.key.endswith("/" + spec.curated.filename)]
+    frames = [read_parquet(lake.handler.get_bytes(lake.bucket, key), lake.uri(key)) for key in keys]
+    month_rows = pl.concat(frames) if frames else pl.DataFrame(schema={**spec.schema, "date": pl.Date()})
+    summary = spec.rollup(month_rows.lazy()).collect()
+    key = spec.rollup_key(year, month)
+    lake.handler.put_bytes(lake.bucket, key, to_parquet(summary), overwrite=True,
+                           content_type="application/vnd.apache.parquet")
+    return key, summary, len(keys)

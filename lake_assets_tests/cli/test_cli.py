@@ -1,0 +1,88 @@
+"""The ``lake`` command: the main job and the transfer demo end to end on their own servers, and the server subcommands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lake_assets.cli import main
+from lake_assets.local_s3 import EmbeddedS3, Ports, free_ports
+from lake_assets.s3 import S3Handler
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_uploads_downloads_and_verifies_then_skips_on_a_second_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--home", str(tmp_path), "--port", str(free_ports().s3)]
+    demo = [*base, "transfer-demo", "--files", "30", "--small-kib", "4", "--large-mib", "9"]
+    assert main(demo) == 0
+    first = capsys.readouterr().out
+    assert "31 files" in first and "all files verified byte-identical" in first
+    assert main(demo) == 0
+    second = capsys.readouterr().out
+    assert "all files verified byte-identical" in second
+    assert "'HeadObject': 31" in second and "PutObject" not in second  # all 31 found, none re-sent
+    assert main([*base, "s3", "status"]) == 1  # the demo stopped the server it started
+
+
+def test_server_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--home", str(tmp_path), "--port", str(free_ports().s3)]
+    try:
+        assert main([*base, "s3", "up"]) == 0
+        assert main([*base, "s3", "status"]) == 0
+        assert "running" in capsys.readouterr().out
+        assert main([*base, "s3", "env", "--identity", "reader"]) == 0
+        exports = capsys.readouterr().out
+        assert "AWS_ACCESS_KEY_ID=LAKEREADER" in exports and "AWS_ENDPOINT_URL=http://127.0.0.1:" in exports
+    finally:
+        assert main([*base, "s3", "down"]) == 0
+    assert "stopped" in capsys.readouterr().out
+
+
+def test_run_fills_the_lake_through_the_sensors_and_is_idempotent(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home)
+    for name in [n for n in os.environ if n.startswith(("LAKE_S3_", "VENDOR_S3_"))] + ["DAGSTER_HOME"]:
+        monkeypatch.delenv(name, raising=False)  # the command sets them; undo it after the test
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    base = ["--home", str(tmp_path / "lake"), "--port", str(free_ports().s3), "--dagster-home", str(dagster_home)]
+    assert main([*base, "run"]) == 0
+    first = capsys.readouterr().out
+    assert "full coverage" in first and "day_aggs: 2 runs over 61 partitions" in first
+    assert "spp_nodal_prices: 3 runs over 91 partitions" in first
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/sensor_name": "day_aggs_missing_partitions"}))
+    assert len(runs) == 2 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    assert main([*base, "run"]) == 0
+    second = capsys.readouterr().out
+    assert "0 new files" in second and "day_aggs: 0 runs over 0 partitions in 1 sensor ticks" in second
+    assert main([*base, "status"]) == 0
+    server = EmbeddedS3(tmp_path / "lake" / "s3", Ports(int(base[3])))
+    secret = server.credentials().secret_access_key
+    assert_everything_written_is_encrypted(server)
+    leaks = [str(path) for root in (dagster_home, tmp_path / "lake" / "s3" / "logs") for path in root.rglob("*")
+             if path.is_file() and secret.encode() in path.read_bytes()]
+    assert leaks == [] and secret not in first + second
+
+
+def assert_everything_written_is_encrypted(server: EmbeddedS3) -> None:
+    """Every object in the vendor and lake buckets carries SSE (the data persisted across the stop)."""
+    server.start()
+    try:
+        with S3Handler(server.transfer_config(show_progress=False)) as s3:
+            keys = {bucket: [info.key for info in s3.iter_objects(bucket)] for bucket in ("vendor", "lake")}
+            unencrypted = [f"{bucket}/{key}" for bucket, bucket_keys in keys.items() for key in bucket_keys
+                           if s3.info(bucket, key).server_side_encryption != "AES256"]
+    finally:
+        server.stop()
+    assert len(keys["vendor"]) == 152 and len(keys["lake"]) == 2 * 152 + 6  # raw + curated + 6 monthly rollups
+    assert unencrypted == []

@@ -1,0 +1,296 @@
+"""The Dagster UI end to end, driven as a user drives it: headless Chromium (Debian's, through
+Playwright) against ``lake ui`` (``dagster dev``: webserver and daemon) and the embedded S3, all on
+loopback. The tests run in file order, one journey: materialise a partition, backfill a range,
+switch the sensor and the schedule on, then look at what the asset page shows. Each step leaves a
+screenshot in ``test-artifacts/ui/``, with the UI's log beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET
+from lake_assets.cli.sample import publish_sample
+from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.s3 import S3Handler
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+#: Flags for a closed network: no background connections, no sandbox (CI runs as root), no GPU.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FIRST_DAYS = (date(2024, 1, 2), date(2024, 1, 5))  # published before the UI starts
+LATER_DAYS = (date(2024, 1, 8), date(2024, 1, 10))  # published while it runs, for the sensor to find
+RUN_TIMEOUT = 240.0
+
+
+@dataclass
+class Stack:
+    """The embedded S3 and the UI's address."""
+
+    server: EmbeddedS3
+    url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _publish(server: EmbeddedS3, days: tuple[date, date]) -> None:
+    with S3Handler(server.transfer_config(show_progress=False)) as vendor:
+        publish_sample(vendor, VENDOR_BUCKET, [DAY_AGGS], *days)
+
+
+def _wait_for_ui(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"`lake ui` exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=5):
+                return
+        except OSError:
+            time.sleep(1)
+    pytest.fail(f"the UI did not answer at {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """``lake ui`` on free loopback ports, with its own lake home and Dagster instance."""
+    root = tmp_path_factory.mktemp("ui")
+    dagster_home = root / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
+    server = EmbeddedS3(root / "lake" / "s3", free_ports())
+    server.start()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "dagster-dev.log"
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        server.ensure_buckets(VENDOR_BUCKET, LAKE_BUCKET)
+        _publish(server, FIRST_DAYS)
+        port = _free_port()
+        lake = str(Path(sys.executable).parent / "lake")
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [lake, "--home", str(root / "lake"), "--port", str(server.ports.s3), "--dagster-home",
+                 str(dagster_home), "ui", "--ui-port", str(port)],
+                cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        _wait_for_ui(url, process, log)
+        yield Stack(server, url)
+    finally:
+        if process is not None:
+            _stop_group(process)
+        server.stop()
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop ``dagster dev`` and everything it started (webserver, daemon, code server, runs)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def page(stack: Stack) -> Iterator[Page]:
+    """A headless Chromium page; the first-visit community dialog is marked as seen."""
+    executable = Path(os.environ.get("LAKE_CHROMIUM", "/usr/bin/chromium"))
+    if not executable.exists():
+        pytest.fail(f"no Chromium at {executable}: `make test` installs Debian's chromium (as root), "
+                    "or set LAKE_CHROMIUM to one")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=stack.url)
+        context.add_init_script("window.localStorage.setItem('communityNux', JSON.stringify('1'))")
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def shot(page: Page, name: str) -> None:
+    """Save a screenshot of the page as ``test-artifacts/ui/<name>.png``."""
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _poll(page: Page, path: str, read: Callable[[Page], str | None], what: str) -> str:
+    """Reload ``path`` until ``read`` returns a value; return it, or fail with a screenshot."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        value = read(page)
+        if value is not None:
+            return value
+        time.sleep(3)
+    shot(page, f"timeout-{what}")
+    pytest.fail(f"{what}: nothing after {RUN_TIMEOUT:.0f} s (screenshot timeout-{what}.png)")
+
+
+def _status_after(label: str, page: Page) -> str:
+    """The text shown right after ``label`` on a page of label/value pairs (run and backfill headers)."""
+    lines = [line.strip() for line in page.locator("body").inner_text().splitlines() if line.strip()]
+    return lines[lines.index(label) + 1] if label in lines else ""
+
+
+def _run_status(page: Page) -> str | None:
+    """A run page's status once the run has ended (its header: ``Runs / <id> / <status>``)."""
+    run_id = page.url.rstrip("/").rsplit("/", 1)[1][:8]
+    status = _status_after(run_id, page)
+    return status if status in ("Success", "Failure", "Canceled") else None
+
+
+def _backfill_status(page: Page) -> str | None:
+    status = _status_after("Status", page)
+    return None if status in ("", "In progress", "Requested") else status
+
+
+def _launch_from_graph(page: Page, partitions: str, button: str, name: str) -> str:
+    """Select raw and curated in the group's graph, pick ``partitions``, launch; return the new page's link."""
+    page.goto("/locations/lake_assets/asset-groups/day_aggs")
+    page.get_by_text("raw", exact=True).first.click()
+    page.get_by_text("curated", exact=True).first.click(modifiers=["Shift"])
+    page.get_by_role("button", name="Materialize selected (2)…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Show all partitions").click()
+    selection = dialog.locator("input").first
+    selection.fill(partitions)
+    selection.press("Enter")
+    shot(page, name)
+    dialog.get_by_role("button", name=button).click()
+    link = page.get_by_role("link", name="View", exact=True).first
+    link.wait_for()
+    href = link.get_attribute("href")
+    assert href, "the launch toast has no link"
+    return href
+
+
+def _pick_partition(page: Page, key: str) -> None:
+    """Filter the Partitions tab's list down to ``key`` and open it (the list is newest first, virtual)."""
+    page.get_by_placeholder("Filter by name").fill(key)
+    page.get_by_text(key, exact=True).filter(visible=True).last.click()
+
+
+def _curated_objects(server: EmbeddedS3, first: date, last: date) -> dict[str, str | None]:
+    """Each published day's curated key in ``[first, last]`` and its server-side encryption."""
+    with S3Handler(server.transfer_config(show_progress=False)) as lake:
+        published = {info.key for info in lake.iter_objects(VENDOR_BUCKET, DAY_AGGS.source.static_prefix)}
+        days = [day for day in (date.fromordinal(n) for n in range(first.toordinal(), last.toordinal() + 1))
+                if DAY_AGGS.source.key(day) in published]
+        return {DAY_AGGS.curated.key(day): lake.info(LAKE_BUCKET, DAY_AGGS.curated.key(day)).server_side_encryption
+                for day in days}
+
+
+def test_materialise_a_partition_then_backfill_a_range(stack: Stack, page: Page) -> None:
+    page.goto("/asset-groups")
+    page.get_by_text("day_aggs").first.wait_for()
+    page.goto("/locations/lake_assets/asset-groups/day_aggs")
+    page.get_by_text("curated", exact=True).first.wait_for()
+    shot(page, "01-asset-graph")
+
+    page.goto("/assets/day_aggs/curated")
+    page.get_by_text("Typed, checked Parquet").wait_for()
+    assert page.get_by_text("data-platform").first.is_visible()
+    shot(page, "02-curated-asset")
+
+    run = _launch_from_graph(page, "2024-01-02", "Launch 1 run", "03-launch-one-partition")
+    assert _poll(page, run, _run_status, "one-partition-run") == "Success"
+    shot(page, "04-run-succeeded")
+
+    backfill = _launch_from_graph(page, "[2024-01-03...2024-01-05]", "Launch backfill", "05-launch-backfill")
+    assert "/runs/b/" in backfill
+    assert _poll(page, backfill, _backfill_status, "backfill") in ("Succeeded", "Completed")
+    shot(page, "06-backfill-done")
+
+    objects = _curated_objects(stack.server, *FIRST_DAYS)
+    assert len(objects) == 4 and set(objects.values()) == {"AES256"}, objects
+
+
+def test_sensor_and_schedule_switched_on_in_the_ui(stack: Stack, page: Page) -> None:
+    _publish(stack.server, LATER_DAYS)
+    page.goto("/automation")
+    page.get_by_text("day_aggs_missing_partitions").wait_for()
+    for name in ("day_aggs_daily", "day_aggs_missing_partitions"):
+        page.goto(f"/locations/lake_assets/{'schedules' if name.endswith('daily') else 'sensors'}/{name}")
+        switch = page.get_by_role("checkbox").first
+        assert not switch.is_checked()
+        page.locator("label:has(input[type=checkbox])").first.click()
+        page.wait_for_function("() => document.querySelector('input[type=checkbox]').checked")
+    page.goto("/automation")
+    page.get_by_text("day_aggs_daily").wait_for()
+    shot(page, "07-automation-on")
+
+    sensor = "/locations/lake_assets/sensors/day_aggs_missing_partitions"
+    requested = _poll(page, sensor, lambda p: next((line.strip() for line in p.locator("body").inner_text().splitlines()
+                                                    if re.fullmatch(r"[1-9]\d* runs? requested", line.strip())),
+                                                   None), "sensor-tick")
+    assert requested == "1 run requested"  # the three new days, as one range run
+    shot(page, "08-sensor-tick")
+
+    run = page.locator("a[href^='/runs/']").first.get_attribute("href")
+    assert run, "the tick links no run"
+    assert _poll(page, run, _run_status, "sensor-run") == "Success"
+    objects = _curated_objects(stack.server, *LATER_DAYS)
+    assert len(objects) == 3 and set(objects.values()) == {"AES256"}, objects
+
+
+def test_asset_page_shows_partition_metadata_and_checks(page: Page) -> None:
+    page.goto("/assets/day_aggs/curated?view=partitions")
+    _pick_partition(page, "2024-01-02")
+    page.get_by_text("dagster/uri").first.wait_for()  # a one-partition run: that partition's own figures
+    body = page.locator("body").inner_text()
+    assert "s3://lake/curated/dataset=day_aggs/year=2024/month=01/day=02/data.parquet" in body
+    shot(page, "09-partition-metadata")
+    _pick_partition(page, "2024-01-04")
+    page.get_by_text("uri_by_partition").first.wait_for()  # a range run: its maps, and no range-wide row count
+    assert "s3://lake/curated/dataset=day_aggs/year=2024/month=01/day=04/data.parquet" in \
+        page.locator("body").inner_text()
+
+    page.goto("/assets/day_aggs/curated?view=events")
+    page.get_by_text("2024-01-10").first.wait_for()
+    shot(page, "10-events")
+
+    page.goto("/assets/day_aggs/curated?view=checks")
+    for check in ("not_empty", "schema", "no_duplicate_keys", "rows_in_partition"):
+        page.get_by_text(check, exact=True).first.wait_for()
+    shot(page, "11-checks")
+
+
+def test_row_counts_and_bytes_are_plotted(page: Page) -> None:
+    page.goto("/assets/day_aggs/curated")
+    page.get_by_role("button", name="Plots").click()
+    page.get_by_role("button", name="Events").last.click()  # over time; the "Partitions" axis stays empty here
+    for series in ("dagster/partition_row_count", "bytes"):
+        page.get_by_text(series, exact=True).first.wait_for()
+    assert page.locator("canvas").count() >= 2
+    page.get_by_text("Metadata", exact=True).first.evaluate("heading => heading.scrollIntoView({block: 'start'})")
+    shot(page, "12-plots")

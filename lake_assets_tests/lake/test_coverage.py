@@ -1,0 +1,34 @@
+"""Coverage tells published-and-curated, missing in the lake, missing at the source, and closed days apart."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.coverage import coverage
+from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.lake.layout import partition_key
+from lake_assets.s3 import ObjectInfo
+
+T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
+DAYS = publishing_days("nyse", date(2024, 1, 2), date(2024, 1, 31))
+KEYS = [partition_key(d) for d in DAYS]
+
+
+def test_coverage_separates_missing_unpublished_and_closed_days() -> None:
+    published = [d for d in DAYS if d != DAYS[4]]
+    source = [ObjectInfo(DAY_AGGS.source.key(d), 1, "e", T0) for d in published]
+    curated = [ObjectInfo(DAY_AGGS.curated.key(d), 1, "c", T0 + timedelta(hours=1)) for d in published[:-2]]
+    stale = ObjectInfo(DAY_AGGS.curated.key(published[0]), 1, "c", T0 - timedelta(hours=1))
+    result = coverage(DAY_AGGS, KEYS, source, [stale, *curated[1:]])
+    assert (result.first, result.last) == (KEYS[0], KEYS[-1])
+    assert result.expected == len(DAYS) and result.published == len(DAYS) - 1
+    assert result.missing == [KEYS[0], partition_key(published[-2]), partition_key(published[-1])]
+    assert result.unpublished == [KEYS[4]]
+    assert result.closed_days == 30 - len(DAYS)  # weekends and MLK day between Jan 2 and Jan 31
+    assert not result.complete
+
+
+def test_no_vendor_files_means_no_window() -> None:
+    result = coverage(DAY_AGGS, KEYS, [], [])
+    assert result.first is None and result.expected == 0 and result.complete

@@ -1,0 +1,105 @@
+"""The sensor's planning as a pure function: ranges, chunks, the cap, the cursor, off-calendar and future files."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, timedelta, timezone
+
+from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.lake.layout import partition_key
+from lake_assets.lake.planning import PlanCursor, plan_tick, stale_months
+from lake_assets.s3 import ObjectInfo
+
+T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
+DAYS = publishing_days("nyse", date(2024, 1, 2), date(2024, 3, 28))
+KEYS = [partition_key(day) for day in DAYS]
+
+
+def source(days: list[date], at: datetime = T0, etag: str = "e") -> list[ObjectInfo]:
+    return [ObjectInfo(DAY_AGGS.source.key(d), 10, f"{etag}{d:%m%d}", at) for d in days]
+
+
+def curated(days: list[date], at: datetime = T0 + timedelta(hours=1)) -> list[ObjectInfo]:
+    return [ObjectInfo(DAY_AGGS.curated.key(d), 10, "c", at) for d in days]
+
+
+def plan(src: list[ObjectInfo], lake: list[ObjectInfo], cursor: PlanCursor = PlanCursor(), cap: int = 1000,
+         spec=DAY_AGGS, now: float = 1_000_000.0):
+    return plan_tick(spec, KEYS, src, lake, cursor, now, full_interval=3600, cap=cap)
+
+
+def spans(result) -> list[tuple[str, str]]:
+    return [(run.start, run.end) for run in result.runs]
+
+
+def test_gaps_become_contiguous_ranges_across_weekends_and_holidays() -> None:
+    present = [d for d in DAYS if d not in DAYS[3:8] and d != DAYS[20]]
+    result = plan(source(DAYS), curated(present))
+    assert spans(result) == [(KEYS[3], KEYS[7]), (KEYS[20], KEYS[20])]
+    assert result.full_pass and result.cursor.after == DAY_AGGS.source.key(DAYS[-1])
+
+
+def test_ranges_are_cut_at_the_chunk_size() -> None:
+    result = plan(source(DAYS), [], spec=dataclasses.replace(DAY_AGGS, chunk=25))
+    assert [len(run.keys) for run in result.runs] == [25, 25, len(DAYS) - 50]
+
+
+def test_the_cap_stops_the_tick_and_the_cursor_resumes_after_the_last_request() -> None:
+    first = plan(source(DAYS), [], cap=10)
+    assert first.capped and first.partitions == 10
+    assert first.cursor.after == DAY_AGGS.source.key(DAYS[9])
+    rest = [i for i in source(DAYS) if i.key > first.cursor.after]
+    second = plan(rest, [], cursor=first.cursor, cap=1000)
+    assert not second.full_pass and second.partitions == len(DAYS) - 10
+    assert second.runs[0].start == KEYS[10] and second.runs[-1].end == KEYS[-1]
+
+
+def test_a_source_newer_than_its_curated_partition_is_requested_again() -> None:
+    src = source(DAYS[:5])
+    src[2] = dataclasses.replace(src[2], etag="corrected", last_modified=T0 + timedelta(days=2))
+    result = plan(src, curated(DAYS[:5]))
+    assert spans(result) == [(KEYS[2], KEYS[2])] and result.runs[0].etags == ("corrected",)
+
+
+def test_run_keys_are_stable_and_change_with_the_source_etag() -> None:
+    one = plan(source(DAYS[:3]), [])
+    two = plan(source(DAYS[:3]), [])
+    three = plan(source(DAYS[:3], etag="v2-"), [])
+    assert one.runs[0].run_key == two.runs[0].run_key != three.runs[0].run_key
+    assert one.runs[0].run_key.startswith(f"day_aggs:{KEYS[0]}..{KEYS[2]}:")
+
+
+def test_off_calendar_and_foreign_files_are_reported_or_ignored() -> None:
+    saturday = date(2024, 1, 6)
+    src = sorted(source([DAYS[0], saturday, DAYS[5]]) + [ObjectInfo("us_stocks_sip/day_aggs_v1/README", 1, "r", T0)],
+                 key=lambda info: info.key)
+    result = plan(src, [])
+    assert result.off_calendar == [DAY_AGGS.source.key(saturday)]
+    assert spans(result) == [(KEYS[0], KEYS[0]), (KEYS[5], KEYS[5])]
+
+
+def test_files_dated_after_the_last_partition_wait_for_it() -> None:
+    future = date(2024, 4, 1)
+    result = plan(source([DAYS[-1], future]), [])
+    assert spans(result) == [(KEYS[-1], KEYS[-1])]
+    assert result.cursor.after == DAY_AGGS.source.key(DAYS[-1])
+
+
+def test_full_pass_when_due_and_unreadable_cursors_start_afresh() -> None:
+    recent = PlanCursor(after=DAY_AGGS.source.key(DAYS[3]), full_at=999_000.0)
+    assert not plan([], [], cursor=recent).full_pass
+    stale = dataclasses.replace(recent, full_at=0.0)
+    assert plan([], [], cursor=stale).full_pass
+    assert PlanCursor.from_json("not json") == PlanCursor() == PlanCursor.from_json(None)
+    assert PlanCursor.from_json(recent.to_json()) == recent
+
+
+def test_months_needing_a_rollup_come_from_the_lake() -> None:
+    jan, feb, mar = DAYS[:5], [d for d in DAYS if d.month == 2][:3], [d for d in DAYS if d.month == 3][:2]
+    lake = curated(jan + feb + mar)
+    rollups = [ObjectInfo(f"{DAY_AGGS.rollup_prefix}/year=2024/month=01/summary.parquet", 1, "r", T0 + timedelta(hours=2)),
+               ObjectInfo(f"{DAY_AGGS.rollup_prefix}/year=2024/month=02/summary.parquet", 1, "r", T0),
+               ObjectInfo(f"{DAY_AGGS.rollup_prefix}/notes.txt", 1, "r", T0)]
+    # January is summarised after its days; February's summary predates a curated day; March has none
+    assert stale_months(DAY_AGGS, lake, rollups) == ["2024-02-01", "2024-03-01"]
