@@ -78,7 +78,7 @@ def main() -> None:
             activate(server, Path(work) / "dagster_home")
             with S3Handler(server.transfer_config(show_progress=False)) as vendor:
                 published = publish_sample(vendor, VENDOR_BUCKET, [spec], YEAR_START, args.until)
-            defs = dg.Definitions.merge(build_dataset_defs(spec, date(2025, 1, 2)), dg.Definitions(resources={
+            defs = dg.Definitions.merge(build_dataset_defs(spec), dg.Definitions(resources={
                 "vendor_s3": s3_resource_from_env("VENDOR_S3"), "lake_s3": s3_resource_from_env("LAKE_S3")}))
             print(f"{published} vendor files; DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
             print("| mode | runs launched | tick s | runs median s | per partition s | repetitions |")

@@ -33,6 +33,7 @@ from lake_assets.lake.datasets.catalog import NODAL_PRICES
 from lake_assets.lake.layout import KeyTemplate
 from lake_assets.lake.planning import PlanCursor
 from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets.s3 import S3Handler, S3ObjectRef
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -81,8 +82,9 @@ def main() -> None:
             server.ensure_buckets("vendor", "lake")
             keys = server.credentials()
             resource = {name: S3TransferResource(bucket=bucket, endpoint_url=server.endpoint_url,
-                                                 access_key_id=keys.access_key_id,
-                                                 secret_access_key=keys.secret_access_key, addressing_style="path")
+                                                 region_name=LOCAL_REGION, aws_access_key_id=keys.access_key_id,
+                                                 aws_secret_access_key=keys.secret_access_key,
+                                                 addressing_style="path")
                         for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
             print("| dataset | days | full pass median s | incremental tick median s | runs requested "
                   "(every 97th day missing) | LIST requests full / incremental |")
@@ -92,7 +94,7 @@ def main() -> None:
                 spec = dataclasses.replace(base, start_date=start)
                 days = publishing_days(spec.calendar, start, end)
                 seed(server, spec, days, Path(work))
-                defs = dg.Definitions.merge(build_dataset_defs(spec, end), dg.Definitions(resources=resource))
+                defs = dg.Definitions.merge(build_dataset_defs(spec), dg.Definitions(resources=resource))
                 tick(defs, spec, resource, None, metrics_port)  # warm-up
                 full = [tick(defs, spec, resource, None, metrics_port) for _ in range(args.runs)]
                 after = PlanCursor.from_json(full[-1][1].cursor).to_json()

@@ -4,8 +4,6 @@ Connection settings are resolved at run time from ``VENDOR_S3_*`` and ``LAKE_S3_
 variables (see :func:`~lake_assets.defs.resources.s3_resource_from_env`); nothing is read at import.
 """
 
-from datetime import date
-
 import dagster as dg
 
 from lake_assets.defs.factory import build_dataset_defs
@@ -13,7 +11,7 @@ from lake_assets.defs.resources import s3_resource_from_env
 from lake_assets.lake.datasets import DATASETS
 
 defs = dg.Definitions.merge(
-    *(build_dataset_defs(spec, date.today()) for spec in DATASETS),
+    *(build_dataset_defs(spec) for spec in DATASETS),
     dg.Definitions(resources={"vendor_s3": s3_resource_from_env("VENDOR_S3"),
                               "lake_s3": s3_resource_from_env("LAKE_S3")}),
 )

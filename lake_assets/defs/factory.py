@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import dagster as dg
 
 from lake_assets.defs.assets import build_curated_asset, build_raw_asset, build_rollup_asset
@@ -23,9 +21,9 @@ def rollup_job_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_monthly"
 
 
-def build_dataset_defs(spec: DatasetSpec, today: date) -> dg.Definitions:
+def build_dataset_defs(spec: DatasetSpec) -> dg.Definitions:
     """Build the raw, curated and monthly assets, checks, ingest job, schedule and sensor of ``spec``."""
-    days = daily_partitions(spec, today)
+    days = daily_partitions(spec)
     raw = build_raw_asset(spec, days)
     curated = build_curated_asset(spec, days, raw)
     monthly = build_rollup_asset(spec, monthly_partitions(spec), curated)

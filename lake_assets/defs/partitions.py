@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import dagster as dg
 
-from lake_assets.lake.calendars import closed_weekdays, closes_weekends
+from lake_assets.lake.calendars import CLOSURES_UNTIL, closed_weekdays, closes_weekends
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import PARTITION_FORMAT
 
@@ -14,16 +14,16 @@ from lake_assets.lake.layout import PARTITION_FORMAT
 WEEKEND_EXCLUSIONS = ("0 0 * * 6", "0 0 * * 0")
 
 
-def daily_partitions(spec: DatasetSpec, today: date) -> dg.DailyPartitionsDefinition:
+def daily_partitions(spec: DatasetSpec) -> dg.DailyPartitionsDefinition:
     """One partition per publishing day of the spec's calendar, from its start date.
 
-    Days the vendor never publishes (weekends, holidays) are excluded, so they are never missing,
-    never requested and never in a backfill range.
+    Days the vendor never publishes (weekends, holidays up to :data:`CLOSURES_UNTIL`) are excluded,
+    so they are never missing, never requested and never in a backfill range. Nothing here depends
+    on the day the definitions are built.
     """
     exclusions: list[str | datetime] = list(WEEKEND_EXCLUSIONS) if closes_weekends(spec.calendar) else []
-    holidays_until = date(today.year + 1, 12, 31)
     exclusions += [datetime(d.year, d.month, d.day) for d in closed_weekdays(spec.calendar, spec.start_date,
-                                                                             holidays_until)]
+                                                                             CLOSURES_UNTIL)]
     return dg.DailyPartitionsDefinition(start_date=spec.start_date.strftime(PARTITION_FORMAT), fmt=PARTITION_FORMAT,
                                         exclusions=exclusions or None)
 

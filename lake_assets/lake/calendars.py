@@ -14,6 +14,10 @@ import holidays
 
 Calendar = Literal["nyse", "daily"]
 CALENDARS: tuple[Calendar, ...] = ("nyse", "daily")
+#: The last day whose closures are left out of the partitions. A constant, not "next year": the
+#: partitions' identity (which stored backfills and partition statuses refer to) must not change with
+#: the day the definitions are imported. Moving it is a reviewed change, due before 2040.
+CLOSURES_UNTIL = date(2040, 12, 31)
 
 
 def closed_weekdays(calendar: Calendar, start: date, end: date) -> list[date]:

@@ -39,6 +39,7 @@ def describe(definitions: dg.Definitions) -> dict[str, object]:
             "description": spec.description,
             "deps": [f"{dep.asset_key.to_user_string()} {dep.partition_mapping!r}" for dep in spec.deps],
             "partitions": str(partitions), "partition_keys_2024": len(keys_2024), "first_keys": keys_2024[:3],
+            "excluded_days": len(getattr(partitions, "exclusions", None) or []),
             "checks": sorted((check.name, check.blocking, check.description or "")
                              for check in assets_def.check_specs),
             "backfill_policy": repr(assets_def.backfill_policy),

@@ -26,7 +26,6 @@ from lake_assets.local_s3.server import LOCAL_REGION
 
 pytestmark = pytest.mark.integration
 
-TODAY = date(2024, 3, 1)
 JAN = [date(2024, 1, d) for d in (2, 3, 4, 5, 8, 9, 10, 11, 12)]  # trading days; Jan 1 is a holiday
 
 
@@ -51,7 +50,7 @@ def with_resources(defs: dg.Definitions, resources: dict[str, S3TransferResource
 
 @pytest.fixture
 def defs(lake: dict[str, S3TransferResource]) -> dg.Definitions:
-    return with_resources(build_dataset_defs(DAY_AGGS, TODAY), lake)
+    return with_resources(build_dataset_defs(DAY_AGGS), lake)
 
 
 def publish(resources: dict[str, S3TransferResource], spec: DatasetSpec, days: list[date],
@@ -105,7 +104,7 @@ def test_vendor_on_another_identity_is_transferred_not_copied(seaweed: EmbeddedS
                                 aws_secret_access_key=reader.secret_access_key, addressing_style="path")
     resources = {**lake, "vendor_s3": vendor}
     publish(lake, DAY_AGGS, [JAN[0]])
-    defs = with_resources(build_dataset_defs(DAY_AGGS, TODAY), resources)
+    defs = with_resources(build_dataset_defs(DAY_AGGS), resources)
     result = dg.materialize(assets(defs), partition_key="2024-01-02", resources=resources)
     raw = result.asset_materializations_for_node("day_aggs__raw")[0].metadata
     assert raw["action"].value.startswith("transferred")
@@ -236,7 +235,7 @@ def test_sensor_lists_past_the_1000_key_page(lake: dict[str, S3TransferResource]
         for day in days:
             if day not in missing:
                 lake_handler.put_bytes(lake["lake_s3"].bucket, spec.curated.key(day), b"x")
-    nodal_defs = with_resources(build_dataset_defs(spec, TODAY), lake)
+    nodal_defs = with_resources(build_dataset_defs(spec), lake)
     result = evaluate(nodal_defs, lake, spec=spec)
     assert ranges(result) == [(partition_key(missing[0]), partition_key(missing[-1]))]
     assert PlanCursor.from_json(result.cursor).after == spec.source.key(days[-1])
