@@ -105,8 +105,13 @@ class S3Handler(ObjectCalls):
         failures: list[TransferFailure] = self._per_thread.failures
         return failures
 
-    def _seed_tuple(self, result: BatchResult[Item]) -> tuple[list[Item], list[Item], list[Path]]:
-        """The seed's ``(done, skipped, failed)`` tuple of ``result``, its reasons kept in :attr:`failures`."""
+    def _seed_tuple(self, batch: Callable[[], BatchResult[Item]]) -> tuple[list[Item], list[Item], list[Path]]:
+        """Run ``batch``; return the seed's ``(done, skipped, failed)`` tuple, its reasons kept in :attr:`failures`.
+
+        :attr:`failures` is emptied first, so a call that raises leaves no reasons of an earlier call behind.
+        """
+        self._per_thread.failures = []
+        result = batch()
         self._per_thread.failures = result.failures
         return result.as_tuple()
 
@@ -147,7 +152,7 @@ class S3Handler(ObjectCalls):
 
         Raises what :meth:`download_batch` raises; the reasons of the failures go to :attr:`failures`.
         """
-        return self._seed_tuple(self.download_batch(bucket, objects, overwrite, description))
+        return self._seed_tuple(lambda: self.download_batch(bucket, objects, overwrite, description))
 
     def download_batch(self, bucket: str, objects: list[S3ObjectRef], overwrite: bool = False,
                        description: str | None = None) -> BatchResult[Path]:
@@ -199,7 +204,7 @@ class S3Handler(ObjectCalls):
 
         Each failed path's reason is in :attr:`failures`, for the thread that made the call.
         """
-        return self._seed_tuple(self.upload_batch(bucket, objects, overwrite, description))
+        return self._seed_tuple(lambda: self.upload_batch(bucket, objects, overwrite, description))
 
     def upload_batch(self, bucket: str, objects: list[S3ObjectRef], overwrite: bool = False,
                      description: str | None = None) -> BatchResult[str]:

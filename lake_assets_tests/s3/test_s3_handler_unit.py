@@ -413,3 +413,13 @@ with mock_aws():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(['k'], [], [])"
+
+
+def test_a_batch_call_that_raises_leaves_no_reasons_of_an_earlier_call(moto_config: S3TransferConfig,
+                                                                       tmp_path: Path) -> None:
+    with S3Handler(moto_config) as s3:
+        assert s3.upload_objects(BUCKET, [S3ObjectRef("k", tmp_path / "missing")])[2] == [tmp_path / "missing"]
+        assert len(s3.failures) == 1
+        with pytest.raises(BucketNotFoundError):
+            s3.upload_objects("no-such-bucket", [S3ObjectRef("k", write_files(tmp_path, {"f": 1})["f"])])
+        assert s3.failures == []
