@@ -1,16 +1,22 @@
-"""Shared fixtures: moto for fast unit tests, one embedded SeaweedFS per test session for the real thing."""
+"""Shared fixtures: moto for fast unit tests, one embedded SeaweedFS per test session for the real thing,
+and vendor and lake resources on it with a way to publish vendor files."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from lake_assets.cli.sample import vendor_file
+from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets.s3 import S3TransferConfig
 
 MOTO_BUCKET = "unit-bucket"
@@ -63,3 +69,26 @@ def write_files(root: Path, sizes: dict[str, int], seed: int = 0) -> dict[str, P
         path.write_bytes(rng.randbytes(size))
         paths[key] = path
     return paths
+
+
+@pytest.fixture
+def lake(seaweed: EmbeddedS3, bucket: str) -> dict[str, S3TransferResource]:
+    """Vendor and lake resources on the embedded server, each with its own fresh bucket."""
+    vendor_bucket = bucket + "-v"
+    seaweed.ensure_buckets(vendor_bucket)
+    keys = seaweed.credentials()
+
+    def resource(name: str) -> S3TransferResource:
+        return S3TransferResource(bucket=name, endpoint_url=seaweed.endpoint_url, region_name=LOCAL_REGION,
+                                  aws_access_key_id=keys.access_key_id,
+                                  aws_secret_access_key=keys.secret_access_key, addressing_style="path")
+
+    return {"vendor_s3": resource(vendor_bucket), "lake_s3": resource(bucket)}
+
+
+def publish(resources: dict[str, S3TransferResource], spec: DatasetSpec, days: list[date],
+            data: bytes | None = None) -> None:
+    with resources["vendor_s3"].open() as vendor:
+        for day in days:
+            vendor.put_bytes(resources["vendor_s3"].bucket, spec.source.key(day),
+                             vendor_file(spec, day) if data is None else data, overwrite=True)

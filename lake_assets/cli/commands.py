@@ -122,6 +122,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
                 report = run_sensor_backfill(defs, instance, spec, on_run)
                 failed += len(report.failed_runs)
+                if report.killed_runs:
+                    progress.console.print(f"{spec.name}: {report.killed_runs} run(s) of a killed `lake run` "
+                                           "marked failed and retried")
+                progress.console.print(f"{spec.name}, last sensor tick: {report.last_tick}")
                 progress.update(task, total=report.partitions, description=(
                     f"{spec.name}: {report.runs} runs over {report.partitions} partitions in {report.ticks} "
                     f"sensor ticks, {len(report.months)} monthly rollups, {report.seconds:.1f}s"))

@@ -2,7 +2,9 @@
 
 The runs go through the given Dagster instance (``dagster_home`` for the ``lake run`` command), so
 the UI shows them afterwards, tagged with the sensor's name and run key as the daemon would tag
-them; the daemon's sensor later dedupes on the same run keys.
+them; the daemon's sensor later dedupes on the same run keys. The sensor decides, as under the
+daemon, which failed requests are retried now and which wait for their backoff; runs a killed
+``lake run`` left unfinished are marked failed first, and are retried at once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from lake_assets.defs.factory import ingest_job_name, rollup_job_name
-from lake_assets.defs.sensors import RANGE_END_TAG, RANGE_START_TAG
+from lake_assets.defs.healing import PARTITION_TAG, RUNNER_TAG, mark_killed_runs, run_partitions
+from lake_assets.defs.sensors import sensor_name
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.planning import stale_months
 
@@ -30,20 +33,19 @@ class BackfillReport:
     ticks: int = 0
     runs: int = 0
     failed_runs: list[str] = field(default_factory=list)
+    killed_runs: int = 0
     partitions: int = 0
+    last_tick: str = ""
     months: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
 def request_partitions(request: dg.RunRequest, job: dg.JobDefinition) -> list[str]:
     """Return the partition keys a run request covers (one key, or a range over the job's partitions)."""
-    if request.partition_key:
-        return [request.partition_key]
-    partitions = job.partitions_def
-    if partitions is None:
+    if job.partitions_def is None:
         raise ValueError(f"job {job.name} is not partitioned")
-    key_range = dg.PartitionKeyRange(request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG])
-    return list(partitions.get_partition_keys_in_range(key_range))
+    tags = {**request.tags, PARTITION_TAG: request.partition_key} if request.partition_key else dict(request.tags)
+    return list(run_partitions(tags, job.partitions_def))
 
 
 def run_sensor_backfill(defs: dg.Definitions, instance: dg.DagsterInstance, spec: DatasetSpec,
@@ -56,8 +58,9 @@ def run_sensor_backfill(defs: dg.Definitions, instance: dg.DagsterInstance, spec
     """
     began = time.perf_counter()
     report = BackfillReport(spec.name)
-    sensor = defs.resolve_sensor_def(f"{spec.name}_missing_partitions")
+    sensor = defs.resolve_sensor_def(sensor_name(spec))
     job = defs.resolve_job_def(ingest_job_name(spec))
+    report.killed_runs = mark_killed_runs(instance, sensor.name)
     resources = defs.resources or {}
     cursor: str | None = None
     while report.ticks < max_ticks:
@@ -68,12 +71,14 @@ def run_sensor_backfill(defs: dg.Definitions, instance: dg.DagsterInstance, spec
         cursor = result.cursor
         requests = list(result.run_requests or [])
         if not requests:
+            report.last_tick = (result.skip_reason.skip_message if result.skip_reason else None) or ""
             break
         for request in requests:
             keys = request_partitions(request, job)
             outcome = job.execute_in_process(
                 instance=instance, partition_key=request.partition_key, raise_on_error=False, run_config=QUIET,
-                tags={**request.tags, "dagster/run_key": request.run_key or "", "dagster/sensor_name": sensor.name})
+                tags={**request.tags, "dagster/run_key": request.run_key or "", "dagster/sensor_name": sensor.name,
+                      RUNNER_TAG: "in-process"})
             report.runs += 1
             report.partitions += len(keys)
             if not outcome.success:

@@ -1,34 +1,35 @@
-"""The missing-partition sensor: lists the vendor and lake prefixes and requests what the lake lacks."""
+"""The missing-partition sensor: lists the vendor and lake prefixes and requests what the lake lacks.
+
+It also heals: a request whose runs all failed, and whose partitions are still not curated, is made
+again with backoff and a bound on attempts (:mod:`lake_assets.defs.healing`), so an incident costs
+minutes of missing partitions, not the hours to the next full pass.
+"""
 
 import time
 
 import dagster as dg
 
+from lake_assets.defs.healing import first_request, heal, log_healing, retry_request
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.planning import PartitionRun, PlanCursor, plan_tick, starts_full_pass
+from lake_assets.lake.planning import PlanCursor, plan_tick, starts_full_pass
 
 #: Seconds between full reconciliations (a pass over the whole history instead of after the cursor).
 FULL_INTERVAL_SECONDS = 6 * 3600
 #: Most partitions one tick requests; the next tick resumes after the last one.
 MAX_PARTITIONS_PER_TICK = 400
-#: Run tags that make one run materialise a range of partitions.
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def run_request(run: PartitionRun) -> dg.RunRequest:
-    """A request for one partition, or for a range run (Dagster's partition range tags)."""
-    if len(run.keys) == 1:
-        return dg.RunRequest(run_key=run.run_key, partition_key=run.start)
-    return dg.RunRequest(run_key=run.run_key, tags={RANGE_START_TAG: run.start, RANGE_END_TAG: run.end})
+def sensor_name(spec: DatasetSpec) -> str:
+    """The name of a dataset's missing-partition sensor, which its runs carry in ``dagster/sensor_name``."""
+    return f"{spec.name}_missing_partitions"
 
 
 def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                                     partitions: dg.PartitionsDefinition) -> dg.SensorDefinition:
     """Request the partitions that exist at the vendor but not (or not as new) in the curated zone."""
 
-    @dg.sensor(name=f"{spec.name}_missing_partitions", job_name=job_name, minimum_interval_seconds=60,
+    @dg.sensor(name=sensor_name(spec), job_name=job_name, minimum_interval_seconds=60,
                description=f"Lists `{spec.source.static_prefix}` at the vendor and "
                            f"`{spec.curated.listing_prefix}` in the lake after its cursor (a full pass every "
                            f"{FULL_INTERVAL_SECONDS // 3600} h) and requests missing or outdated partitions "
@@ -51,9 +52,13 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
         context.log.info("%s: %s pass, %d vendor files seen, %d partitions in %d runs, %d LIST requests%s",
                          spec.name, "full" if plan.full_pass else "incremental", plan.source_seen, plan.partitions,
                          len(plan.runs), lists, " (capped)" if plan.capped else "")
-        if not plan.runs:
-            return dg.SensorResult(skip_reason=f"nothing missing ({plan.source_seen} vendor files seen)",
-                                   cursor=plan.cursor.to_json())
-        return dg.SensorResult(run_requests=[run_request(run) for run in plan.runs], cursor=plan.cursor.to_json())
+        new, healing = heal(context.instance, spec, sensor_name(spec), partitions, plan.runs, now)
+        log_healing(context.log, spec, healing, now)
+        requests = [first_request(run) for run in new] + [retry_request(retry) for retry in healing.retries]
+        if not requests:
+            return dg.SensorResult(skip_reason=f"nothing missing ({plan.source_seen} vendor files seen; "
+                                               f"{len(healing.waiting)} failed request(s) waiting to retry, "
+                                               f"{len(healing.given_up)} given up)", cursor=plan.cursor.to_json())
+        return dg.SensorResult(run_requests=requests, cursor=plan.cursor.to_json())
 
     return missing_partitions

@@ -14,7 +14,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from lake_assets.cli.sample import day_aggs_frame, gzip_csv, vendor_file
+from lake_assets.cli.sample import day_aggs_frame, gzip_csv
 from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.curation import CurationError
@@ -23,25 +23,11 @@ from lake_assets.lake.layout import partition_key
 from lake_assets.lake.planning import PlanCursor
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.local_s3.server import LOCAL_REGION
+from lake_assets_tests.conftest import publish
 
 pytestmark = pytest.mark.integration
 
 JAN = [date(2024, 1, d) for d in (2, 3, 4, 5, 8, 9, 10, 11, 12)]  # trading days; Jan 1 is a holiday
-
-
-@pytest.fixture
-def lake(seaweed: EmbeddedS3, bucket: str) -> dict[str, S3TransferResource]:
-    """Vendor and lake resources on the embedded server, each with its own fresh bucket."""
-    vendor_bucket = bucket + "-v"
-    seaweed.ensure_buckets(vendor_bucket)
-    keys = seaweed.credentials()
-
-    def resource(name: str) -> S3TransferResource:
-        return S3TransferResource(bucket=name, endpoint_url=seaweed.endpoint_url, region_name=LOCAL_REGION,
-                                  aws_access_key_id=keys.access_key_id,
-                                  aws_secret_access_key=keys.secret_access_key, addressing_style="path")
-
-    return {"vendor_s3": resource(vendor_bucket), "lake_s3": resource(bucket)}
 
 
 def with_resources(defs: dg.Definitions, resources: dict[str, S3TransferResource]) -> dg.Definitions:
@@ -51,14 +37,6 @@ def with_resources(defs: dg.Definitions, resources: dict[str, S3TransferResource
 @pytest.fixture
 def defs(lake: dict[str, S3TransferResource]) -> dg.Definitions:
     return with_resources(build_dataset_defs(DAY_AGGS), lake)
-
-
-def publish(resources: dict[str, S3TransferResource], spec: DatasetSpec, days: list[date],
-            data: bytes | None = None) -> None:
-    with resources["vendor_s3"].open() as vendor:
-        for day in days:
-            vendor.put_bytes(resources["vendor_s3"].bucket, spec.source.key(day),
-                             vendor_file(spec, day) if data is None else data, overwrite=True)
 
 
 def asset(defs: dg.Definitions, name: str, spec: DatasetSpec = DAY_AGGS) -> dg.AssetsDefinition:
@@ -153,9 +131,11 @@ def test_a_truncated_curated_partition_fails_the_rollup_naming_it(defs: dg.Defin
 
 
 def evaluate(defs: dg.Definitions, lake: dict[str, S3TransferResource], cursor: str | None = None,
-             spec: DatasetSpec = DAY_AGGS) -> dg.SensorResult:
+             spec: DatasetSpec = DAY_AGGS, instance: dg.DagsterInstance | None = None) -> dg.SensorResult:
+    """One tick; with no ``instance``, on an empty one (no run history)."""
     sensor = defs.resolve_sensor_def(f"{spec.name}_missing_partitions")
-    with dg.build_sensor_context(cursor=cursor, resources=lake) as context:
+    with dg.build_sensor_context(cursor=cursor, resources=lake,
+                                 instance=instance or dg.DagsterInstance.ephemeral()) as context:
         return sensor(context)
 
 

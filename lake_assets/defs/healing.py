@@ -1,0 +1,131 @@
+"""The Dagster side of healing: a sensor's failed requests, read from the instance's run records.
+
+The policy (when a failed request is made again, how often) is plain Python in
+:mod:`lake_assets.lake.healing`; this module tags runs with the request they belong to and their
+attempt, reads them back, and asks the instance which partitions are curated. Runs of the in-process
+runner (``lake run``) left unfinished by a killed process are marked failed and killed here, so the
+next tick retries them at once: a killed process says nothing about the vendor or the lake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.healing import HealingPolicy, HealPlan, RequestHistory, Retry, plan_retries
+from lake_assets.lake.planning import PartitionRun
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+SENSOR_TAG = "dagster/sensor_name"
+#: Run tags: the request a run belongs to (its first run's run key), which attempt it is, who ran it,
+#: and whether its process was killed under it.
+REQUEST_TAG, ATTEMPT_TAG, RUNNER_TAG, KILLED_TAG = "lake/request", "lake/attempt", "lake/runner", "lake/killed"
+#: When failed requests are made again; a tick looks back over ``HISTORY_SECONDS`` of the sensor's runs.
+HEALING = HealingPolicy()
+HISTORY_SECONDS = 24 * 3600
+_FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+_CURATED_OR_CURATING = (dg.AssetPartitionStatus.MATERIALIZED, dg.AssetPartitionStatus.IN_PROGRESS)
+
+
+def run_request(keys: tuple[str, ...], request: str, attempt: int, run_key: str) -> dg.RunRequest:
+    """A request for one partition, or for a range run (Dagster's partition range tags), tagged with its attempt."""
+    tags = {REQUEST_TAG: request, ATTEMPT_TAG: str(attempt)}
+    if len(keys) == 1:
+        return dg.RunRequest(run_key=run_key, partition_key=keys[0], tags=tags)
+    return dg.RunRequest(run_key=run_key, tags={**tags, RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})
+
+
+def first_request(run: PartitionRun) -> dg.RunRequest:
+    """The first run of a planned request: its run key names the request."""
+    return run_request(run.keys, run.run_key, 1, run.run_key)
+
+
+def retry_request(retry: Retry) -> dg.RunRequest:
+    """A further run of a request whose runs failed."""
+    return run_request(retry.keys, retry.request, retry.attempt, retry.run_key)
+
+
+def run_partitions(tags: dict[str, str], partitions: dg.PartitionsDefinition) -> tuple[str, ...]:
+    """The partition keys a run of the ingest job covers, from its partition or range tags."""
+    if tags.get(RANGE_START_TAG):
+        key_range = dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
+        return tuple(partitions.get_partition_keys_in_range(key_range))
+    return (tags[PARTITION_TAG],) if tags.get(PARTITION_TAG) else ()
+
+
+def request_histories(instance: dg.DagsterInstance, sensor: str, partitions: dg.PartitionsDefinition,
+                      since: float) -> list[RequestHistory]:
+    """The sensor's requests with a run since ``since``, each with its attempts, from the run records."""
+    records = instance.get_run_records(dg.RunsFilter(tags={SENSOR_TAG: sensor},
+                                                     updated_after=datetime.fromtimestamp(since, timezone.utc)))
+    by_request: dict[str, list[dg.RunRecord]] = {}
+    for record in records:
+        if request := record.dagster_run.tags.get(REQUEST_TAG):
+            by_request.setdefault(request, []).append(record)
+    return [history for request, runs in by_request.items()
+            if (history := _history(request, runs, partitions)) is not None]
+
+
+def _history(request: str, runs: list[dg.RunRecord], partitions: dg.PartitionsDefinition) -> RequestHistory | None:
+    keys = run_partitions(dict(runs[0].dagster_run.tags), partitions)
+    if not keys:
+        return None
+    newest = max(runs, key=lambda record: int(record.dagster_run.tags.get(ATTEMPT_TAG, "1")))
+    statuses = [record.dagster_run.status for record in runs]
+    return RequestHistory(
+        request=request, keys=keys, attempts=int(newest.dagster_run.tags.get(ATTEMPT_TAG, "1")),
+        active=any(status not in _FINISHED for status in statuses),
+        succeeded=dg.DagsterRunStatus.SUCCESS in statuses, last_end=newest.end_time,
+        killed=newest.dagster_run.tags.get(KILLED_TAG) == "true")
+
+
+def heal(instance: dg.DagsterInstance, spec: DatasetSpec, sensor: str, partitions: dg.PartitionsDefinition,
+         planned: Iterable[PartitionRun], now: float) -> tuple[list[PartitionRun], HealPlan]:
+    """Split a tick's work into new requests and retries of failed ones whose partitions are still not curated.
+
+    A planned run that is a request made before (same partitions, same source ETags) is left to the
+    retries, since Dagster drops a repeated run key; a failed request whose partitions a new run
+    covers is not retried.
+    """
+    histories = request_histories(instance, sensor, partitions, now - HISTORY_SECONDS)
+    known = {history.request for history in histories}
+    new = [run for run in planned if run.run_key not in known]
+    covered = {key for run in new for key in run.keys}
+    keys = sorted({key for history in histories for key in history.keys} - covered)
+    if not keys:
+        return new, HealPlan()
+    statuses = instance.get_status_by_partition(dg.AssetKey([spec.name, "curated"]), keys, partitions) or {}
+    not_curated = {key for key in keys if statuses.get(key) not in _CURATED_OR_CURATING}
+    return new, plan_retries(histories, not_curated, now, HEALING)
+
+
+def log_healing(log: dg.DagsterLogManager, spec: DatasetSpec, plan: HealPlan, now: float) -> None:
+    """Say in the tick's log why partitions that failed are, or are not yet, requested again."""
+    for retry in plan.retries:
+        log.info("%s: requesting %s..%s again (attempt %d of %d): its runs failed and it is not curated",
+                 spec.name, retry.keys[0], retry.keys[-1], retry.attempt, HEALING.max_attempts)
+    for history, due in plan.waiting:
+        log.info("%s: %s failed %d time(s); next attempt in %.0f s", spec.name, history.span, history.attempts,
+                 due - now)
+    for history in plan.given_up:
+        log.warning("%s: %s failed %d times; not requested again until its vendor file changes", spec.name,
+                    history.span, history.attempts)
+
+
+def mark_killed_runs(instance: dg.DagsterInstance, sensor: str) -> int:
+    """Mark failed, and killed, the runs ``lake run`` started for ``sensor`` whose process died before them.
+
+    Call only where no other in-process runner of the same instance is running; return how many were marked.
+    """
+    records = instance.get_run_records(dg.RunsFilter(
+        tags={SENSOR_TAG: sensor, RUNNER_TAG: "in-process"},
+        statuses=[status for status in dg.DagsterRunStatus if status not in _FINISHED]))
+    for record in records:
+        instance.add_run_tags(record.dagster_run.run_id, {KILLED_TAG: "true"})
+        instance.report_run_failed(record.dagster_run, "the `lake run` process running it ended before it")
+    return len(records)

@@ -1,0 +1,84 @@
+"""Failed requests heal by themselves: the sensor, ticked by the in-process runner against a real Dagster
+instance and the embedded S3, retries a request after its backoff once the lake can be written again,
+and gives a vendor file that never curates up after its last attempt, until the vendor corrects it.
+
+The policy's delays are shortened to a second; everything else is what `lake run` and the daemon run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import dagster as dg
+import pytest
+
+from lake_assets.cli.runner import BackfillReport, run_sensor_backfill
+from lake_assets.defs import healing
+from lake_assets.defs.factory import build_dataset_defs
+from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.lake.healing import HealingPolicy
+from lake_assets.local_s3 import EmbeddedS3
+from lake_assets_tests.conftest import publish
+from lake_assets_tests.defs.test_lake import JAN
+
+pytestmark = pytest.mark.integration
+DELAY = 1.0
+
+
+@pytest.fixture
+def instance(monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
+    monkeypatch.setattr(healing, "HEALING", HealingPolicy(max_attempts=3, first_delay=DELAY, longest_delay=DELAY))
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def backfill(resources: dict[str, S3TransferResource], instance: dg.DagsterInstance) -> BackfillReport:
+    defs = dg.Definitions.merge(build_dataset_defs(DAY_AGGS), dg.Definitions(resources=resources))
+    return run_sensor_backfill(defs, instance, DAY_AGGS, lambda *_: None)
+
+
+def curated_days(resources: dict[str, S3TransferResource]) -> int:
+    with resources["lake_s3"].open() as store:
+        return sum(1 for _ in store.iter_objects(resources["lake_s3"].bucket, DAY_AGGS.curated.listing_prefix))
+
+
+def runs_of(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
+    records = instance.get_run_records(dg.RunsFilter(tags={healing.SENSOR_TAG: "day_aggs_missing_partitions"}),
+                                       ascending=True)
+    return [(r.dagster_run.tags[healing.ATTEMPT_TAG], r.dagster_run.status.value) for r in records]
+
+
+def test_a_request_that_failed_while_the_lake_was_read_only_heals_after_its_backoff(
+        seaweed: EmbeddedS3, lake: dict[str, S3TransferResource], instance: dg.DagsterInstance) -> None:
+    publish(lake, DAY_AGGS, JAN[:3])
+    reader = seaweed.credentials("reader")
+    read_only = {**lake, "lake_s3": S3TransferResource(
+        bucket=lake["lake_s3"].bucket, endpoint_url=seaweed.endpoint_url, region_name=lake["lake_s3"].region_name,
+        aws_access_key_id=reader.access_key_id, aws_secret_access_key=reader.secret_access_key,
+        addressing_style="path")}
+    incident = backfill(read_only, instance)
+    assert (incident.runs, len(incident.failed_runs)) == (1, 1)
+    assert "1 failed request(s) waiting to retry" in incident.last_tick
+    assert backfill(lake, instance).runs == 0  # credentials fixed, but the backoff has not passed
+    time.sleep(DELAY + 0.2)
+    healed = backfill(lake, instance)
+    assert (healed.runs, healed.failed_runs, curated_days(lake)) == (1, [], 3)
+    assert runs_of(instance) == [("1", "FAILURE"), ("2", "SUCCESS")]
+    assert backfill(lake, instance).runs == 0  # healed: nothing more to do
+
+
+def test_a_vendor_file_that_never_curates_is_given_up_until_it_is_corrected(
+        lake: dict[str, S3TransferResource], instance: dg.DagsterInstance) -> None:
+    publish(lake, DAY_AGGS, [JAN[0]], data=b"not gzip at all")
+    attempts = []
+    for _ in range(4):
+        attempts.append(backfill(lake, instance).runs)
+        time.sleep(DELAY + 0.2)
+    assert attempts == [1, 1, 1, 0]  # three attempts, a second apart, then no more
+    assert "1 given up" in backfill(lake, instance).last_tick
+    publish(lake, DAY_AGGS, [JAN[0]])  # the vendor's correction: a new ETag, a new request
+    corrected = backfill(lake, instance)
+    assert (corrected.runs, corrected.failed_runs, curated_days(lake)) == (1, [], 1)
+    assert [status for _, status in runs_of(instance)] == ["FAILURE"] * 3 + ["SUCCESS"]
