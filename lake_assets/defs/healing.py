@@ -84,24 +84,36 @@ def _history(request: str, runs: list[dg.RunRecord], partitions: dg.PartitionsDe
         killed=newest.dagster_run.tags.get(KILLED_TAG) == "true")
 
 
+def older_history(instance: dg.DagsterInstance, request: str,
+                  partitions: dg.PartitionsDefinition) -> RequestHistory | None:
+    """The history of one request, however old: Dagster drops a run key it has seen, at any age."""
+    runs = list(instance.get_run_records(dg.RunsFilter(tags={REQUEST_TAG: request})))
+    return _history(request, runs, partitions) if runs else None
+
+
 def heal(instance: dg.DagsterInstance, spec: DatasetSpec, sensor: str, partitions: dg.PartitionsDefinition,
          planned: Iterable[PartitionRun], now: float) -> tuple[list[PartitionRun], HealPlan]:
     """Split a tick's work into new requests and retries of failed ones whose partitions are still not curated.
 
     A planned run that is a request made before (same partitions, same source ETags) is left to the
-    retries, since Dagster drops a repeated run key; a failed request whose partitions a new run
+    retries, since Dagster drops a repeated run key: at once if that request succeeded (the lake lost
+    its partitions since), after its backoff if it failed. A failed request whose partitions a new run
     covers is not retried.
     """
     histories = request_histories(instance, sensor, partitions, now - HISTORY_SECONDS)
+    recent = {history.request for history in histories}
+    histories += [history for run in planned if run.run_key not in recent
+                  and (history := older_history(instance, run.run_key, partitions)) is not None]
     known = {history.request for history in histories}
     new = [run for run in planned if run.run_key not in known]
+    lost = {run.run_key for run in planned if run.run_key in known}
     covered = {key for run in new for key in run.keys}
     keys = sorted({key for history in histories for key in history.keys} - covered)
     if not keys:
         return new, HealPlan()
     statuses = instance.get_status_by_partition(dg.AssetKey([spec.name, "curated"]), keys, partitions) or {}
     not_curated = {key for key in keys if statuses.get(key) not in _CURATED_OR_CURATING}
-    return new, plan_retries(histories, not_curated, now, HEALING)
+    return new, plan_retries(histories, not_curated, now, HEALING, lost)
 
 
 def log_healing(log: dg.DagsterLogManager, spec: DatasetSpec, plan: HealPlan, now: float) -> None:

@@ -74,15 +74,23 @@ class HealPlan:
 
 
 def plan_retries(histories: Iterable[RequestHistory], not_curated: Collection[str], now: float,
-                 policy: HealingPolicy) -> HealPlan:
-    """Decide which failed requests to make again now, which wait, and which are given up.
+                 policy: HealingPolicy, lost: Collection[str] = ()) -> HealPlan:
+    """Decide which requests to make again now, which wait, and which are given up.
 
-    ``not_curated`` holds the partition keys that are neither curated nor being curated; a failed
-    request whose partitions have all been curated since (by another run) needs nothing.
+    ``not_curated`` holds the partition keys that are neither curated nor being curated, by the
+    instance's records; a failed request whose partitions have all been curated since (by another run)
+    needs nothing. ``lost`` names requests that succeeded but whose partitions the lake's listing
+    needs again (an object deleted since): they are made again at once, whatever their attempts.
     """
     plan = HealPlan()
     for history in histories:
-        if history.active or history.succeeded or not any(key in not_curated for key in history.keys):
+        if history.active:
+            continue
+        if history.succeeded:
+            if history.request in lost:
+                plan.retries.append(Retry(history.request, history.keys, history.attempts + 1))
+            continue
+        if not any(key in not_curated for key in history.keys):
             continue
         if history.attempts >= policy.max_attempts:
             plan.given_up.append(history)

@@ -8,7 +8,7 @@ The policy's delays are shortened to a second; everything else is what `lake run
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -28,10 +28,14 @@ DELAY = 1.0
 
 
 @pytest.fixture
-def instance(monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
+def instance(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dg.DagsterInstance:
+    """A Dagster instance of the test's own (sqlite in ``tmp_path``), with the policy's delays cut to a second.
+
+    Not a context manager: entering one sets process-wide state that outlives it (Dagster's current
+    definitions-state storage), which breaks the definitions built by later tests.
+    """
     monkeypatch.setattr(healing, "HEALING", HealingPolicy(max_attempts=3, first_delay=DELAY, longest_delay=DELAY))
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
+    return dg.DagsterInstance.local_temp(str(tmp_path), overrides={"telemetry": {"enabled": False}})
 
 
 def backfill(resources: dict[str, S3TransferResource], instance: dg.DagsterInstance) -> BackfillReport:
@@ -67,6 +71,11 @@ def test_a_request_that_failed_while_the_lake_was_read_only_heals_after_its_back
     assert (healed.runs, healed.failed_runs, curated_days(lake)) == (1, [], 3)
     assert runs_of(instance) == [("1", "FAILURE"), ("2", "SUCCESS")]
     assert backfill(lake, instance).runs == 0  # healed: nothing more to do
+    with lake["lake_s3"].open() as store:  # someone deletes the curated partitions: the same request is needed
+        store.delete_objects(lake["lake_s3"].bucket, [DAY_AGGS.curated.key(day) for day in JAN[:3]])
+    restored = backfill(lake, instance)
+    assert (restored.runs, restored.failed_runs, curated_days(lake)) == (1, [], 3)
+    assert runs_of(instance) == [("1", "FAILURE"), ("2", "SUCCESS"), ("3", "SUCCESS")]
 
 
 def test_a_vendor_file_that_never_curates_is_given_up_until_it_is_corrected(
@@ -82,3 +91,15 @@ def test_a_vendor_file_that_never_curates_is_given_up_until_it_is_corrected(
     corrected = backfill(lake, instance)
     assert (corrected.runs, corrected.failed_runs, curated_days(lake)) == (1, [], 1)
     assert [status for _, status in runs_of(instance)] == ["FAILURE"] * 3 + ["SUCCESS"]
+
+
+def test_a_request_older_than_the_look_back_is_still_known_so_its_partitions_come_back(
+        lake: dict[str, S3TransferResource], instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    publish(lake, DAY_AGGS, JAN[:2])
+    assert backfill(lake, instance).runs == 1
+    monkeypatch.setattr(healing, "HISTORY_SECONDS", 0.0)  # the first run is now outside the tick's look-back
+    with lake["lake_s3"].open() as store:
+        store.delete_objects(lake["lake_s3"].bucket, [DAY_AGGS.curated.key(day) for day in JAN[:2]])
+    restored = backfill(lake, instance)
+    # as attempt 2 (run key "<request>#2"), which the daemon would not drop as a repeated run key
+    assert (restored.runs, curated_days(lake), runs_of(instance)) == (1, 2, [("1", "SUCCESS"), ("2", "SUCCESS")])
