@@ -58,9 +58,10 @@ def tick(defs: dg.Definitions, spec: DatasetSpec, resources: dict[str, S3Transfe
          cursor: str | None, metrics_port: int) -> tuple[float, dg.SensorResult, int]:
     """Run one tick; return its seconds, its result and the LIST requests the server saw."""
     sensor = defs.resolve_sensor_def(f"{spec.name}_missing_partitions")
+    instance = dg.DagsterInstance.ephemeral()  # no run history: the tick reads its (empty) run records
     lists_before = request_counts(metrics_port).get("LIST", 0)
     began = time.perf_counter()
-    with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
+    with dg.build_sensor_context(cursor=cursor, resources=resources, instance=instance) as context:
         result = sensor(context)
     elapsed = time.perf_counter() - began
     return elapsed, result, int(request_counts(metrics_port).get("LIST", 0) - lists_before)
