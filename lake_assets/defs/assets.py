@@ -1,23 +1,39 @@
 """The raw, curated and rollup assets of one dataset, declared from its spec.
 
 Table metadata uses Dagster's documented ``dagster/row_count``, ``dagster/partition_row_count``,
-``dagster/column_schema`` and ``dagster/uri`` keys, which the UI plots and links.
+``dagster/column_schema`` and ``dagster/uri`` keys, which the UI plots and links. The curated asset
+records one materialization per partition it wrote (not one for a whole range run), so its metadata
+is exact per partition and what S3 holds is what Dagster records, also when a range run half fails.
 """
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import dagster as dg
 
-from lake_assets.defs.checks import check_specs, passed_check_results
+from lake_assets.defs.checks import check_results, check_specs
+from lake_assets.defs.freshness import freshness_policy
+from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG
+from lake_assets.defs.partitions import requested_keys_error
 from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.checks import CheckOutcome
 from lake_assets.lake.curation import CurationError
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import partition_date
-from lake_assets.lake.steps import CurateResult, Store, curate, mirror_raw, roll_up_month
+from lake_assets.lake.steps import (
+    ChecksFailedError,
+    CurateResult,
+    NotPublishedError,
+    Store,
+    curate,
+    mirror_raw,
+    roll_up_month,
+)
+from lake_assets.s3 import AccessDeniedError, BucketNotFoundError, InvalidCredentialsError
 
 T = TypeVar("T")
 #: Partitions of one range run worked on at once (S3 round trips and polars overlap; two cores).
@@ -41,18 +57,57 @@ def each_partition(keys: Sequence[str], work: Callable[[str], T]) -> list[tuple[
         return list(zip(keys, pool.map(attempt, keys)))
 
 
+#: Failures in the vendor's file: no retry helps until the vendor corrects it (a new ETag, a new request).
+VENDOR_ERRORS = (CurationError, NotPublishedError)
+#: Failures of the identity or bucket: an incident that outlasts a step retry; healing retries later.
+SETUP_ERRORS = (AccessDeniedError, InvalidCredentialsError, BucketNotFoundError)
+#: Step retries for what the transfer handler's own retries could not absorb (an S3 outage of a minute);
+#: the errors above fail the step with ``allow_retries=False`` instead.
+STEP_RETRIES = dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def require_partitions(context: dg.AssetExecutionContext, partitions: dg.PartitionsDefinition) -> None:
+    """Fail, before anything is read or written, a run asked for a key that is not a partition.
+
+    Dagster 1.13 would run the next partition instead (a Saturday runs as Monday).
+    """
+    if problem := requested_keys_error(partitions, context.partition_key_range):
+        raise dg.Failure(description=f"{context.asset_key.to_user_string()}: {problem}", allow_retries=False)
+
+
+def fail_partitions(context: dg.AssetExecutionContext, errors: dict[str, Exception]) -> NoReturn:
+    """Fail the run for the partitions that failed, after those that succeeded were recorded.
+
+    An error a step retry can outlast (a network or server failure) is raised for :data:`STEP_RETRIES`.
+    Otherwise the step fails at once: when every error is in the vendor's file (missing, or not
+    curatable) the run is tagged :data:`PERMANENT_TAG`, so healing waits for the file to change; an
+    identity or bucket error is left to healing's backoff, since an incident outlasts a step retry.
+    """
+    for key, error in errors.items():
+        context.log.error("%s %s: %s", context.asset_key.to_user_string(), key, error)
+    if transient := [error for error in errors.values() if not isinstance(error, (*VENDOR_ERRORS, *SETUP_ERRORS))]:
+        raise transient[0]
+    if all(isinstance(error, VENDOR_ERRORS) for error in errors.values()):
+        context.instance.add_run_tags(context.run.run_id, {PERMANENT_TAG: "true"})
+    raise dg.Failure(description="; ".join(str(error) for error in errors.values()), allow_retries=False,
+                     metadata={"failed_partitions": dg.MetadataValue.json(sorted(errors))})
+
+
 def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """The vendor's file for each day, mirrored byte for byte into ``raw/dataset=<name>/year=/month=/day=``."""
 
     @dg.asset(
         key=[spec.name, "raw"], group_name=spec.name, owners=list(spec.owners), kinds={"s3"},
         partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk), pool="s3",
+        retry_policy=STEP_RETRIES,
         description=f"{spec.description}\n\nMirror of `{spec.source.template}` (vendor bucket) at "
                     f"`{spec.raw.listing_prefix}year=YYYY/month=MM/day=DD/{spec.raw.filename}`.",
     )
     def raw(context: dg.AssetExecutionContext, vendor_s3: S3TransferResource,
             lake_s3: S3TransferResource) -> dg.MaterializeResult:
+        require_partitions(context, partitions)
         actions: dict[str, str] = {}
+        errors: dict[str, Exception] = {}
         with vendor_s3.open() as vendor, lake_s3.open() as lake, tempfile.TemporaryDirectory() as work:
             vendor_store, lake_store = Store(vendor, vendor_s3.bucket), Store(lake, lake_s3.bucket)
             server_side = lake_s3.shares_store_with(vendor_s3)
@@ -60,9 +115,15 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
                     spec, partition_date(key), vendor_store, lake_store, server_side=server_side,
                     workdir=Path(work))):
                 if isinstance(result, Exception):
-                    raise result
+                    errors[key] = result
+                    continue
                 actions[key] = f"{result.action} (source ETag {result.source.etag})"
                 context.log.info("%s %s: %s %s", spec.name, key, result.action, lake_store.uri(result.raw_key))
+        if errors:
+            for key, action in actions.items():
+                context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=key,
+                                                          metadata={"action": action}))
+            fail_partitions(context, errors)
         metadata: dict[str, object] = {"partitions": len(actions)}
         if len(actions) == 1:
             key = context.partition_keys[0]
@@ -77,99 +138,106 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
 
 def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
                         raw: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    """Typed Parquet per day, written only when every check passes (blocking checks)."""
+    """Typed Parquet per day, written only when every check passes (blocking checks).
+
+    Each partition written gets its own materialization with its own figures, also when other
+    partitions of the same range run fail; a failed check is recorded as a failed check result.
+    """
+    asset_key = dg.AssetKey([spec.name, "curated"])
+
     @dg.asset(
-        key=[spec.name, "curated"], group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet", "s3"},
+        key=asset_key, group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet", "s3"},
         deps=[raw], partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk),
-        check_specs=check_specs(spec, dg.AssetKey([spec.name, "curated"])), pool="s3",
+        check_specs=check_specs(spec, asset_key), pool="s3", output_required=False, retry_policy=STEP_RETRIES,
+        freshness_policy=freshness_policy(spec),
         description=f"{spec.description}\n\nTyped, checked Parquet at "
                     f"`{spec.curated.listing_prefix}year=YYYY/month=MM/day=DD/data.parquet` (Hive partitioning).",
     )
-    def curated(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> dg.MaterializeResult:
+    def curated(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> Iterator[dg.AssetCheckResult]:
+        require_partitions(context, partitions)
+        recorded = recorded_source_etags(context) if resumed(context) else {}
         written: dict[str, CurateResult] = {}
-        errors: list[str] = []
+        outcomes: dict[str, list[CheckOutcome]] = {}
+        errors: dict[str, Exception] = {}
         with lake_s3.open() as lake:
             store = Store(lake, lake_s3.bucket)
-            for key, result in each_partition(context.partition_keys,
-                                              lambda key: curate(spec, partition_date(key), store)):
-                if isinstance(result, CurationError):
-                    context.log.error("%s", result)
-                    errors.append(str(result))
-                elif isinstance(result, Exception):
-                    raise result
+            for key, result in each_partition(context.partition_keys, lambda key: curate(
+                    spec, partition_date(key), store, recorded.get(key))):
+                if isinstance(result, ChecksFailedError):
+                    outcomes[key] = result.outcomes
+                if isinstance(result, Exception):
+                    errors[key] = result
+                elif result is None:
+                    context.log.info("%s %s: already curated from this vendor file by an earlier attempt",
+                                     spec.name, key)
                 else:
-                    written[key] = result
+                    written[key], outcomes[key] = result, result.outcomes
+        for key, result in written.items():
+            context.log_event(dg.AssetMaterialization(asset_key=asset_key, partition=key,
+                                                      metadata=_partition_metadata(lake_s3.bucket, result)))
+        if outcomes:
+            yield from check_results(spec, outcomes)
         if errors:
-            raise dg.Failure(description="; ".join(errors), metadata={
-                "failed_partitions": len(errors), "written_partitions": len(written)})
-        if len(written) > 1:
-            for observation in _partition_observations(spec, lake_s3.bucket, written):
-                context.log_event(observation)
-        return _curated_result(spec, lake_s3.bucket, written)
+            fail_partitions(context, errors)
 
     return curated
 
 
-def _curated_result(spec: DatasetSpec, bucket: str, written: dict[str, CurateResult]) -> dg.MaterializeResult:
-    """The run's materialization: per-partition figures for one partition, the range's totals for several.
+def resumed(context: dg.AssetExecutionContext) -> bool:
+    """Whether this step repeats earlier work of the same request: a step retry, a run retry, or a heal."""
+    tags = context.run.tags
+    return context.retry_number > 0 or "dagster/parent_run_id" in tags or int(tags.get(ATTEMPT_TAG, "1")) > 1
 
-    Dagster copies a range run's metadata onto every partition's event (dagster-io/dagster#18123),
-    so a range reports ``range_rows``/``range_bytes`` and per-partition maps instead of a row count
-    that would be wrong for each partition; the exact figures go in :func:`_partition_observations`.
-    """
-    first = next(iter(written.values()))
-    metadata: dict[str, object] = {
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in first.schema.items()]),
-        "partitions": len(written),
-    }
-    if len(written) == 1:
-        metadata.update(_partition_metadata(bucket, first))
-    else:
-        metadata["range_rows"] = sum(result.rows for result in written.values())
-        metadata["range_bytes"] = sum(result.bytes for result in written.values())
-        metadata["rows_by_partition"] = dg.MetadataValue.json({key: r.rows for key, r in written.items()})
-        metadata["uri_by_partition"] = dg.MetadataValue.json({key: _uri(bucket, r) for key, r in written.items()})
-    outcomes = [outcome for result in written.values() for outcome in result.outcomes]
-    return dg.MaterializeResult(metadata=metadata, check_results=passed_check_results(spec, outcomes))
+
+def recorded_source_etags(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The vendor ETag each of the run's partitions was last curated from, by the instance's records."""
+    keys = context.partition_keys
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=keys), limit=10 * len(keys)).records
+    found: dict[str, str] = {}
+    for record in records:  # newest first
+        materialization = record.asset_materialization
+        if materialization and materialization.partition and materialization.partition not in found:
+            etag = materialization.metadata.get("source_etag")
+            found[materialization.partition] = str(etag.value) if etag is not None else ""
+    return found
 
 
 def _partition_metadata(bucket: str, result: CurateResult) -> dict[str, object]:
-    """One partition's row count, size and object URI, under the keys the UI plots and links."""
+    """One partition's row count, size, schema, object URI and source ETag, under the keys the UI plots and links."""
     return {"dagster/row_count": result.rows, "dagster/partition_row_count": result.rows, "bytes": result.bytes,
-            "dagster/uri": _uri(bucket, result)}
-
-
-def _uri(bucket: str, result: CurateResult) -> str:
-    return f"s3://{bucket}/{result.key}"
-
-
-def _partition_observations(spec: DatasetSpec, bucket: str,
-                            written: dict[str, CurateResult]) -> list[dg.AssetObservation]:
-    """One observation per partition of a range run, carrying that partition's own figures."""
-    return [dg.AssetObservation(asset_key=dg.AssetKey([spec.name, "curated"]), partition=key,
-                                metadata=_partition_metadata(bucket, result))
-            for key, result in written.items()]
+            "dagster/uri": f"s3://{bucket}/{result.key}", "source_etag": result.source_etag,
+            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in result.schema.items()])}
 
 
 def build_rollup_asset(spec: DatasetSpec, months: dg.PartitionsDefinition,
                        curated: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    """A monthly summary read from the month's curated Hive prefix."""
+    """A monthly summary read from the month's curated Hive prefix; the month in progress is summarised to date."""
 
     @dg.asset(
         key=[spec.name, "monthly"], group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet"},
         deps=[dg.AssetDep(curated, partition_mapping=dg.TimeWindowPartitionMapping())], partitions_def=months,
-        description=f"Monthly summary of {spec.name}, at `{spec.rollup_prefix}/year=YYYY/month=MM/summary.parquet`.",
+        retry_policy=STEP_RETRIES,
+        description=f"Monthly summary of {spec.name}, at `{spec.rollup_prefix}/year=YYYY/month=MM/summary.parquet`; "
+                    f"rolled up by the `{spec.name}_rollups` sensor whenever a curated day of the month changes.",
     )
     def monthly(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> dg.MaterializeResult:
-        start = context.partition_time_window.start
+        require_partitions(context, months)
+        window = context.partition_time_window
         with lake_s3.open() as lake:
-            key, summary, days = roll_up_month(spec, start.year, start.month, Store(lake, lake_s3.bucket))
-        context.log.info("%s %04d-%02d: %d rows from %d daily partitions", spec.name, start.year, start.month,
-                         summary.height, days)
+            try:
+                key, summary, days = roll_up_month(spec, window.start.year, window.start.month,
+                                                   Store(lake, lake_s3.bucket))
+            except CurationError as exc:  # a curated day that cannot be read: no retry fixes that
+                fail_partitions(context, {context.partition_key: exc})
+        to_date = window.end > datetime.now(timezone.utc)
+        context.log.info("%s %04d-%02d%s: %d rows from %d daily partitions", spec.name, window.start.year,
+                         window.start.month, " (to date)" if to_date else "", summary.height, days)
         return dg.MaterializeResult(metadata={
             "dagster/row_count": summary.height,
             "dagster/uri": f"s3://{lake_s3.bucket}/{key}",
             "daily_partitions_read": days,
+            "month_to_date": to_date,
         })
 
     return monthly

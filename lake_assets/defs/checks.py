@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
@@ -11,6 +11,8 @@ from lake_assets.lake.datasets import DatasetSpec
 
 #: Longest check detail kept in a check result's metadata.
 MAX_DETAIL = 500
+#: Failing partitions whose details a failed check result quotes.
+MAX_EXAMPLES = 3
 
 
 def check_specs(spec: DatasetSpec, asset: dg.AssetKey) -> list[dg.AssetCheckSpec]:
@@ -19,11 +21,28 @@ def check_specs(spec: DatasetSpec, asset: dg.AssetKey) -> list[dg.AssetCheckSpec
             for check in checks_for(spec)]
 
 
-def passed_check_results(spec: DatasetSpec, outcomes: Iterable[CheckOutcome]) -> list[dg.AssetCheckResult]:
-    """One passed result per check of ``spec``, its metadata the distinct details the partitions reported."""
-    details: dict[str, set[str]] = {check.name: set() for check in checks_for(spec)}
-    for outcome in outcomes:
-        details[outcome.name].add(outcome.detail)
-    return [dg.AssetCheckResult(check_name=name, passed=True,
-                                metadata={"detail": "; ".join(sorted(found))[:MAX_DETAIL]})
-            for name, found in details.items()]
+def check_results(spec: DatasetSpec, outcomes: Mapping[str, Sequence[CheckOutcome]]) -> list[dg.AssetCheckResult]:
+    """One result per check of ``spec`` over a run's partitions (``outcomes`` by partition key).
+
+    A check fails when it failed on any partition; its metadata names those partitions and the first
+    few details (the offending values), else the distinct details the partitions reported.
+    """
+    failed: dict[str, dict[str, str]] = {check.name: {} for check in checks_for(spec)}
+    passed: dict[str, set[str]] = {check.name: set() for check in checks_for(spec)}
+    for key, partition_outcomes in sorted(outcomes.items()):
+        for outcome in partition_outcomes:
+            if outcome.passed:
+                passed[outcome.name].add(outcome.detail)
+            else:
+                failed[outcome.name][key] = outcome.detail
+    results = []
+    for name in failed:
+        if failed[name]:
+            detail = "; ".join(f"{key}: {text}" for key, text in list(failed[name].items())[:MAX_EXAMPLES])
+            metadata = {"failed_partitions": dg.MetadataValue.json(sorted(failed[name])),
+                        "detail": f"{spec.name}: {detail}"[:MAX_DETAIL]}
+        else:
+            metadata = {"detail": "; ".join(sorted(passed[name]))[:MAX_DETAIL]}
+        results.append(dg.AssetCheckResult(check_name=name, passed=not failed[name], metadata={
+            "partitions_checked": len(outcomes), **metadata}))
+    return results

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from lake_assets.defs.assets import build_curated_asset, build_raw_asset, build_rollup_asset
+from lake_assets.defs.freshness import build_due_check
 from lake_assets.defs.partitions import daily_partitions, monthly_partitions
-from lake_assets.defs.schedules import build_daily_schedule
-from lake_assets.defs.sensors import build_missing_partitions_sensor
+from lake_assets.defs.schedules import build_due_schedule
+from lake_assets.defs.sensors import build_missing_partitions_sensor, build_rollup_sensor
 from lake_assets.lake.datasets import DatasetSpec
 
 
@@ -21,19 +22,34 @@ def rollup_job_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_monthly"
 
 
+def due_job_name(spec: DatasetSpec) -> str:
+    """Name of the job that checks a dataset's newest due partition."""
+    return f"{spec.name}_due_check"
+
+
 def build_dataset_defs(spec: DatasetSpec) -> dg.Definitions:
-    """Build the raw, curated and monthly assets, checks, ingest job, schedule and sensor of ``spec``."""
-    days = daily_partitions(spec)
+    """Build the assets, checks, jobs, sensors and schedule of ``spec``.
+
+    What runs when: the missing-partition sensor requests published days (ingest job), the rollup
+    sensor requests months whose days changed (monthly job), and the schedule checks, when a day is
+    due, that it was curated (due-check job). Sensors and schedule are on by default.
+    """
+    days, months = daily_partitions(spec), monthly_partitions(spec)
     raw = build_raw_asset(spec, days)
     curated = build_curated_asset(spec, days, raw)
-    monthly = build_rollup_asset(spec, monthly_partitions(spec), curated)
-    job = dg.define_asset_job(ingest_job_name(spec), selection=dg.AssetSelection.assets(raw, curated),
+    monthly = build_rollup_asset(spec, months, curated)
+    due = build_due_check(spec, days)
+    job = dg.define_asset_job(ingest_job_name(spec),
+                              selection=dg.AssetSelection.assets(raw, curated) - dg.AssetSelection.checks(due),
                               description=f"Mirror and curate {spec.name} partitions.")
     rollup = dg.define_asset_job(rollup_job_name(spec), selection=dg.AssetSelection.assets(monthly),
                                  description=f"Summarise a month of {spec.name}.")
+    due_job = dg.define_asset_job(due_job_name(spec), selection=dg.AssetSelection.checks(due),
+                                  description=f"Check that the newest due {spec.name} partition is curated.")
     return dg.Definitions(
         assets=[raw, curated, monthly],
-        jobs=[job, rollup],
-        schedules=[build_daily_schedule(spec, job.name, days)],
-        sensors=[build_missing_partitions_sensor(spec, job.name, days)],
+        asset_checks=[due],
+        jobs=[job, rollup, due_job],
+        schedules=[build_due_schedule(spec, due_job.name)],
+        sensors=[build_missing_partitions_sensor(spec, job.name, days), build_rollup_sensor(spec, rollup.name, months)],
     )

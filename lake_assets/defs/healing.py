@@ -9,7 +9,7 @@ next tick retries them at once: a killed process says nothing about the vendor o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -23,8 +23,9 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
 SENSOR_TAG = "dagster/sensor_name"
 #: Run tags: the request a run belongs to (its first run's run key), which attempt it is, who ran it,
-#: and whether its process was killed under it.
+#: whether its process was killed under it, and whether it failed on input no retry can fix.
 REQUEST_TAG, ATTEMPT_TAG, RUNNER_TAG, KILLED_TAG = "lake/request", "lake/attempt", "lake/runner", "lake/killed"
+PERMANENT_TAG = "lake/permanent-failure"
 #: When failed requests are made again; a tick looks back over ``HISTORY_SECONDS`` of the sensor's runs.
 HEALING = HealingPolicy()
 HISTORY_SECONDS = 24 * 3600
@@ -81,7 +82,8 @@ def _history(request: str, runs: list[dg.RunRecord], partitions: dg.PartitionsDe
         request=request, keys=keys, attempts=int(newest.dagster_run.tags.get(ATTEMPT_TAG, "1")),
         active=any(status not in _FINISHED for status in statuses),
         succeeded=dg.DagsterRunStatus.SUCCESS in statuses, last_end=newest.end_time,
-        killed=newest.dagster_run.tags.get(KILLED_TAG) == "true")
+        killed=newest.dagster_run.tags.get(KILLED_TAG) == "true",
+        permanent=newest.dagster_run.tags.get(PERMANENT_TAG) == "true")
 
 
 def older_history(instance: dg.DagsterInstance, request: str,
@@ -91,9 +93,9 @@ def older_history(instance: dg.DagsterInstance, request: str,
     return _history(request, runs, partitions) if runs else None
 
 
-def heal(instance: dg.DagsterInstance, spec: DatasetSpec, sensor: str, partitions: dg.PartitionsDefinition,
+def heal(instance: dg.DagsterInstance, asset: dg.AssetKey, sensor: str, partitions: dg.PartitionsDefinition,
          planned: Iterable[PartitionRun], now: float) -> tuple[list[PartitionRun], HealPlan]:
-    """Split a tick's work into new requests and retries of failed ones whose partitions are still not curated.
+    """Split a tick's work into new requests and retries of failed ones whose ``asset`` partitions are still missing.
 
     A planned run that is a request made before (same partitions, same source ETags) is left to the
     retries, since Dagster drops a repeated run key: at once if that request succeeded (the lake lost
@@ -111,22 +113,38 @@ def heal(instance: dg.DagsterInstance, spec: DatasetSpec, sensor: str, partition
     keys = sorted({key for history in histories for key in history.keys} - covered)
     if not keys:
         return new, HealPlan()
-    statuses = instance.get_status_by_partition(dg.AssetKey([spec.name, "curated"]), keys, partitions) or {}
+    statuses = instance.get_status_by_partition(asset, keys, partitions) or {}
     not_curated = {key for key in keys if statuses.get(key) not in _CURATED_OR_CURATING}
     return new, plan_retries(histories, not_curated, now, HEALING, lost)
+
+
+def failed_partitions(instance: dg.DagsterInstance, asset: dg.AssetKey, partitions: dg.PartitionsDefinition,
+                      keys: Sequence[str], limit: int) -> dict[str, float]:
+    """Up to ``limit`` partitions of ``asset`` whose latest run failed, each with the time of its failure."""
+    statuses = instance.get_status_by_partition(asset, list(keys), partitions) or {}
+    failed = [key for key, status in statuses.items() if status == dg.AssetPartitionStatus.FAILED][:limit]
+    if not failed:
+        return {}
+    records = instance.fetch_failed_materializations(
+        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=failed), limit=10 * len(failed)).records
+    when: dict[str, float] = {}
+    for record in records:  # newest first
+        if record.partition_key and record.partition_key not in when:
+            when[record.partition_key] = record.timestamp
+    return when
 
 
 def log_healing(log: dg.DagsterLogManager, spec: DatasetSpec, plan: HealPlan, now: float) -> None:
     """Say in the tick's log why partitions that failed are, or are not yet, requested again."""
     for retry in plan.retries:
-        log.info("%s: requesting %s..%s again (attempt %d of %d): its runs failed and it is not curated",
+        log.info("%s: requesting %s..%s again (attempt %d of %d): its runs failed and it is still missing",
                  spec.name, retry.keys[0], retry.keys[-1], retry.attempt, HEALING.max_attempts)
     for history, due in plan.waiting:
         log.info("%s: %s failed %d time(s); next attempt in %.0f s", spec.name, history.span, history.attempts,
                  due - now)
     for history in plan.given_up:
-        log.warning("%s: %s failed %d times; not requested again until its vendor file changes", spec.name,
-                    history.span, history.attempts)
+        why = "its input can never succeed" if history.permanent else f"it failed {history.attempts} times"
+        log.warning("%s: %s is not requested again until its input changes: %s", spec.name, history.span, why)
 
 
 def mark_killed_runs(instance: dg.DagsterInstance, sensor: str) -> int:

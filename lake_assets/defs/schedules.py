@@ -1,21 +1,29 @@
-"""The daily schedule: the newest partition, once a day, after the vendor has published."""
+"""The daily schedule: at the hour a dataset's newest partition is due, check that it arrived.
+
+It requests no data: the missing-partition sensor requests each day as soon as the vendor publishes
+it, so a schedule that also requested the newest partition would either run before the vendor
+(failing, and burning its run key) or duplicate the sensor's run. The schedule runs the
+``newest_partition_due`` check instead, so a late vendor shows in the UI's Checks tab.
+"""
+
+from datetime import timedelta
 
 import dagster as dg
 
+from lake_assets.defs.freshness import GRACE
 from lake_assets.lake.datasets import DatasetSpec
 
 
-def build_daily_schedule(spec: DatasetSpec, job_name: str,
-                         partitions: dg.TimeWindowPartitionsDefinition) -> dg.ScheduleDefinition:
-    """At 06:00 New York time, request the newest partition; its key is the run key, so it runs once."""
+def due_cron(spec: DatasetSpec) -> str:
+    """The cron string, in the dataset's timezone, of the time of day its files are due plus the grace."""
+    time_of_day = (spec.due + GRACE) % timedelta(days=1)
+    minutes = int(time_of_day.total_seconds()) // 60
+    return f"{minutes % 60} {minutes // 60} * * *"
 
-    @dg.schedule(name=f"{spec.name}_daily", cron_schedule="0 6 * * *", execution_timezone="America/New_York",
-                 job_name=job_name, description=f"Materialises the newest {spec.name} partition every morning.")
-    def daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        with dg.partition_loading_context(effective_dt=context.scheduled_execution_time):
-            newest = partitions.get_last_partition_key()
-        if newest is None:
-            return dg.SkipReason("no partition exists yet")
-        return dg.RunRequest(run_key=f"{spec.name}:{newest}", partition_key=newest)
 
-    return daily
+def build_due_schedule(spec: DatasetSpec, job_name: str) -> dg.ScheduleDefinition:
+    """Every day at the due time (in ``spec.timezone``), run the check job ``job_name``; on by default."""
+    return dg.ScheduleDefinition(
+        name=f"{spec.name}_due", cron_schedule=due_cron(spec), execution_timezone=spec.timezone, job_name=job_name,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Checks, when the newest {spec.name} partition is due, that it is curated.")

@@ -1,23 +1,31 @@
-"""The missing-partition sensor: lists the vendor and lake prefixes and requests what the lake lacks.
+"""The sensors that keep a dataset whole: missing partitions, and months whose summary is out of date.
 
-It also heals: a request whose runs all failed, and whose partitions are still not curated, is made
-again with backoff and a bound on attempts (:mod:`lake_assets.defs.healing`), so an incident costs
-minutes of missing partitions, not the hours to the next full pass.
+The missing-partition sensor lists the vendor and lake prefixes and requests what the lake lacks;
+the rollup sensor lists the curated zone and requests each month whose summary is missing or older
+than one of its days. Both heal: a request whose runs all failed, and whose partitions are still
+missing, is made again with backoff and a bound on attempts (:mod:`lake_assets.defs.healing`), so an
+incident costs minutes, not the hours to the next full pass. Both are on by default: keeping the
+lake complete is what a user deploys it for.
 """
 
 import time
 
 import dagster as dg
 
-from lake_assets.defs.healing import first_request, heal, log_healing, retry_request
+from lake_assets.defs.healing import failed_partitions, first_request, heal, log_healing, retry_request
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.planning import PlanCursor, plan_tick, starts_full_pass
+from lake_assets.lake.layout import partition_date
+from lake_assets.lake.planning import PartitionRun, PlanCursor, plan_rechecks, plan_rollups, plan_tick, starts_full_pass
 
 #: Seconds between full reconciliations (a pass over the whole history instead of after the cursor).
 FULL_INTERVAL_SECONDS = 6 * 3600
 #: Most partitions one tick requests; the next tick resumes after the last one.
 MAX_PARTITIONS_PER_TICK = 400
+#: Most failed partitions a tick asks the vendor about (one HEAD each), to find corrected files.
+MAX_RECHECKS = 50
+#: Seconds between ticks: a published day is requested within this long (one LIST page after the cursor).
+TICK_SECONDS = 30
 
 
 def sensor_name(spec: DatasetSpec) -> str:
@@ -25,17 +33,24 @@ def sensor_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_missing_partitions"
 
 
+def rollup_sensor_name(spec: DatasetSpec) -> str:
+    """The name of a dataset's rollup sensor."""
+    return f"{spec.name}_rollups"
+
+
 def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                                     partitions: dg.PartitionsDefinition) -> dg.SensorDefinition:
     """Request the partitions that exist at the vendor but not (or not as new) in the curated zone."""
 
-    @dg.sensor(name=sensor_name(spec), job_name=job_name, minimum_interval_seconds=60,
+    @dg.sensor(name=sensor_name(spec), job_name=job_name, minimum_interval_seconds=TICK_SECONDS,
+               default_status=dg.DefaultSensorStatus.RUNNING,
                description=f"Lists `{spec.source.static_prefix}` at the vendor and "
                            f"`{spec.curated.listing_prefix}` in the lake after its cursor (a full pass every "
                            f"{FULL_INTERVAL_SECONDS // 3600} h) and requests missing or outdated partitions "
                            f"as range runs of up to {spec.chunk}.")
     def missing_partitions(context: dg.SensorEvaluationContext, vendor_s3: S3TransferResource,
                            lake_s3: S3TransferResource) -> dg.SensorResult:
+        curated = dg.AssetKey([spec.name, "curated"])
         cursor = PlanCursor.from_json(context.cursor)
         now = time.time()
         start = None if starts_full_pass(cursor, now, FULL_INTERVAL_SECONDS) else cursor.after
@@ -47,18 +62,50 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                              lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix, start_after=lake_start),
                              cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK)
             lists = vendor.get_statistics()["total_requests"] + lake.get_statistics()["total_requests"]
+            failed = failed_partitions(context.instance, curated, partitions, keys, MAX_RECHECKS)
+            planned = {key for run in plan.runs for key in run.keys}
+            rechecks = plan_rechecks(spec, keys, {k: t for k, t in failed.items() if k not in planned},
+                                     lambda key: vendor.find(vendor_s3.bucket, spec.source.key(partition_date(key))))
         for key in plan.off_calendar:
             context.log.warning("%s: vendor published %s on a day the %s calendar skips", spec.name, key, spec.calendar)
         context.log.info("%s: %s pass, %d vendor files seen, %d partitions in %d runs, %d LIST requests%s",
                          spec.name, "full" if plan.full_pass else "incremental", plan.source_seen, plan.partitions,
                          len(plan.runs), lists, " (capped)" if plan.capped else "")
-        new, healing = heal(context.instance, spec, sensor_name(spec), partitions, plan.runs, now)
-        log_healing(context.log, spec, healing, now)
-        requests = [first_request(run) for run in new] + [retry_request(retry) for retry in healing.retries]
-        if not requests:
-            return dg.SensorResult(skip_reason=f"nothing missing ({plan.source_seen} vendor files seen; "
-                                               f"{len(healing.waiting)} failed request(s) waiting to retry, "
-                                               f"{len(healing.given_up)} given up)", cursor=plan.cursor.to_json())
-        return dg.SensorResult(run_requests=requests, cursor=plan.cursor.to_json())
+        return _requests(context, spec, curated, partitions, plan.runs + rechecks, now,
+                         f"{plan.source_seen} vendor files seen, {len(rechecks)} failed partition(s) corrected",
+                         plan.cursor.to_json())
 
     return missing_partitions
+
+
+def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsDefinition) -> dg.SensorDefinition:
+    """Request the months whose summary is missing or older than one of their curated days."""
+
+    @dg.sensor(name=rollup_sensor_name(spec), job_name=job_name, minimum_interval_seconds=TICK_SECONDS,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description=f"Lists `{spec.curated.listing_prefix}` and `{spec.rollup_prefix}/` and requests each "
+                           f"month whose summary is missing or older than one of its curated days, the month in "
+                           f"progress included (summarised to date).")
+    def rollups(context: dg.SensorEvaluationContext, lake_s3: S3TransferResource) -> dg.SensorResult:
+        now = time.time()
+        with lake_s3.open() as lake:
+            runs = plan_rollups(spec, lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix),
+                                lake.iter_objects(lake_s3.bucket, spec.rollup_prefix + "/"))
+        valid = [run for run in runs if months.has_partition_key(run.start)]
+        return _requests(context, spec, dg.AssetKey([spec.name, "monthly"]), months, valid, now,
+                         f"{len(runs)} month(s) out of date", None)
+
+    return rollups
+
+
+def _requests(context: dg.SensorEvaluationContext, spec: DatasetSpec, asset: dg.AssetKey,
+              partitions: dg.PartitionsDefinition, planned: list[PartitionRun], now: float, seen: str,
+              cursor: str | None) -> dg.SensorResult:
+    """The tick's result: new requests and due retries of failed ones, or why there are none."""
+    new, healing = heal(context.instance, asset, context.sensor_name, partitions, planned, now)
+    log_healing(context.log, spec, healing, now)
+    requests = [first_request(run) for run in new] + [retry_request(retry) for retry in healing.retries]
+    if not requests:
+        return dg.SensorResult(skip_reason=f"nothing missing ({seen}; {len(healing.waiting)} failed request(s) "
+                                           f"waiting to retry, {len(healing.given_up)} given up)", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)

@@ -18,7 +18,9 @@ class Coverage:
 
     ``missing`` are published but not curated (or curated from an older source file);
     ``unpublished`` are publishing days on which the vendor has no file (missing at the source);
-    ``closed_days`` are days in the window the calendar skips: not published, by design.
+    ``closed_days`` are days in the window the calendar skips: not published, by design;
+    ``after_last`` are partitions after the vendor's last file, to date: not published yet (Dagster's
+    partition health counts them as missing, so ``expected + after_last`` is Dagster's partition count).
     """
 
     dataset: str
@@ -30,6 +32,7 @@ class Coverage:
     missing: list[str]
     unpublished: list[str]
     closed_days: int
+    after_last: int = 0
 
     @property
     def complete(self) -> bool:
@@ -55,7 +58,7 @@ def coverage(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[
     published = {key: info for key, info in by_partition(source, spec.source.date_of).items() if key in valid}
     curated = by_partition(lake, spec.curated.date_of)
     if not published:
-        return Coverage(spec.name, None, None, 0, 0, 0, [], [], 0)
+        return Coverage(spec.name, None, None, 0, 0, 0, [], [], 0, len(partition_keys))
     first, last = min(published), max(published)
     window = [key for key in partition_keys if first <= key <= last]
     missing = [key for key in sorted(published)
@@ -66,4 +69,5 @@ def coverage(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[
         dataset=spec.name, first=first, last=last, expected=len(window), published=len(published),
         curated=len(published) - len(missing), missing=missing,
         unpublished=[key for key in window if key not in published], closed_days=calendar_days - open_days,
+        after_last=sum(1 for key in partition_keys if key > last),
     )

@@ -15,7 +15,7 @@ from lake_assets.lake.datasets import DatasetSpec
 
 
 class CurationError(ValueError):
-    """A vendor file that cannot be turned into a curated partition."""
+    """A vendor file that cannot be turned into a curated partition: retrying it cannot help."""
 
 
 def parse_vendor_file(spec: DatasetSpec, data: bytes, where: str) -> pl.DataFrame:

@@ -4,7 +4,8 @@ A sensor names each request by its partitions and their source ETags (its run ke
 a request has failed and its partitions are still not curated, the request is made again once the
 backoff after its last failure has passed: ``first_delay``, doubling, at most ``longest_delay`` (a run
 whose process was killed under it is retried at once: that says nothing about the vendor or the lake).
-After ``max_attempts`` runs it is given up until a source file changes, which makes it a new request.
+After ``max_attempts`` runs, or at once when its last run found a vendor file that can never be curated
+(``permanent``), it is given up until a source file changes, which makes it a new request.
 So an incident (an S3 outage, credentials that could not write) heals within minutes of its end, and a
 vendor file that can never be curated costs ``max_attempts`` runs over hours, not a run a tick.
 """
@@ -43,6 +44,7 @@ class RequestHistory:
     succeeded: bool
     last_end: float | None
     killed: bool = False
+    permanent: bool = False
 
     @property
     def span(self) -> str:
@@ -92,7 +94,7 @@ def plan_retries(histories: Iterable[RequestHistory], not_curated: Collection[st
             continue
         if not any(key in not_curated for key in history.keys):
             continue
-        if history.attempts >= policy.max_attempts:
+        if history.permanent or history.attempts >= policy.max_attempts:
             plan.given_up.append(history)
             continue
         delay = 0.0 if history.killed else policy.delay_after(history.attempts)

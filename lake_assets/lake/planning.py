@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from lake_assets.lake.coverage import by_partition
@@ -133,11 +133,11 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
                 needed.append((key, info))
         after = info.key
     next_cursor = PlanCursor(after=after, full_at=now if full else cursor.full_at)
-    return Plan(runs=_ranges(spec, needed, index), cursor=next_cursor, full_pass=full, source_seen=seen,
+    return Plan(runs=ranges(spec, needed, index), cursor=next_cursor, full_pass=full, source_seen=seen,
                 off_calendar=off_calendar, capped=capped)
 
 
-def _ranges(spec: DatasetSpec, needed: list[tuple[str, ObjectInfo]], index: dict[str, int]) -> list[PartitionRun]:
+def ranges(spec: DatasetSpec, needed: list[tuple[str, ObjectInfo]], index: dict[str, int]) -> list[PartitionRun]:
     """Group partitions that are neighbours in the partition order into runs of at most ``spec.chunk``."""
     runs: list[PartitionRun] = []
     keys: list[str] = []
@@ -153,17 +153,34 @@ def _ranges(spec: DatasetSpec, needed: list[tuple[str, ObjectInfo]], index: dict
     return runs
 
 
-def stale_months(spec: DatasetSpec, curated: Iterable[ObjectInfo], rollups: Iterable[ObjectInfo]) -> list[str]:
-    """Return the month partition keys (``YYYY-MM-01``) whose summary is missing or older than a curated day.
-
-    Derived from the lake alone, so a backfill killed between a month's last day and its rollup
-    still gets that rollup when it runs again.
+def plan_rechecks(spec: DatasetSpec, partition_keys: Sequence[str], failed: dict[str, float],
+                  source_info: Callable[[str], ObjectInfo | None]) -> list[PartitionRun]:
+    """Request again the partitions whose run failed (``failed``: key -> when) and whose vendor file
+    changed since: a correction of a file behind the sensor's cursor is curated within a tick, not at
+    the next full pass. ``source_info`` returns a partition's vendor object, or None if it has none.
     """
-    newest: dict[str, ObjectInfo] = {}
-    for key, info in by_partition(curated, spec.curated.date_of).items():
-        month = key[:8] + "01"
-        if month not in newest or newest[month].last_modified < info.last_modified:
-            newest[month] = info
+    needed = [(key, info) for key, failed_at in sorted(failed.items())
+              if (info := source_info(key)) is not None and info.last_modified.timestamp() > failed_at]
+    return ranges(spec, needed, {key: position for position, key in enumerate(partition_keys)})
+
+
+def plan_rollups(spec: DatasetSpec, curated: Iterable[ObjectInfo],
+                 rollups: Iterable[ObjectInfo]) -> list[PartitionRun]:
+    """Return a rollup request per month whose summary is missing or older than one of its curated days.
+
+    Derived from the lake alone, so a month whose curated days changed while nothing rolled it up
+    (a killed run, the sensor switched off) is found again. Each request's run key covers the month's
+    curated ETags: a month whose days change again is a new request, a repeated tick is not.
+    """
+    days: dict[str, list[ObjectInfo]] = {}
+    for key, info in sorted(by_partition(curated, spec.curated.date_of).items()):
+        days.setdefault(key[:8] + "01", []).append(info)
     summaries = {month: info for info in rollups if (month := spec.rollup_month(info.key))}
-    return sorted(month for month, day in newest.items()
-                  if month not in summaries or summaries[month].last_modified < day.last_modified)
+    return [PartitionRun(f"{spec.name}.monthly", (month,), (_month_digest(infos),))
+            for month, infos in sorted(days.items())
+            if month not in summaries or any(summaries[month].last_modified < info.last_modified for info in infos)]
+
+
+def _month_digest(days: Iterable[ObjectInfo]) -> str:
+    """A short digest of a month's curated days and their ETags."""
+    return hashlib.sha256("\n".join(f"{info.key}={info.etag}" for info in days).encode()).hexdigest()[:16]

@@ -27,6 +27,14 @@ class NotPublishedError(LookupError):
     """The vendor has no file for a partition (yet)."""
 
 
+class ChecksFailedError(CurationError):
+    """A partition failed one of its blocking checks; ``outcomes`` holds every check's outcome."""
+
+    def __init__(self, message: str, outcomes: list[CheckOutcome]) -> None:
+        super().__init__(message)
+        self.outcomes = outcomes
+
+
 @dataclass(frozen=True)
 class Store:
     """An open handler and the bucket it works on."""
@@ -57,6 +65,7 @@ class CurateResult:
     bytes: int
     schema: dict[str, str]
     outcomes: list[CheckOutcome]
+    source_etag: str
 
 
 def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_side: bool,
@@ -78,11 +87,9 @@ def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_
         source = vendor.handler.info(vendor.bucket, source_key)
     except ObjectNotFoundError as exc:
         raise NotPublishedError(f"{spec.name} {partition_key(day)}: {vendor.uri(source_key)} is not published") from exc
-    try:
-        if lake.handler.info(lake.bucket, raw_key).metadata.get(SOURCE_ETAG) == source.etag:
-            return MirrorResult(source, raw_key, "up to date")
-    except ObjectNotFoundError:
-        pass
+    existing = lake.handler.find(lake.bucket, raw_key)
+    if existing is not None and existing.metadata.get(SOURCE_ETAG) == source.etag:
+        return MirrorResult(source, raw_key, "up to date")
     provenance = {SOURCE_ETAG: source.etag, "source-key": source_key}
     if server_side:
         lake.handler.copy_object(vendor.bucket, source_key, lake.bucket, raw_key, overwrite=True,
@@ -95,13 +102,22 @@ def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_
     return MirrorResult(source, raw_key, "transferred")
 
 
-def curate(spec: DatasetSpec, day: date, lake: Store) -> CurateResult:
+def curate(spec: DatasetSpec, day: date, lake: Store, curated_from: str | None = None) -> CurateResult | None:
     """Parse the raw file of ``day``, check it, and only if every check passes write the Parquet partition.
 
+    The partition records the vendor ETag it was curated from (``source-etag`` metadata). When that
+    ETag is ``curated_from`` (a retried run whose earlier attempt curated this file) and the curated
+    object still records it, nothing is done and None is returned: a retry does not curate the same
+    file twice.
+
     Raises:
-        CurationError: the file is unreadable or a check failed; the curated partition is untouched.
+        CurationError: the file is unreadable, or a check failed (:class:`ChecksFailedError`); the
+            curated partition is untouched.
     """
     raw_key = spec.raw.key(day)
+    source_etag = lake.handler.info(lake.bucket, raw_key).metadata.get(SOURCE_ETAG, "")
+    if curated_from is not None and source_etag == curated_from == _curated_from(spec, day, lake):
+        return None
     where = f"{spec.name} partition {partition_key(day)} ({lake.uri(raw_key)})"
     kept = "; the curated partition was left as it was"
     try:
@@ -111,12 +127,20 @@ def curate(spec: DatasetSpec, day: date, lake: Store) -> CurateResult:
     outcomes = check_partition(spec, frame, day)
     failed = [outcome for outcome in outcomes if not outcome.passed]
     if failed:
-        raise CurationError(f"{where}: failed check(s) " + "; ".join(f"{o.name}: {o.detail}" for o in failed) + kept)
+        raise ChecksFailedError(f"{where}: failed check(s) " + "; ".join(f"{o.name}: {o.detail}" for o in failed)
+                                + kept, outcomes)
     data = to_parquet(frame)
     key = spec.curated.key(day)
-    lake.handler.put_bytes(lake.bucket, key, data, overwrite=True, content_type="application/vnd.apache.parquet")
+    lake.handler.put_bytes(lake.bucket, key, data, overwrite=True, content_type="application/vnd.apache.parquet",
+                           metadata={SOURCE_ETAG: source_etag})
     return CurateResult(key, frame.height, len(data), {name: str(dtype) for name, dtype in frame.schema.items()},
-                        outcomes)
+                        outcomes, source_etag)
+
+
+def _curated_from(spec: DatasetSpec, day: date, lake: Store) -> str | None:
+    """The vendor ETag the curated partition of ``day`` records, or None if it does not exist."""
+    info = lake.handler.find(lake.bucket, spec.curated.key(day))
+    return info.metadata.get(SOURCE_ETAG) if info else None
 
 
 def read_parquet(data: bytes, where: str) -> pl.DataFrame:
@@ -132,7 +156,8 @@ def read_parquet(data: bytes, where: str) -> pl.DataFrame:
 
 
 def roll_up_month(spec: DatasetSpec, year: int, month: int, lake: Store) -> tuple[str, pl.DataFrame, int]:
-    """Summarise one month of curated partitions, read from its Hive prefix; return key, frame, days read."""
+    """Summarise the curated partitions of one month (to date, for the month in progress), read from its
+    Hive prefix; return the summary's key, the summary and how many days it read."""
     keys = [info.key for info in lake.handler.iter_objects(lake.bucket, spec.curated.month_prefix(year, month))
             if info.key.endswith("/" + spec.curated.filename)]
     frames = [read_parquet(lake.handler.get_bytes(lake.bucket, key), lake.uri(key)) for key in keys]

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 from lake_assets.s3.config import MAX_PRESIGN_SECONDS, S3TransferConfig
-from lake_assets.s3.errors import CorruptObjectError, PreconditionFailedError, translated
+from lake_assets.s3.errors import CorruptObjectError, ObjectNotFoundError, PreconditionFailedError, translated
 from lake_assets.s3.listing import iter_objects, key_exists
 from lake_assets.s3.refs import ObjectInfo
 from lake_assets.s3.stats import TransferStatistics
@@ -48,6 +48,13 @@ class ObjectCalls:
         """Return an object's size, ETag, metadata and encryption, from one HEAD request."""
         return ObjectInfo.from_head(key, self._call("HeadObject", bucket, key, self.client.head_object,
                                                     Bucket=bucket, Key=key))
+
+    def find(self, bucket: str, key: str) -> ObjectInfo | None:
+        """Return :meth:`info` of ``key``, or None when there is no such object."""
+        try:
+            return self.info(bucket, key)
+        except ObjectNotFoundError:
+            return None
 
     def get_bytes(self, bucket: str, key: str, decompress: bool = False) -> bytes:
         """Return an object's bytes, gunzipped when ``decompress`` is True.

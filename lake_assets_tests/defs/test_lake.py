@@ -8,6 +8,7 @@ import gzip
 import io
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -17,7 +18,6 @@ import pytest
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
 from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.defs.resources import S3TransferResource
-from lake_assets.lake.curation import CurationError
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.layout import partition_key
 from lake_assets.lake.planning import PlanCursor
@@ -99,16 +99,13 @@ def test_materialise_a_range_and_roll_up_the_month(defs: dg.Definitions, lake: d
     result = dg.materialize(assets(defs), resources=lake, tags={
         "dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-12"})
     assert result.success
-    materialized = {m.partition for m in result.asset_materializations_for_node("day_aggs__curated")}
-    assert materialized == {partition_key(day) for day in JAN}  # the weekend is not a partition
-    range_metadata = result.asset_materializations_for_node("day_aggs__curated")[0].metadata
-    assert "dagster/row_count" not in range_metadata and range_metadata["range_rows"].value == 100 * len(JAN)
-    observed = {event.asset_observation_data.asset_observation.partition:
-                event.asset_observation_data.asset_observation.metadata
-                for event in result.all_events if event.event_type_value == "ASSET_OBSERVATION"}
-    assert set(observed) == materialized
-    assert {m["dagster/row_count"].value for m in observed.values()} == {100}
-    assert observed["2024-01-03"]["dagster/uri"].value.endswith("dataset=day_aggs/year=2024/month=01/day=03/data.parquet")
+    curated = {m.partition: m.metadata for m in result.asset_materializations_for_node("day_aggs__curated")}
+    assert sorted(curated) == [partition_key(day) for day in JAN]  # the weekend is not a partition; each once
+    assert {m["dagster/row_count"].value for m in curated.values()} == {100}  # each partition's own figures
+    assert curated["2024-01-03"]["dagster/uri"].value.endswith("year=2024/month=01/day=03/data.parquet")
+    with lake["lake_s3"].open() as handler:
+        source = handler.info(lake["vendor_s3"].bucket, DAY_AGGS.source.key(JAN[1])).etag
+    assert curated["2024-01-03"]["source_etag"].value == source
     monthly = asset(defs, "monthly")
     rollup = dg.materialize([monthly], partition_key="2024-01-01", resources=lake)
     assert rollup.success
@@ -125,16 +122,59 @@ def test_a_truncated_curated_partition_fails_the_rollup_naming_it(defs: dg.Defin
     with lake["lake_s3"].open() as handler:
         whole = handler.get_bytes(lake["lake_s3"].bucket, key)
         handler.put_bytes(lake["lake_s3"].bucket, key, whole[: len(whole) // 2], overwrite=True)
-    with pytest.raises(CurationError) as failure:
+    with pytest.raises(dg.Failure) as failure:
         dg.materialize([asset(defs, "monthly")], partition_key="2024-01-01", resources=lake)
-    assert f"s3://{lake['lake_s3'].bucket}/{key} is not a readable Parquet file" in str(failure.value)
+    assert f"s3://{lake['lake_s3'].bucket}/{key} is not a readable Parquet file" in str(failure.value.description)
+
+
+def test_a_range_run_with_a_bad_day_records_the_good_days_and_the_failed_check(
+        defs: dg.Definitions, lake: dict[str, S3TransferResource], tmp_path: Path) -> None:
+    publish(lake, DAY_AGGS, JAN[:3])
+    publish(lake, DAY_AGGS, [JAN[1]], data=gzip_csv(day_aggs_frame(JAN[1]).with_columns(pl.col("low") * 10)))
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    result = dg.materialize(assets(defs), resources=lake, instance=instance, raise_on_error=False, tags={
+        "dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-04"})
+    assert not result.success
+    assert [m.partition for m in result.asset_materializations_for_node("day_aggs__curated")] == \
+        ["2024-01-02", "2024-01-04"]
+    statuses = instance.get_status_by_partition(dg.AssetKey(["day_aggs", "curated"]),
+                                                ["2024-01-02", "2024-01-03", "2024-01-04"],
+                                                defs.resolve_job_def("day_aggs_ingest").partitions_def)
+    assert statuses == {"2024-01-02": dg.AssetPartitionStatus.MATERIALIZED,
+                        "2024-01-03": dg.AssetPartitionStatus.FAILED,
+                        "2024-01-04": dg.AssetPartitionStatus.MATERIALIZED}
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    ohlc = checks["ohlc_consistent"]
+    assert not ohlc.passed and ohlc.metadata["failed_partitions"].value == ["2024-01-03"]
+    assert "day_aggs: 2024-01-03: " in ohlc.metadata["detail"].value and checks["schema"].passed
+    assert result.dagster_run.run_id and instance.get_run_by_id(result.dagster_run.run_id).tags[
+        "lake/permanent-failure"] == "true"  # a bad vendor file: healing waits for the vendor to correct it
+    with lake["lake_s3"].open() as handler:
+        curated = {info.key for info in handler.iter_objects(lake["lake_s3"].bucket, DAY_AGGS.curated.listing_prefix)}
+    assert curated == {DAY_AGGS.curated.key(JAN[0]), DAY_AGGS.curated.key(JAN[2])}
+
+
+@pytest.mark.parametrize("tags", [
+    {"dagster/partition": "2024-01-06"},  # a Saturday
+    {"dagster/partition": "2024-01-15"},  # Martin Luther King Jr. Day
+    {"dagster/asset_partition_range_start": "2024-01-04", "dagster/asset_partition_range_end": "2024-01-07"},
+], ids=["saturday", "holiday", "range-ending-on-sunday"])
+def test_a_day_that_is_not_a_partition_fails_clearly_and_runs_nothing(
+        defs: dg.Definitions, lake: dict[str, S3TransferResource], tags: dict[str, str]) -> None:
+    publish(lake, DAY_AGGS, JAN)
+    with pytest.raises(dg.Failure) as failure:
+        dg.materialize(assets(defs), resources=lake, tags=tags)
+    bad = tags.get("dagster/partition") or tags["dagster/asset_partition_range_end"]
+    assert f"day_aggs/raw: {bad} is not a partition" in str(failure.value.description)
+    with lake["lake_s3"].open() as handler:
+        assert not list(handler.iter_objects(lake["lake_s3"].bucket, "raw/"))
 
 
 def evaluate(defs: dg.Definitions, lake: dict[str, S3TransferResource], cursor: str | None = None,
              spec: DatasetSpec = DAY_AGGS, instance: dg.DagsterInstance | None = None) -> dg.SensorResult:
     """One tick; with no ``instance``, on an empty one (no run history)."""
     sensor = defs.resolve_sensor_def(f"{spec.name}_missing_partitions")
-    with dg.build_sensor_context(cursor=cursor, resources=lake,
+    with dg.build_sensor_context(cursor=cursor, resources=lake, sensor_name=sensor.name,
                                  instance=instance or dg.DagsterInstance.ephemeral()) as context:
         return sensor(context)
 
@@ -257,14 +297,18 @@ def test_definitions_snapshot() -> None:
     assert snapshot == {
         "assets": ["day_aggs/curated", "day_aggs/monthly", "day_aggs/raw", "spp_nodal_prices/curated",
                    "spp_nodal_prices/monthly", "spp_nodal_prices/raw"],
-        "checks": ["day_aggs/curated:no_duplicate_keys", "day_aggs/curated:no_null_keys", "day_aggs/curated:not_empty",
+        "checks": ["day_aggs/curated:newest_partition_due", "day_aggs/curated:no_duplicate_keys",
+                   "day_aggs/curated:no_null_keys", "day_aggs/curated:not_empty",
                    "day_aggs/curated:ohlc_consistent", "day_aggs/curated:rows_in_partition", "day_aggs/curated:schema",
+                   "spp_nodal_prices/curated:newest_partition_due",
                    "spp_nodal_prices/curated:no_duplicate_keys", "spp_nodal_prices/curated:no_null_keys",
                    "spp_nodal_prices/curated:not_empty", "spp_nodal_prices/curated:rows_in_partition",
                    "spp_nodal_prices/curated:schema"],
-        "schedules": ["day_aggs_daily", "spp_nodal_prices_daily"],
-        "sensors": ["day_aggs_missing_partitions", "spp_nodal_prices_missing_partitions"],
-        "jobs": ["day_aggs_ingest", "day_aggs_monthly", "spp_nodal_prices_ingest", "spp_nodal_prices_monthly"],
+        "schedules": ["day_aggs_due", "spp_nodal_prices_due"],
+        "sensors": ["day_aggs_missing_partitions", "day_aggs_rollups", "spp_nodal_prices_missing_partitions",
+                    "spp_nodal_prices_rollups"],
+        "jobs": ["day_aggs_due_check", "day_aggs_ingest", "day_aggs_monthly", "spp_nodal_prices_due_check",
+                 "spp_nodal_prices_ingest", "spp_nodal_prices_monthly"],
     }
     day_aggs_days = graph.assets_def_for_key(dg.AssetKey(["day_aggs", "raw"])).partitions_def
     keys = day_aggs_days.get_partition_keys()

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.layout import partition_key
-from lake_assets.lake.planning import PlanCursor, plan_tick, stale_months
+from lake_assets.lake.planning import PlanCursor, plan_rechecks, plan_rollups, plan_tick
 from lake_assets.s3 import ObjectInfo
 
 T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
@@ -102,4 +102,22 @@ def test_months_needing_a_rollup_come_from_the_lake() -> None:
                ObjectInfo(f"{DAY_AGGS.rollup_prefix}/year=2024/month=02/summary.parquet", 1, "r", T0),
                ObjectInfo(f"{DAY_AGGS.rollup_prefix}/notes.txt", 1, "r", T0)]
     # January is summarised after its days; February's summary predates a curated day; March has none
-    assert stale_months(DAY_AGGS, lake, rollups) == ["2024-02-01", "2024-03-01"]
+    runs = plan_rollups(DAY_AGGS, lake, rollups)
+    assert [run.keys for run in runs] == [("2024-02-01",), ("2024-03-01",)]
+    # a repeated tick makes the same requests; a month whose days change is a new one
+    assert [run.run_key for run in plan_rollups(DAY_AGGS, lake, rollups)] == [run.run_key for run in runs]
+    changed = [*lake[:-1], dataclasses.replace(lake[-1], etag="recurated")]  # a March day
+    assert plan_rollups(DAY_AGGS, changed, rollups)[1].run_key != runs[1].run_key
+    assert plan_rollups(DAY_AGGS, changed, rollups)[0].run_key == runs[0].run_key
+
+
+def test_a_failed_partition_is_requested_again_only_once_its_vendor_file_changed() -> None:
+    keys = [partition_key(day) for day in DAYS]
+    files = {info.key: info for info in source(DAYS[:4])}
+    corrected = dataclasses.replace(files[DAY_AGGS.source.key(DAYS[2])], etag="corrected",
+                                    last_modified=T0 + timedelta(hours=3))
+    files[corrected.key] = corrected
+    failed_at = (T0 + timedelta(hours=2)).timestamp()  # both failed after their first file; one was corrected since
+    runs = plan_rechecks(DAY_AGGS, keys, {keys[1]: failed_at, keys[2]: failed_at, keys[20]: failed_at},
+                         lambda key: files.get(DAY_AGGS.source.key(date.fromisoformat(key))))
+    assert [(run.keys, run.etags) for run in runs] == [((keys[2],), ("corrected",))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -44,6 +44,8 @@ DAY_AGGS = DatasetSpec(
     .dt.convert_time_zone("America/New_York").dt.date(),
     start_date=date(2024, 1, 2),
     calendar="nyse",
+    timezone="America/New_York",
+    due=timedelta(days=1, hours=11),  # flat files for day D are out by 11:00 New York time on D+1
     rollup=_day_aggs_rollup,
     ohlc=True,
 )
@@ -58,6 +60,8 @@ NODAL_PRICES = DatasetSpec(
     row_date=pl.col("interval_start").dt.date(),
     start_date=date(2024, 1, 1),
     calendar="daily",
+    timezone="America/Chicago",
+    due=timedelta(hours=-11),  # day-ahead prices for day D are published by 13:00 Chicago time on D-1
     rollup=_nodal_rollup,
 )
 

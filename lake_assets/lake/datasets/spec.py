@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -26,6 +27,9 @@ class DatasetSpec:
         row_date: Expression giving each row's date, which must equal its partition's date.
         start_date: First day the vendor published.
         calendar: Days the vendor publishes on; other days are not partitions.
+        timezone: The IANA timezone the vendor's days are in; a partition is a day of that timezone.
+        due: When the vendor's file for day D is expected, after the start of D in ``timezone``
+            (negative when it is published before the day begins, as day-ahead prices are).
         ohlc: Whether rows carry open/high/low/close prices that must be consistent.
         rollup: Turns a month of curated rows (with a ``date`` column) into the monthly summary.
         owners: Owners shown in the UI.
@@ -40,11 +44,22 @@ class DatasetSpec:
     row_date: pl.Expr
     start_date: date
     calendar: Calendar
+    timezone: str
+    due: timedelta
     rollup: Callable[[pl.LazyFrame], pl.LazyFrame]
     ohlc: bool = False
     owners: tuple[str, ...] = ("team:data-platform",)
     chunk: int = 31
     raw_filename: str = field(default="data.csv.gz")
+
+    @property
+    def days_ahead(self) -> int:
+        """How many days after today already have their partition: 1 for a file published before its day."""
+        return max(0, -(self.due // timedelta(days=1)))
+
+    def due_at(self, day: date) -> datetime:
+        """When the vendor's file for ``day`` is expected, as an aware datetime."""
+        return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(self.timezone)) + self.due
 
     @property
     def raw(self) -> HiveLayout:

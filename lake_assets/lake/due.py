@@ -1,0 +1,33 @@
+"""When a dataset's newest partition is due, from its calendar and the hour its vendor publishes. Pure.
+
+A partition is *due* once the vendor's promised publishing time for its day has passed
+(``DatasetSpec.due_at``). Freshness is judged against the newest due partition, so a weekend or a
+holiday never makes a dataset look late, and a vendor that stops publishing does.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.datasets import DatasetSpec
+
+#: How far back to look for the newest publishing day (longer than any closure of a calendar).
+_LOOKBACK = timedelta(days=14)
+
+
+def newest_due_day(spec: DatasetSpec, now: datetime) -> date | None:
+    """Return the newest publishing day whose file was due by ``now`` (aware), or None before the first."""
+    today = now.astimezone(spec.due_at(spec.start_date).tzinfo).date()
+    candidates = publishing_days(spec.calendar, max(spec.start_date, today - _LOOKBACK),
+                                 today + timedelta(days=spec.days_ahead + 1))
+    due = [day for day in candidates if spec.due_at(day) <= now]
+    return due[-1] if due else None
+
+
+def longest_silence(spec: DatasetSpec, start: date, end: date) -> timedelta:
+    """Return the longest time between two consecutive due times in ``[start, end]``: how long the
+    dataset can go without a new partition by design (a long weekend), so freshness never flags it."""
+    days = publishing_days(spec.calendar, start, end)
+    gaps = (spec.due_at(later) - spec.due_at(earlier) for earlier, later in zip(days, days[1:]))
+    return max(gaps, default=timedelta(days=1))

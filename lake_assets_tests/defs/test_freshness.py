@@ -1,0 +1,48 @@
+"""Freshness: the due schedule requests no data, and the partition-aware check follows the instance."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lake_assets.definitions import defs
+from lake_assets.defs.freshness import GRACE
+from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
+from lake_assets.lake.due import newest_due_day
+from lake_assets.lake.layout import partition_key
+
+
+@pytest.mark.parametrize(("spec", "cron", "timezone_name"), [
+    (DAY_AGGS, "30 11 * * *", "America/New_York"),      # files due 11:00 New York, checked 30 min later
+    (NODAL_PRICES, "30 13 * * *", "America/Chicago"),   # day-ahead prices due 13:00 Chicago on the day before
+])
+def test_the_schedule_checks_at_the_due_hour_and_requests_no_data(spec: DatasetSpec, cron: str,
+                                                                  timezone_name: str) -> None:
+    schedule = defs.resolve_schedule_def(f"{spec.name}_due")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == (cron, timezone_name)
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    job = defs.resolve_job_def(schedule.job_name)
+    assert job.asset_layer.selected_asset_keys == set()  # only the due check: it never materialises a partition
+    assert {key.name for key in job.asset_layer.asset_graph.asset_check_keys} >= {"newest_partition_due"}
+
+
+def test_the_curated_assets_declare_a_freshness_policy() -> None:
+    graph = defs.resolve_asset_graph()
+    policies = {spec.name: graph.get(dg.AssetKey([spec.name, "curated"])).freshness_policy
+                for spec in (DAY_AGGS, NODAL_PRICES)}
+    assert policies["day_aggs"].fail_window.to_timedelta() == timedelta(days=4) + GRACE  # a long weekend
+    assert policies["spp_nodal_prices"].fail_window.to_timedelta() == timedelta(days=1) + GRACE
+
+
+def test_the_due_check_fails_until_the_newest_due_partition_is_curated(tmp_path: Path) -> None:
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    job = defs.resolve_job_def("spp_nodal_prices_due_check")
+    due = partition_key(newest_due_day(NODAL_PRICES, datetime.now(timezone.utc) - GRACE))
+    late = job.execute_in_process(instance=instance).get_asset_check_evaluations()[0]
+    assert not late.passed and late.severity == dg.AssetCheckSeverity.WARN
+    assert late.metadata["partition"].value == due and "not curated (missing)" in late.metadata["detail"].value
+    instance.report_runless_asset_event(dg.AssetMaterialization(["spp_nodal_prices", "curated"], partition=due))
+    assert job.execute_in_process(instance=instance).get_asset_check_evaluations()[0].passed
