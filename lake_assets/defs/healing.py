@@ -119,19 +119,10 @@ def heal(instance: dg.DagsterInstance, asset: dg.AssetKey, sensor: str, partitio
 
 
 def failed_partitions(instance: dg.DagsterInstance, asset: dg.AssetKey, partitions: dg.PartitionsDefinition,
-                      keys: Sequence[str], limit: int) -> dict[str, float]:
-    """Up to ``limit`` partitions of ``asset`` whose latest run failed, each with the time of its failure."""
+                      keys: Sequence[str], limit: int) -> list[str]:
+    """Up to ``limit`` partitions of ``asset`` whose latest run failed, by the instance's partition status."""
     statuses = instance.get_status_by_partition(asset, list(keys), partitions) or {}
-    failed = [key for key, status in statuses.items() if status == dg.AssetPartitionStatus.FAILED][:limit]
-    if not failed:
-        return {}
-    records = instance.fetch_failed_materializations(
-        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=failed), limit=10 * len(failed)).records
-    when: dict[str, float] = {}
-    for record in records:  # newest first
-        if record.partition_key and record.partition_key not in when:
-            when[record.partition_key] = record.timestamp
-    return when
+    return [key for key, status in statuses.items() if status == dg.AssetPartitionStatus.FAILED][:limit]
 
 
 def log_healing(log: dg.DagsterLogManager, spec: DatasetSpec, plan: HealPlan, now: float) -> None:

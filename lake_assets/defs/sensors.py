@@ -17,12 +17,13 @@ from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import partition_date
 from lake_assets.lake.planning import PartitionRun, PlanCursor, plan_rechecks, plan_rollups, plan_tick, starts_full_pass
+from lake_assets.lake.steps import Store, mirrored_etag
 
 #: Seconds between full reconciliations (a pass over the whole history instead of after the cursor).
 FULL_INTERVAL_SECONDS = 6 * 3600
 #: Most partitions one tick requests; the next tick resumes after the last one.
 MAX_PARTITIONS_PER_TICK = 400
-#: Most failed partitions a tick asks the vendor about (one HEAD each), to find corrected files.
+#: Most failed partitions a tick asks the vendor and raw zone about (a HEAD each), to find corrected files.
 MAX_RECHECKS = 50
 #: Seconds between ticks: a published day is requested within this long (one LIST page after the cursor).
 TICK_SECONDS = 30
@@ -62,10 +63,12 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                              lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix, start_after=lake_start),
                              cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK)
             lists = vendor.get_statistics()["total_requests"] + lake.get_statistics()["total_requests"]
-            failed = failed_partitions(context.instance, curated, partitions, keys, MAX_RECHECKS)
             planned = {key for run in plan.runs for key in run.keys}
-            rechecks = plan_rechecks(spec, keys, {k: t for k, t in failed.items() if k not in planned},
-                                     lambda key: vendor.find(vendor_s3.bucket, spec.source.key(partition_date(key))))
+            failed = [key for key in failed_partitions(context.instance, curated, partitions, keys, MAX_RECHECKS)
+                      if key not in planned]
+            rechecks = plan_rechecks(
+                spec, keys, failed, lambda key: vendor.find(vendor_s3.bucket, spec.source.key(partition_date(key))),
+                lambda key: mirrored_etag(spec, partition_date(key), Store(lake, lake_s3.bucket)))
         for key in plan.off_calendar:
             context.log.warning("%s: vendor published %s on a day the %s calendar skips", spec.name, key, spec.calendar)
         context.log.info("%s: %s pass, %d vendor files seen, %d partitions in %d runs, %d LIST requests%s",

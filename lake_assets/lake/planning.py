@@ -153,14 +153,19 @@ def ranges(spec: DatasetSpec, needed: list[tuple[str, ObjectInfo]], index: dict[
     return runs
 
 
-def plan_rechecks(spec: DatasetSpec, partition_keys: Sequence[str], failed: dict[str, float],
-                  source_info: Callable[[str], ObjectInfo | None]) -> list[PartitionRun]:
-    """Request again the partitions whose run failed (``failed``: key -> when) and whose vendor file
-    changed since: a correction of a file behind the sensor's cursor is curated within a tick, not at
-    the next full pass. ``source_info`` returns a partition's vendor object, or None if it has none.
+def plan_rechecks(spec: DatasetSpec, partition_keys: Sequence[str], failed: Iterable[str],
+                  source_info: Callable[[str], ObjectInfo | None],
+                  mirrored_etag: Callable[[str], str | None]) -> list[PartitionRun]:
+    """Request again the partitions whose run failed on a vendor file the vendor has corrected since.
+
+    ``failed`` are partitions whose last run failed after their file was mirrored; ``mirrored_etag``
+    gives the vendor ETag the raw zone holds for one (None if nothing was mirrored: that failure is
+    healing's to retry), ``source_info`` the vendor's object now (None if it has none). A correction
+    of a file behind the sensor's cursor is so curated within a tick, not at the next full pass.
     """
-    needed = [(key, info) for key, failed_at in sorted(failed.items())
-              if (info := source_info(key)) is not None and info.last_modified.timestamp() > failed_at]
+    needed = [(key, info) for key in sorted(failed)
+              if (mirrored := mirrored_etag(key)) is not None and (info := source_info(key)) is not None
+              and info.etag != mirrored]
     return ranges(spec, needed, {key: position for position, key in enumerate(partition_keys)})
 
 

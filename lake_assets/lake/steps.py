@@ -137,6 +137,12 @@ def curate(spec: DatasetSpec, day: date, lake: Store, curated_from: str | None =
                         outcomes, source_etag)
 
 
+def mirrored_etag(spec: DatasetSpec, day: date, lake: Store) -> str | None:
+    """The vendor ETag the raw zone's copy of ``day`` was made from, or None if there is no copy."""
+    info = lake.handler.find(lake.bucket, spec.raw.key(day))
+    return info.metadata.get(SOURCE_ETAG) if info else None
+
+
 def _curated_from(spec: DatasetSpec, day: date, lake: Store) -> str | None:
     """The vendor ETag the curated partition of ``day`` records, or None if it does not exist."""
     info = lake.handler.find(lake.bucket, spec.curated.key(day))

@@ -112,12 +112,11 @@ def test_months_needing_a_rollup_come_from_the_lake() -> None:
 
 
 def test_a_failed_partition_is_requested_again_only_once_its_vendor_file_changed() -> None:
-    keys = [partition_key(day) for day in DAYS]
     files = {info.key: info for info in source(DAYS[:4])}
-    corrected = dataclasses.replace(files[DAY_AGGS.source.key(DAYS[2])], etag="corrected",
-                                    last_modified=T0 + timedelta(hours=3))
+    corrected = dataclasses.replace(files[DAY_AGGS.source.key(DAYS[2])], etag="corrected")
     files[corrected.key] = corrected
-    failed_at = (T0 + timedelta(hours=2)).timestamp()  # both failed after their first file; one was corrected since
-    runs = plan_rechecks(DAY_AGGS, keys, {keys[1]: failed_at, keys[2]: failed_at, keys[20]: failed_at},
-                         lambda key: files.get(DAY_AGGS.source.key(date.fromisoformat(key))))
-    assert [(run.keys, run.etags) for run in runs] == [((keys[2],), ("corrected",))]
+    mirrored = {KEYS[1]: files[DAY_AGGS.source.key(DAYS[1])].etag, KEYS[2]: "e" + f"{DAYS[2]:%m%d}"}
+    runs = plan_rechecks(DAY_AGGS, KEYS, [KEYS[1], KEYS[2], KEYS[3], KEYS[20]],
+                         lambda key: files.get(DAY_AGGS.source.key(date.fromisoformat(key))), mirrored.get)
+    # day 1: same file as mirrored; day 2: corrected since; day 3: never mirrored (healing's); day 20: no file
+    assert [(run.keys, run.etags) for run in runs] == [((KEYS[2],), ("corrected",))]

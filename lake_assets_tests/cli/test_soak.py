@@ -1,0 +1,262 @@
+"""The soak: the real `dagster-daemon` (and the code server it starts) runs the lake unattended against the
+embedded SeaweedFS, with the sensors and schedule in their default state (on), while vendor days arrive.
+
+It goes through, in order: a lake identity that cannot write (the first run fails), then fixed and the
+daemon restarted; new days arriving, one of them a corrupt file; the vendor's correction of that file,
+with the run worker of the next run killed mid-run; the rest of the month. After each step it waits for
+the daemon to settle and asserts the lake's invariants: every published partition curated, S3 and Dagster
+agree, rollups current, nothing stuck, no partition materialised twice for the same vendor file, every
+object encrypted. Real delays: the sensors tick every 30 s, a failed request backs off 60 s.
+Run with ``-s`` to see its figures (time to heal, runs per partition).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET
+from lake_assets.cli.sample import day_aggs_frame, gzip_csv
+from lake_assets.definitions import defs
+from lake_assets.defs.healing import PERMANENT_TAG, SENSOR_TAG
+from lake_assets.defs.resources import resource_env
+from lake_assets.defs.sensors import sensor_name
+from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.lake.layout import partition_key
+from lake_assets.lake.steps import SOURCE_ETAG
+from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.s3 import S3Handler
+from lake_assets_tests.cli.test_ui import REPO, _stop_group
+
+pytestmark = pytest.mark.integration
+CURATED, MONTHLY = dg.AssetKey(["day_aggs", "curated"]), dg.AssetKey(["day_aggs", "monthly"])
+JANUARY = publishing_days("nyse", date(2024, 1, 2), date(2024, 1, 31))  # 21 trading days
+CORRUPT_DAY = date(2024, 1, 10)
+#: Longest wait for one step to settle: two sensor ticks, a 60 s backoff, runs and a daemon restart.
+STEP_TIMEOUT = 240.0
+_ACTIVE = [status for status in dg.DagsterRunStatus if status not in
+           (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)]
+
+
+@dataclass
+class Soak:
+    """The running system: the S3 server, the daemon, and what the vendor has published so far."""
+
+    server: EmbeddedS3
+    home: Path
+    log: Path
+    daemon: subprocess.Popen[bytes] | None = None
+    published: dict[str, str] = field(default_factory=dict)  # partition -> vendor ETag
+    bad: set[str] = field(default_factory=set)  # partitions whose current vendor file cannot be curated
+
+    def instance(self) -> dg.DagsterInstance:
+        return dg.DagsterInstance.local_temp(str(self.home))  # the daemon's instance, read from its home
+
+    def start_daemon(self, lake_identity: str) -> None:
+        env = {**os.environ, "DAGSTER_HOME": str(self.home),
+               **resource_env("VENDOR_S3", VENDOR_BUCKET, self.server.transfer_config()),
+               **resource_env("LAKE_S3", LAKE_BUCKET, self.server.transfer_config(lake_identity))}
+        with self.log.open("ab") as out:
+            self.daemon = subprocess.Popen(
+                [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+
+    def stop_daemon(self) -> None:
+        if self.daemon is not None:
+            _stop_group(self.daemon)
+            self.daemon = None
+
+    def publish(self, days: list[date], data: Callable[[date], bytes] = lambda day: gzip_csv(day_aggs_frame(day)),
+                bad: bool = False) -> None:
+        with S3Handler(self.server.transfer_config(show_progress=False)) as vendor:
+            for day in days:
+                key = DAY_AGGS.source.key(day)
+                vendor.put_bytes(VENDOR_BUCKET, key, data(day), overwrite=True)
+                self.published[partition_key(day)] = vendor.info(VENDOR_BUCKET, key).etag
+                (self.bad.add if bad else self.bad.discard)(partition_key(day))
+
+    def runs(self) -> list[dg.RunRecord]:
+        return list(self.instance().get_run_records(
+            dg.RunsFilter(tags={SENSOR_TAG: sensor_name(DAY_AGGS)}), ascending=True))
+
+    def wait(self, what: str, done: Callable[[], bool], timeout: float = STEP_TIMEOUT) -> float:
+        """Poll ``done`` until it holds; return how long that took."""
+        began = time.monotonic()
+        while not done():
+            if self.daemon is not None and self.daemon.poll() is not None:
+                pytest.fail(f"dagster-daemon exited with {self.daemon.returncode}:\n{self.log.read_text()[-3000:]}")
+            if time.monotonic() - began > timeout:
+                pytest.fail(f"{what} did not happen within {timeout:.0f} s:\n{self.log.read_text()[-4000:]}\n"
+                            f"{self.lake_state()}")
+            time.sleep(2)
+        return time.monotonic() - began
+
+    def lake_state(self) -> dict[str, object]:
+        """What S3 and Dagster hold, for the invariants and for a failure's message."""
+        instance = self.instance()
+        with S3Handler(self.server.transfer_config(show_progress=False)) as s3:
+            curated = {partition_key(DAY_AGGS.curated.date_of(info.key)):
+                       s3.info(LAKE_BUCKET, info.key) for info in s3.iter_objects(LAKE_BUCKET, "curated/")}
+            rollups = {month: info for info in s3.iter_objects(LAKE_BUCKET, "rollup/")
+                       if (month := DAY_AGGS.rollup_month(info.key))}
+        partitions, months = (defs.resolve_assets_def(key).partitions_def for key in (CURATED, MONTHLY))
+        return {
+            "curated": curated, "rollups": rollups,
+            "status": instance.get_status_by_partition(CURATED, sorted(self.published), partitions) or {},
+            "month_status": instance.get_status_by_partition(MONTHLY, sorted({k[:8] + "01" for k in curated}),
+                                                             months) or {},
+            "active_runs": len(instance.get_run_records(dg.RunsFilter(statuses=_ACTIVE))),
+        }
+
+    def settled(self) -> bool:
+        """Every good published partition curated from its current file, in S3 and in Dagster, and the
+        months of the curated days rolled up after their newest day, and no run queued or running."""
+        state = self.lake_state()
+        good = {key: etag for key, etag in self.published.items() if key not in self.bad}
+        curated, status = state["curated"], state["status"]
+        days_done = all(key in curated and curated[key].metadata.get(SOURCE_ETAG) == etag
+                        and status.get(key) == dg.AssetPartitionStatus.MATERIALIZED for key, etag in good.items())
+        months_done = all(
+            month in state["rollups"] and state["month_status"].get(month) == dg.AssetPartitionStatus.MATERIALIZED
+            and all(state["rollups"][month].last_modified >= info.last_modified
+                    for key, info in curated.items() if key.startswith(month[:8]))
+            for month in {key[:8] + "01" for key in curated})
+        return days_done and months_done and state["active_runs"] == 0
+
+    def assert_invariants(self) -> None:
+        """What must hold once the daemon has settled, whatever the step before."""
+        state = self.lake_state()
+        good = {key for key in self.published if key not in self.bad}
+        assert set(state["curated"]) - self.bad == good  # nothing curated that was not published
+        for key in self.bad:
+            assert state["status"].get(key) == dg.AssetPartitionStatus.FAILED  # the UI says it is not there
+        materializations = self.instance().fetch_materializations(CURATED, limit=10_000).records
+        per_file = Counter((r.partition_key, str(r.asset_materialization.metadata["source_etag"].value))
+                           for r in materializations)
+        assert max(per_file.values()) == 1, per_file.most_common(3)  # never twice for the same vendor file
+        assert {(key, state["curated"][key].metadata[SOURCE_ETAG]) for key in good} <= set(per_file)
+        with S3Handler(self.server.transfer_config(show_progress=False)) as s3:
+            for bucket in (VENDOR_BUCKET, LAKE_BUCKET):
+                unencrypted = [info.key for info in s3.iter_objects(bucket)
+                               if s3.info(bucket, info.key).server_side_encryption != "AES256"]
+                assert not unencrypted, unencrypted
+
+
+@pytest.fixture
+def soak(tmp_path: Path) -> Iterator[Soak]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    server = EmbeddedS3(tmp_path / "s3", free_ports())
+    server.start()
+    system = Soak(server, home, tmp_path / "daemon.log")
+    try:
+        server.ensure_buckets(VENDOR_BUCKET, LAKE_BUCKET)
+        yield system
+    finally:
+        system.stop_daemon()
+        server.stop()
+
+
+def kill_run_workers(soak: Soak) -> list[str]:
+    """SIGKILL the worker processes of the runs in progress, once one of them is executing a step."""
+    instance = soak.instance()
+    started: list[str] = []
+
+    def executing() -> bool:
+        started[:] = [r.dagster_run.run_id for r in instance.get_run_records(
+            dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))]
+        return any(instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START) for run_id in started)
+
+    soak.wait("a run executing a step", executing)
+    assert soak.daemon is not None
+    for pid in _spawned_workers(soak.daemon.pid):
+        os.kill(pid, signal.SIGKILL)
+    return started
+
+
+def _spawned_workers(group: int) -> list[int]:
+    """Processes of the daemon's group started by multiprocessing's spawn: the code server's run workers."""
+    workers = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != group:
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, ProcessLookupError):
+            continue
+        if b"spawn_main" in command and b"resource_tracker" not in command:
+            workers.append(int(entry.name))
+    return workers
+
+
+def test_the_lake_runs_itself_under_the_daemon_through_incidents(soak: Soak) -> None:
+    figures: dict[str, float] = {}
+    # 1. a credential incident: the lake's identity can only read, so the first run fails
+    soak.publish(JANUARY[:4])
+    soak.start_daemon("reader")
+    soak.wait("the first run's failure", lambda: [r.dagster_run.status for r in soak.runs()] ==
+              [dg.DagsterRunStatus.FAILURE])
+    failed_at = time.monotonic()
+    assert not soak.lake_state()["curated"]
+    # 2. the credentials are fixed and the daemon restarted: the failed request heals after its backoff
+    soak.stop_daemon()
+    soak.start_daemon("admin")
+    soak.wait("healing after the incident", soak.settled)
+    figures["heal_seconds"] = time.monotonic() - failed_at
+    soak.assert_invariants()
+    assert [r.dagster_run.tags["lake/attempt"] for r in soak.runs()] == ["1", "2"]  # one retry, no storm
+    # 3. new days, one of them a corrupt file: the others are curated, the bad one fails its check, once
+    corrupt = gzip_csv(day_aggs_frame(CORRUPT_DAY).with_columns(pl.col("low") * 10))
+    soak.publish(JANUARY[4:9])
+    soak.publish([CORRUPT_DAY], data=lambda day: corrupt, bad=True)
+    figures["new_days_seconds"] = soak.wait("the new days", soak.settled)
+    soak.assert_invariants()
+    failed = [r.dagster_run.run_id for r in soak.runs() if r.dagster_run.tags.get(PERMANENT_TAG) == "true"]
+    assert len(failed) == 1
+    check = [entry.get_dagster_event().event_specific_data for entry in soak.instance().all_logs(
+        failed[0], of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+    ohlc = next(evaluation for evaluation in check if evaluation.check_name == "ohlc_consistent")
+    assert not ohlc.passed and "2024-01-10" in ohlc.metadata["detail"].value  # the Checks tab says why
+    runs_before = len(soak.runs())
+    time.sleep(40)  # more than a sensor tick: the bad file is not requested again
+    assert len(soak.runs()) == runs_before
+    # 4. the vendor corrects the file, more days arrive, and the next run's worker is killed mid-run
+    soak.publish([CORRUPT_DAY])
+    soak.publish(JANUARY[9:13])
+    killed = kill_run_workers(soak)
+    figures["correction_seconds"] = soak.wait("the correction and the new days", soak.settled)
+    soak.assert_invariants()
+    statuses = {r.dagster_run.run_id: r.dagster_run for r in soak.runs()}
+    assert all(statuses[run_id].status == dg.DagsterRunStatus.FAILURE for run_id in killed)
+    retried = [run for run in statuses.values() if run.tags.get("dagster/parent_run_id") in killed]
+    assert retried and all(run.status == dg.DagsterRunStatus.SUCCESS for run in retried)
+    # 5. the month completes: its rollup is current and read every day of January
+    soak.publish(JANUARY[13:])
+    figures["month_seconds"] = soak.wait("the month's last days and its rollup", soak.settled)
+    soak.assert_invariants()
+    january = soak.instance().fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=MONTHLY, asset_partitions=["2024-01-01"]), limit=1).records[0]
+    assert january.asset_materialization.metadata["daily_partitions_read"].value == len(JANUARY)
+    ingest_runs = soak.runs()
+    figures["ingest_runs"] = len(ingest_runs)
+    figures["runs_per_partition"] = len(ingest_runs) / len(soak.published)
+    assert len(ingest_runs) <= 12  # bounded: a handful of range runs and their retries, no loop
+    print("soak figures:", {k: round(v, 2) for k, v in figures.items()})  # shown with -s
