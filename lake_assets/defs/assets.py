@@ -17,7 +17,7 @@ import dagster as dg
 
 from lake_assets.defs.checks import check_results, check_specs
 from lake_assets.defs.freshness import freshness_policy
-from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG
+from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata
 from lake_assets.defs.partitions import requested_keys_error
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.checks import CheckOutcome
@@ -93,11 +93,27 @@ def fail_partitions(context: dg.AssetExecutionContext, errors: dict[str, Excepti
                      metadata={"failed_partitions": dg.MetadataValue.json(sorted(errors))})
 
 
-def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def vendor_key(spec: DatasetSpec) -> dg.AssetKey:
+    """The key of the external asset standing for the vendor's files of ``spec``."""
+    return dg.AssetKey([spec.name, "vendor"])
+
+
+def build_vendor_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetSpec:
+    """The vendor's files, outside the lake: a partition is materialised when the sensor sees its file (or a
+    new version of it), so the UI tells days the vendor published apart from days it has not published."""
+    return dg.AssetSpec(
+        key=vendor_key(spec), group_name=spec.name, owners=list(spec.owners), kinds={"s3"}, partitions_def=partitions,
+        description=f"The vendor's `{spec.source.template}` files (vendor bucket), recorded by the "
+                    f"`{spec.name}_missing_partitions` sensor as it lists them: one materialisation per file seen "
+                    f"or changed, with its ETag. Not materialised by Dagster runs.")
+
+
+def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
+                    vendor: dg.AssetSpec) -> dg.AssetsDefinition:
     """The vendor's file for each day, mirrored byte for byte into ``raw/dataset=<name>/year=/month=/day=``."""
 
     @dg.asset(
-        key=[spec.name, "raw"], group_name=spec.name, owners=list(spec.owners), kinds={"s3"},
+        key=[spec.name, "raw"], group_name=spec.name, owners=list(spec.owners), kinds={"s3"}, deps=[vendor],
         partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk), pool="s3",
         retry_policy=STEP_RETRIES,
         description=f"{spec.description}\n\nMirror of `{spec.source.template}` (vendor bucket) at "
@@ -155,7 +171,8 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
     )
     def curated(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> Iterator[dg.AssetCheckResult]:
         require_partitions(context, partitions)
-        recorded = recorded_source_etags(context) if resumed(context) else {}
+        recorded = (latest_partition_metadata(context.instance, asset_key, context.partition_keys, "source_etag")
+                    if resumed(context) else {})
         written: dict[str, CurateResult] = {}
         outcomes: dict[str, list[CheckOutcome]] = {}
         errors: dict[str, Exception] = {}
@@ -187,20 +204,6 @@ def resumed(context: dg.AssetExecutionContext) -> bool:
     """Whether this step repeats earlier work of the same request: a step retry, a run retry, or a heal."""
     tags = context.run.tags
     return context.retry_number > 0 or "dagster/parent_run_id" in tags or int(tags.get(ATTEMPT_TAG, "1")) > 1
-
-
-def recorded_source_etags(context: dg.AssetExecutionContext) -> dict[str, str]:
-    """The vendor ETag each of the run's partitions was last curated from, by the instance's records."""
-    keys = context.partition_keys
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=keys), limit=10 * len(keys)).records
-    found: dict[str, str] = {}
-    for record in records:  # newest first
-        materialization = record.asset_materialization
-        if materialization and materialization.partition and materialization.partition not in found:
-            etag = materialization.metadata.get("source_etag")
-            found[materialization.partition] = str(etag.value) if etag is not None else ""
-    return found
 
 
 def _partition_metadata(bucket: str, result: CurateResult) -> dict[str, object]:

@@ -125,6 +125,23 @@ def failed_partitions(instance: dg.DagsterInstance, asset: dg.AssetKey, partitio
     return [key for key, status in statuses.items() if status == dg.AssetPartitionStatus.FAILED][:limit]
 
 
+def latest_partition_metadata(instance: dg.DagsterInstance, asset: dg.AssetKey, keys: Sequence[str],
+                              name: str) -> dict[str, str]:
+    """The value of metadata entry ``name`` on the latest materialization of each of ``asset``'s ``keys``
+    that has one (a source ETag, say), by the instance's records."""
+    if not keys:
+        return {}
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=list(keys)), limit=10 * len(keys)).records
+    found: dict[str, str] = {}
+    for record in records:  # newest first
+        materialization = record.asset_materialization
+        if materialization and materialization.partition and materialization.partition not in found:
+            value = materialization.metadata.get(name)
+            found[materialization.partition] = str(value.value) if value is not None else ""
+    return found
+
+
 def log_healing(log: dg.DagsterLogManager, spec: DatasetSpec, plan: HealPlan, now: float) -> None:
     """Say in the tick's log why partitions that failed are, or are not yet, requested again."""
     for retry in plan.retries:

@@ -19,14 +19,15 @@ def daily_partitions(spec: DatasetSpec) -> dg.DailyPartitionsDefinition:
 
     Days the vendor never publishes (weekends, holidays up to :data:`CLOSURES_UNTIL`) are excluded,
     so they are never missing, never requested and never in a backfill range. A day's partition
-    exists once the day is over, or ``spec.days_ahead`` days earlier for a vendor that publishes
-    ahead (day-ahead prices). Nothing here depends on the day the definitions are built.
+    exists from the day its file is due (``spec.end_offset``): once the day is over for a vendor that
+    publishes afterwards, the day before for day-ahead prices. Nothing here depends on the day the
+    definitions are built.
     """
     exclusions: list[str | datetime] = list(WEEKEND_EXCLUSIONS) if closes_weekends(spec.calendar) else []
     exclusions += [datetime(d.year, d.month, d.day) for d in closed_weekdays(spec.calendar, spec.start_date,
                                                                              CLOSURES_UNTIL)]
     return dg.DailyPartitionsDefinition(start_date=spec.start_date.strftime(PARTITION_FORMAT), fmt=PARTITION_FORMAT,
-                                        timezone=spec.timezone, end_offset=spec.days_ahead,
+                                        timezone=spec.timezone, end_offset=spec.end_offset,
                                         exclusions=exclusions or None)
 
 

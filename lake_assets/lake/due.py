@@ -20,7 +20,7 @@ def newest_due_day(spec: DatasetSpec, now: datetime) -> date | None:
     """Return the newest publishing day whose file was due by ``now`` (aware), or None before the first."""
     today = now.astimezone(spec.due_at(spec.start_date).tzinfo).date()
     candidates = publishing_days(spec.calendar, max(spec.start_date, today - _LOOKBACK),
-                                 today + timedelta(days=spec.days_ahead + 1))
+                                 today + timedelta(days=spec.end_offset))
     due = [day for day in candidates if spec.due_at(day) <= now]
     return due[-1] if due else None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -43,8 +43,9 @@ def describe(definitions: dg.Definitions) -> dict[str, object]:
             "checks": sorted((check.name, check.blocking, check.description or "")
                              for check in assets_def.check_specs),
             "backfill_policy": repr(assets_def.backfill_policy),
-            "pool": assets_def.op.pool,
+            "pool": assets_def.op.pool if assets_def.is_executable else None,
             "automation_condition": repr(spec.automation_condition),
+            "freshness_policy": repr(spec.freshness_policy),
         }
     jobs = sorted(job.name for job in definitions.resolve_all_job_defs() if not job.name.startswith("__"))
     schedules = {schedule.name: [schedule.cron_schedule, schedule.execution_timezone, schedule.job_name,
@@ -63,3 +64,15 @@ def test_definitions_match_the_reviewed_snapshot() -> None:
 
 if __name__ == "__main__":
     SNAPSHOT.write_text(json.dumps(describe(defs), indent=2, sort_keys=True) + "\n")
+
+
+def test_the_month_in_progress_and_published_day_ahead_prices_are_partitions() -> None:
+    """`lake run` against a live feed rolls up the month in progress, so it must be a partition; day-ahead prices
+    for tomorrow are published today, so tomorrow is a partition (its file is due at 13:00 Chicago)."""
+    now = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # a Monday, 14:00 in Chicago
+    with dg.partition_loading_context(effective_dt=now):
+        last = {key.to_user_string(): defs.resolve_assets_def(key).partitions_def.get_last_partition_key()
+                for key in (dg.AssetKey(["day_aggs", "monthly"]), dg.AssetKey(["day_aggs", "curated"]),
+                            dg.AssetKey(["spp_nodal_prices", "curated"]))}
+    assert last == {"day_aggs/monthly": "2026-11-01", "day_aggs/curated": "2026-11-20",
+                    "spp_nodal_prices/curated": "2026-11-24"}

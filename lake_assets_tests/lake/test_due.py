@@ -34,5 +34,5 @@ def test_the_longest_silence_is_a_long_weekend_for_stocks_and_a_day_for_prices()
 
 
 def test_a_day_ahead_dataset_has_tomorrows_partition() -> None:
-    assert (DAY_AGGS.days_ahead, NODAL_PRICES.days_ahead) == (0, 1)
+    assert (DAY_AGGS.end_offset, NODAL_PRICES.end_offset) == (0, 2)
     assert NODAL_PRICES.due_at(date(2024, 3, 10)) == datetime(2024, 3, 9, 13, tzinfo=CHICAGO)  # across DST

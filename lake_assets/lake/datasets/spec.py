@@ -53,9 +53,10 @@ class DatasetSpec:
     raw_filename: str = field(default="data.csv.gz")
 
     @property
-    def days_ahead(self) -> int:
-        """How many days after today already have their partition: 1 for a file published before its day."""
-        return max(0, -(self.due // timedelta(days=1)))
+    def end_offset(self) -> int:
+        """Dagster's ``end_offset`` for the daily partitions: a day's partition exists from the day its file is
+        due (0 when that is after the day ends; 2 for day-ahead prices, so tomorrow exists today)."""
+        return max(0, 1 - self.due // timedelta(days=1))
 
     def due_at(self, day: date) -> datetime:
         """When the vendor's file for ``day`` is expected, as an aware datetime."""
