@@ -76,8 +76,6 @@ def _drain(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, job_na
         with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources, definitions=defs,
                                      sensor_name=name) as context:
             result = sensor(context)
-        for event in result.asset_events or []:  # the daemon stores a tick's asset events; so must we
-            instance.report_runless_asset_event(event)
         report.ticks += 1
         cursor = result.cursor
         requests = list(result.run_requests or [])

@@ -93,27 +93,11 @@ def fail_partitions(context: dg.AssetExecutionContext, errors: dict[str, Excepti
                      metadata={"failed_partitions": dg.MetadataValue.json(sorted(errors))})
 
 
-def vendor_key(spec: DatasetSpec) -> dg.AssetKey:
-    """The key of the external asset standing for the vendor's files of ``spec``."""
-    return dg.AssetKey([spec.name, "vendor"])
-
-
-def build_vendor_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetSpec:
-    """The vendor's files, outside the lake: a partition is materialised when the sensor sees its file (or a
-    new version of it), so the UI tells days the vendor published apart from days it has not published."""
-    return dg.AssetSpec(
-        key=vendor_key(spec), group_name=spec.name, owners=list(spec.owners), kinds={"s3"}, partitions_def=partitions,
-        description=f"The vendor's `{spec.source.template}` files (vendor bucket), recorded by the "
-                    f"`{spec.name}_missing_partitions` sensor as it lists them: one materialisation per file seen "
-                    f"or changed, with its ETag. Not materialised by Dagster runs.")
-
-
-def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
-                    vendor: dg.AssetSpec) -> dg.AssetsDefinition:
+def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """The vendor's file for each day, mirrored byte for byte into ``raw/dataset=<name>/year=/month=/day=``."""
 
     @dg.asset(
-        key=[spec.name, "raw"], group_name=spec.name, owners=list(spec.owners), kinds={"s3"}, deps=[vendor],
+        key=[spec.name, "raw"], group_name=spec.name, owners=list(spec.owners), kinds={"s3"},
         partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk), pool="s3",
         retry_policy=STEP_RETRIES,
         description=f"{spec.description}\n\nMirror of `{spec.source.template}` (vendor bucket) at "

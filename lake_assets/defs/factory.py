@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lake_assets.defs.assets import build_curated_asset, build_raw_asset, build_rollup_asset, build_vendor_asset
+from lake_assets.defs.assets import build_curated_asset, build_raw_asset, build_rollup_asset
 from lake_assets.defs.freshness import build_due_check
 from lake_assets.defs.partitions import daily_partitions, monthly_partitions
 from lake_assets.defs.schedules import build_due_schedule
@@ -35,8 +35,7 @@ def build_dataset_defs(spec: DatasetSpec) -> dg.Definitions:
     due, that it was curated (due-check job). Sensors and schedule are on by default.
     """
     days, months = daily_partitions(spec), monthly_partitions(spec)
-    vendor = build_vendor_asset(spec, days)
-    raw = build_raw_asset(spec, days, vendor)
+    raw = build_raw_asset(spec, days)
     curated = build_curated_asset(spec, days, raw)
     monthly = build_rollup_asset(spec, months, curated)
     due = build_due_check(spec, days)
@@ -48,7 +47,7 @@ def build_dataset_defs(spec: DatasetSpec) -> dg.Definitions:
     due_job = dg.define_asset_job(due_job_name(spec), selection=dg.AssetSelection.checks(due),
                                   description=f"Check that the newest due {spec.name} partition is curated.")
     return dg.Definitions(
-        assets=[vendor, raw, curated, monthly],
+        assets=[raw, curated, monthly],
         asset_checks=[due],
         jobs=[job, rollup, due_job],
         schedules=[build_due_schedule(spec, due_job.name)],

@@ -12,12 +12,10 @@ import time
 
 import dagster as dg
 
-from lake_assets.defs.assets import vendor_key
 from lake_assets.defs.healing import (
     failed_partitions,
     first_request,
     heal,
-    latest_partition_metadata,
     log_healing,
     retry_request,
 )
@@ -26,7 +24,6 @@ from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import partition_date
 from lake_assets.lake.planning import PartitionRun, PlanCursor, plan_rechecks, plan_rollups, plan_tick, starts_full_pass
 from lake_assets.lake.steps import Store, mirrored_etag
-from lake_assets.s3 import ObjectInfo
 
 #: Seconds between full reconciliations (a pass over the whole history instead of after the cursor).
 FULL_INTERVAL_SECONDS = 6 * 3600
@@ -83,11 +80,9 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
         context.log.info("%s: %s pass, %d vendor files seen, %d partitions in %d runs, %d LIST requests%s",
                          spec.name, "full" if plan.full_pass else "incremental", plan.source_seen, plan.partitions,
                          len(plan.runs), lists, " (capped)" if plan.capped else "")
-        events = vendor_events(context.instance, spec, partitions, vendor_s3.bucket, plan.published,
-                               plan.runs + rechecks)
         return _requests(context, spec, curated, partitions, plan.runs + rechecks, now,
                          f"{plan.source_seen} vendor files seen, {len(rechecks)} failed partition(s) corrected",
-                         plan.cursor.to_json(), events)
+                         plan.cursor.to_json())
 
     return missing_partitions
 
@@ -107,35 +102,19 @@ def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsD
                                 lake.iter_objects(lake_s3.bucket, spec.rollup_prefix + "/"))
         valid = [run for run in runs if months.has_partition_key(run.start)]
         return _requests(context, spec, dg.AssetKey([spec.name, "monthly"]), months, valid, now,
-                         f"{len(runs)} month(s) out of date", None, [])
+                         f"{len(runs)} month(s) out of date", None)
 
     return rollups
 
 
-def vendor_events(instance: dg.DagsterInstance, spec: DatasetSpec, partitions: dg.PartitionsDefinition, bucket: str,
-                  published: dict[str, ObjectInfo], planned: list[PartitionRun]) -> list[dg.AssetMaterialization]:
-    """Record in Dagster the vendor files a tick saw that it has not recorded yet, or that changed since (a
-    planned run reads a file newer than its curated partition), as materialisations of the vendor asset."""
-    asset = vendor_key(spec)
-    statuses = instance.get_status_by_partition(asset, sorted(published), partitions) or {}
-    etags = {key: info.etag for key, info in published.items() if statuses.get(key) is None}
-    changed = {key: etag for run in planned for key, etag in zip(run.keys, run.etags) if key not in etags}
-    recorded = latest_partition_metadata(instance, asset, sorted(changed), "etag")
-    etags.update({key: etag for key, etag in changed.items() if recorded.get(key) != etag})
-    return [dg.AssetMaterialization(asset_key=asset, partition=key, metadata={
-        "etag": etag, "dagster/uri": f"s3://{bucket}/{spec.source.key(partition_date(key))}"})
-        for key, etag in sorted(etags.items())]
-
-
 def _requests(context: dg.SensorEvaluationContext, spec: DatasetSpec, asset: dg.AssetKey,
               partitions: dg.PartitionsDefinition, planned: list[PartitionRun], now: float, seen: str,
-              cursor: str | None, events: list[dg.AssetMaterialization]) -> dg.SensorResult:
-    """The tick's result: new requests and due retries of failed ones, or why there are none; and ``events``."""
+              cursor: str | None) -> dg.SensorResult:
+    """The tick's result: new requests and due retries of failed ones, or why there are none."""
     new, healing = heal(context.instance, asset, context.sensor_name, partitions, planned, now)
     log_healing(context.log, spec, healing, now)
     requests = [first_request(run) for run in new] + [retry_request(retry) for retry in healing.retries]
     if not requests:
         return dg.SensorResult(skip_reason=f"nothing missing ({seen}; {len(healing.waiting)} failed request(s) "
-                                           f"waiting to retry, {len(healing.given_up)} given up)", cursor=cursor,
-                               asset_events=events)
-    return dg.SensorResult(run_requests=requests, cursor=cursor, asset_events=events)
+                                           f"waiting to retry, {len(healing.given_up)} given up)", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)

@@ -77,7 +77,7 @@ class PartitionRun:
 
 @dataclass(frozen=True)
 class Plan:
-    """The outcome of one tick's planning; ``published`` holds the vendor files the tick saw, by partition."""
+    """The outcome of one tick's planning."""
 
     runs: list[PartitionRun]
     cursor: PlanCursor
@@ -85,7 +85,6 @@ class Plan:
     source_seen: int
     off_calendar: list[str] = field(default_factory=list)
     capped: bool = False
-    published: dict[str, ObjectInfo] = field(default_factory=dict)
 
     @property
     def partitions(self) -> int:
@@ -112,7 +111,6 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     index = {key: position for position, key in enumerate(partition_keys)}
     lake_by_key = by_partition(lake, spec.curated.date_of)  # markers and stray files are not ours to judge
     needed: list[tuple[str, ObjectInfo]] = []
-    published: dict[str, ObjectInfo] = {}
     off_calendar: list[str] = []
     after, seen, capped = cursor.after if not full else None, 0, False
     last_key = partition_keys[-1] if partition_keys else None
@@ -127,7 +125,6 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
         if key not in index:
             off_calendar.append(info.key)
         else:
-            published[key] = info
             curated = lake_by_key.get(key)
             if curated is None or curated.last_modified < info.last_modified:
                 if len(needed) == cap:
@@ -137,7 +134,7 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
         after = info.key
     next_cursor = PlanCursor(after=after, full_at=now if full else cursor.full_at)
     return Plan(runs=ranges(spec, needed, index), cursor=next_cursor, full_pass=full, source_seen=seen,
-                off_calendar=off_calendar, capped=capped, published=published)
+                off_calendar=off_calendar, capped=capped)
 
 
 def ranges(spec: DatasetSpec, needed: list[tuple[str, ObjectInfo]], index: dict[str, int]) -> list[PartitionRun]:

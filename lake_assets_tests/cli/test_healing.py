@@ -24,7 +24,7 @@ from lake_assets_tests.conftest import publish
 from lake_assets_tests.defs.test_lake import JAN
 
 pytestmark = pytest.mark.integration
-DELAY = 1.0
+DELAY = 5.0  # long enough that a backfill right after a failure (two sensors drained) is within it
 
 
 @pytest.fixture

@@ -210,28 +210,6 @@ def test_sensor_first_tick_then_nothing_new(defs: dg.Definitions, lake: dict[str
     assert not repeat.run_requests
 
 
-def test_sensor_records_the_vendor_files_it_sees_once(defs: dg.Definitions, lake: dict[str, S3TransferResource],
-                                                     tmp_path: Path) -> None:
-    publish(lake, DAY_AGGS, JAN)
-    instance = dg.DagsterInstance.local_temp(str(tmp_path))
-    first = evaluate(defs, lake, instance=instance)
-    with lake["vendor_s3"].open() as vendor:
-        etags = {partition_key(day): vendor.info(lake["vendor_s3"].bucket, DAY_AGGS.source.key(day)).etag
-                 for day in JAN}
-    assert {event.partition: event.metadata["etag"].value for event in first.asset_events} == etags
-    assert {event.asset_key for event in first.asset_events} == {dg.AssetKey(["day_aggs", "vendor"])}
-    for event in first.asset_events:  # what the daemon does with a tick's asset events
-        instance.report_runless_asset_event(event)
-    statuses = instance.get_status_by_partition(dg.AssetKey(["day_aggs", "vendor"]), sorted(etags),
-                                                defs.resolve_job_def("day_aggs_ingest").partitions_def)
-    assert set(statuses.values()) == {dg.AssetPartitionStatus.MATERIALIZED}  # the UI shows them published
-    assert not evaluate(defs, lake, instance=instance).asset_events  # a full pass again: nothing new to record
-    time.sleep(1.1)
-    publish(lake, DAY_AGGS, [JAN[1]], data=gzip_csv(day_aggs_frame(JAN[1]).with_columns(pl.col("volume") + 1)))
-    corrected = evaluate(defs, lake, instance=instance)
-    assert [event.partition for event in corrected.asset_events] == ["2024-01-03"]  # and a changed file
-
-
 def test_sensor_fills_gaps_as_ranges_and_finds_deleted_partitions(defs: dg.Definitions,
                                                                   lake: dict[str, S3TransferResource]) -> None:
     publish(lake, DAY_AGGS, JAN)
@@ -317,9 +295,8 @@ def test_definitions_snapshot() -> None:
         "jobs": sorted(j.name for j in shipped.jobs or []),
     }
     assert snapshot == {
-        "assets": ["day_aggs/curated", "day_aggs/monthly", "day_aggs/raw", "day_aggs/vendor",
-                   "spp_nodal_prices/curated", "spp_nodal_prices/monthly", "spp_nodal_prices/raw",
-                   "spp_nodal_prices/vendor"],
+        "assets": ["day_aggs/curated", "day_aggs/monthly", "day_aggs/raw", "spp_nodal_prices/curated",
+                   "spp_nodal_prices/monthly", "spp_nodal_prices/raw"],
         "checks": ["day_aggs/curated:newest_partition_due", "day_aggs/curated:no_duplicate_keys",
                    "day_aggs/curated:no_null_keys", "day_aggs/curated:not_empty",
                    "day_aggs/curated:ohlc_consistent", "day_aggs/curated:rows_in_partition", "day_aggs/curated:schema",
