@@ -18,11 +18,13 @@ import dagster as dg
 from lake_assets.defs.checks import check_results, check_specs
 from lake_assets.defs.freshness import freshness_policy
 from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata
+from lake_assets.defs.io_manager import lake_metadata
 from lake_assets.defs.partitions import requested_keys_error
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.checks import CheckOutcome
 from lake_assets.lake.curation import CurationError
 from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.datasets.spec import ROLLUP_FILENAME
 from lake_assets.lake.layout import partition_date
 from lake_assets.lake.steps import (
     ChecksFailedError,
@@ -149,7 +151,7 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         key=asset_key, group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet", "s3"},
         deps=[raw], partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk),
         check_specs=check_specs(spec, asset_key), pool="s3", output_required=False, retry_policy=STEP_RETRIES,
-        freshness_policy=freshness_policy(spec),
+        freshness_policy=freshness_policy(spec), metadata=lake_metadata(spec.curated.prefix, spec.curated.filename),
         description=f"{spec.description}\n\nTyped, checked Parquet at "
                     f"`{spec.curated.listing_prefix}year=YYYY/month=MM/day=DD/data.parquet` (Hive partitioning).",
     )
@@ -204,7 +206,7 @@ def build_rollup_asset(spec: DatasetSpec, months: dg.PartitionsDefinition,
     @dg.asset(
         key=[spec.name, "monthly"], group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet"},
         deps=[dg.AssetDep(curated, partition_mapping=dg.TimeWindowPartitionMapping())], partitions_def=months,
-        retry_policy=STEP_RETRIES,
+        retry_policy=STEP_RETRIES, metadata=lake_metadata(spec.rollup_prefix, ROLLUP_FILENAME),
         description=f"Monthly summary of {spec.name}, at `{spec.rollup_prefix}/year=YYYY/month=MM/summary.parquet`; "
                     f"rolled up by the `{spec.name}_rollups` sensor whenever a curated day of the month changes.",
     )

@@ -10,9 +10,11 @@ import pytest
 
 from lake_assets.definitions import defs
 from lake_assets.defs.freshness import GRACE
+from lake_assets.defs.resources import resource_env
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.due import newest_due_day
 from lake_assets.lake.layout import partition_key
+from lake_assets.s3 import S3TransferConfig
 
 
 @pytest.mark.parametrize(("spec", "cron", "timezone_name"), [
@@ -37,7 +39,10 @@ def test_the_curated_assets_declare_a_freshness_policy() -> None:
     assert policies["spp_nodal_prices"].fail_window.to_timedelta() == timedelta(days=1) + GRACE
 
 
-def test_the_due_check_fails_until_the_newest_due_partition_is_curated(tmp_path: Path) -> None:
+def test_the_due_check_fails_until_the_newest_due_partition_is_curated(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in resource_env("LAKE_S3", "lake", S3TransferConfig()).items():
+        monkeypatch.setenv(name, value)  # every job has the lake's IO manager, configured from the environment
     instance = dg.DagsterInstance.local_temp(str(tmp_path))
     job = defs.resolve_job_def("spp_nodal_prices_due_check")
     due = partition_key(newest_due_day(NODAL_PRICES, datetime.now(timezone.utc) - GRACE))

@@ -13,6 +13,9 @@ import polars as pl
 from lake_assets.lake.calendars import Calendar
 from lake_assets.lake.layout import HiveLayout, KeyTemplate
 
+#: File name of a month's summary under its ``year=YYYY/month=MM/`` prefix.
+ROLLUP_FILENAME = "summary.parquet"
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -79,7 +82,7 @@ class DatasetSpec:
 
     def rollup_key(self, year: int, month: int) -> str:
         """Return the key of one month's summary."""
-        return f"{self.rollup_prefix}/year={year:04d}/month={month:02d}/summary.parquet"
+        return f"{self.rollup_prefix}/year={year:04d}/month={month:02d}/{ROLLUP_FILENAME}"
 
     def rollup_month(self, key: str) -> str | None:
         """Return the month partition key (``YYYY-MM-01``) a summary key names, or None for any other key."""

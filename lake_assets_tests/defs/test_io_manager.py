@@ -1,0 +1,153 @@
+"""The lake's IO manager on the embedded SeaweedFS: user assets read the curated zone as one LazyFrame (one
+partition, a look-back range, a range with a gap, a month of days) and write their own Hive Parquet, range runs
+included, encrypted; what they wrote is read back by polars' own Hive scan."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from lake_assets.defs.factory import build_dataset_defs
+from lake_assets.defs.io_manager import LakeParquetIOManager, MissingPartitionsError
+from lake_assets.defs.partitions import daily_partitions, monthly_partitions
+from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.lake.frames import FrameLayoutError
+from lake_assets_tests.conftest import publish
+
+pytestmark = pytest.mark.integration
+JAN = [date(2024, 1, d) for d in (2, 3, 4, 5, 8, 9, 10)]
+DAYS, MONTHS = daily_partitions(DAY_AGGS), monthly_partitions(DAY_AGGS)
+CURATED = dg.AssetKey(["day_aggs", "curated"])
+
+
+@pytest.fixture
+def resources(lake: dict[str, S3TransferResource]) -> dict[str, object]:
+    return {**lake, "io_manager": LakeParquetIOManager(lake_s3=lake["lake_s3"])}
+
+
+def curate(resources: dict[str, object], lake: dict[str, S3TransferResource], days: list[date]) -> None:
+    """Publish and curate ``days`` with the lake's own assets."""
+    publish(lake, DAY_AGGS, days)
+    shipped = build_dataset_defs(DAY_AGGS)
+    assets = [a for a in shipped.assets or [] if isinstance(a, dg.AssetsDefinition)
+              and a.key.path[-1] in ("raw", "curated")]
+    for day in days:
+        assert dg.materialize(assets, partition_key=day.isoformat(), resources=resources).success
+
+
+def with_upstream(asset: dg.AssetsDefinition, resources: dict[str, object],
+                  **kwargs: object) -> dg.ExecuteInProcessResult:
+    """Materialise ``asset`` alone, with the shipped curated asset beside it as its (already materialised) upstream."""
+    curated = next(a for a in build_dataset_defs(DAY_AGGS).assets or []
+                   if isinstance(a, dg.AssetsDefinition) and a.key == CURATED)
+    return dg.materialize([curated, asset], selection=[asset], resources=resources, **kwargs)
+
+
+def test_a_look_back_input_is_one_lazy_frame_over_exactly_its_partitions(resources: dict[str, object],
+                                                                        lake: dict[str, S3TransferResource]) -> None:
+    curate(resources, lake, JAN[:3])
+    seen: dict[str, object] = {}
+
+    look_back = dg.TimeWindowPartitionMapping(start_offset=-1)
+
+    @dg.asset(partitions_def=DAYS, ins={"bars": dg.AssetIn(key=CURATED, partition_mapping=look_back)})
+    def daily_returns(bars: pl.LazyFrame) -> pl.DataFrame:
+        seen["type"], frame = type(bars), bars.collect()
+        seen["dates"] = sorted(set(frame["date"].to_list()))
+        return frame.sort("ticker", "date").with_columns(
+            (pl.col("close") / pl.col("close").shift(1).over("ticker") - 1).alias("return")
+        ).filter(pl.col("date") == pl.col("date").max()).select("ticker", "date", "return")
+
+    result = with_upstream(daily_returns, resources, partition_key="2024-01-04")
+    assert result.success and seen == {"type": pl.LazyFrame, "dates": [date(2024, 1, 3), date(2024, 1, 4)]}
+    uri = result.asset_materializations_for_node("daily_returns")[0].metadata["dagster/uri"].value
+    assert uri == f"s3://{lake['lake_s3'].bucket}/assets/daily_returns/year=2024/month=01/day=04/data.parquet"
+    with lake["lake_s3"].open() as handler:
+        info = handler.info(lake["lake_s3"].bucket, uri.split("/", 3)[3])
+    assert info.server_side_encryption == "AES256"
+
+
+def test_a_gap_in_the_upstream_range_fails_clearly_unless_the_input_allows_it(
+        resources: dict[str, object], lake: dict[str, S3TransferResource]) -> None:
+    curate(resources, lake, [JAN[0], JAN[2]])  # 2024-01-03 never curated
+
+    def build(allow: bool) -> dg.AssetsDefinition:
+        @dg.asset(name=f"window_{allow}", partitions_def=DAYS, ins={"bars": dg.AssetIn(
+            key=CURATED, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-2),
+            metadata={"allow_missing_partitions": allow})})
+        def window(bars: pl.DataFrame) -> pl.DataFrame:
+            return bars.group_by("date").len().sort("date")
+        return window
+
+    with pytest.raises(MissingPartitionsError, match=r"1 partition\(s\) of day_aggs/curated are not in the lake "
+                                                     r"\(2024-01-03\)"):
+        with_upstream(build(False), resources, partition_key="2024-01-04")
+    result = with_upstream(build(True), resources, partition_key="2024-01-04")
+    assert result.success
+    assert result.asset_materializations_for_node("window_True")[0].metadata["dagster/row_count"].value == 2
+
+
+def test_a_month_reads_its_days_and_a_range_run_writes_each_day(resources: dict[str, object],
+                                                                lake: dict[str, S3TransferResource]) -> None:
+    curate(resources, lake, JAN)
+
+    # a month starting on a closed day (New Year's Day): Dagster 1.13 calls that day a nonexistent upstream partition
+    every_day = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+
+    @dg.asset(partitions_def=MONTHS, ins={"bars": dg.AssetIn(key=CURATED, partition_mapping=every_day,
+                                                             metadata={"allow_missing_partitions": True})})
+    def monthly_volume(bars: pl.LazyFrame) -> pl.DataFrame:
+        return bars.group_by("ticker").agg(pl.col("volume").sum(), pl.col("date").n_unique().alias("days")).collect()
+
+    month = with_upstream(monthly_volume, resources, partition_key="2024-01-01")  # 7 of January's 21 days so far
+    assert month.success
+    with lake["lake_s3"].open() as handler:
+        summary = pl.read_parquet(handler.get_bytes(lake["lake_s3"].bucket,
+                                                    "assets/monthly_volume/year=2024/month=01/data.parquet"))
+    assert summary.height == 100 and summary["days"].unique().to_list() == [len(JAN)]
+    assert month.asset_materializations_for_node("monthly_volume")[0].metadata["dagster/uri"].value.endswith(
+        "assets/monthly_volume/year=2024/month=01/data.parquet")
+
+    @dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(),
+              ins={"bars": dg.AssetIn(key=CURATED)})
+    def spreads(bars: pl.LazyFrame) -> pl.LazyFrame:
+        return bars.select("ticker", "date", (pl.col("high") - pl.col("low")).alias("spread"))
+
+    ranged = with_upstream(spreads, resources, tags={
+        "dagster/asset_partition_range_start": "2024-01-03", "dagster/asset_partition_range_end": "2024-01-08"})
+    assert ranged.success
+    bucket = lake["lake_s3"].bucket
+    with lake["lake_s3"].open() as handler:
+        written = {info.key: handler.info(bucket, info.key).server_side_encryption
+                   for info in handler.iter_objects(bucket, "assets/spreads/")}
+    assert sorted(written) == [f"assets/spreads/year=2024/month=01/day={d:02d}/data.parquet" for d in (3, 4, 5, 8)]
+    assert set(written.values()) == {"AES256"}
+    read_back = read_with_polars(lake["lake_s3"], bucket, "assets/spreads/")
+    assert read_back.height == 400 and sorted(read_back["day"].unique().to_list()) == [3, 4, 5, 8]
+
+
+def test_a_range_run_refuses_rows_dated_outside_it_and_writes_nothing(resources: dict[str, object],
+                                                                      lake: dict[str, S3TransferResource]) -> None:
+    @dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+    def stray() -> pl.DataFrame:
+        return pl.DataFrame({"date": [date(2024, 1, 3), date(2024, 1, 9)], "x": [1, 2]})
+
+    with pytest.raises(FrameLayoutError, match=r"1 row\(s\) dated outside the run's partitions "
+                                               r"2024-01-03..2024-01-05 \(2024-01-09\); nothing was written"):
+        dg.materialize([stray], resources=resources, tags={
+            "dagster/asset_partition_range_start": "2024-01-03", "dagster/asset_partition_range_end": "2024-01-05"})
+    with lake["lake_s3"].open() as handler:
+        assert not list(handler.iter_objects(lake["lake_s3"].bucket, "assets/stray/"))
+
+
+def read_with_polars(resource: S3TransferResource, bucket: str, prefix: str) -> pl.DataFrame:
+    """Read a Hive prefix with polars' own S3 client (object_store), not ours: year/month/day become columns."""
+    options = {"aws_endpoint_url": resource.endpoint_url, "aws_access_key_id": resource.aws_access_key_id,
+               "aws_secret_access_key": resource.aws_secret_access_key, "aws_region": resource.region_name,
+               "aws_allow_http": "true"}
+    return pl.scan_parquet(f"s3://{bucket}/{prefix}**/*.parquet", hive_partitioning=True,
+                           storage_options=options).collect()
