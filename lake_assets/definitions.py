@@ -1,11 +1,15 @@
-"""The Dagster code location: assembles what ``lake_assets.defs`` builds from the dataset specs.
+"""The Dagster code location: the datasets' definitions, the assets built on them, and the shared resources.
 
+What ``lake_assets.defs`` builds from the dataset specs, every asset in the modules of
+:mod:`lake_assets.analytics`, the automation sensor that keeps those current, and the resources.
 Connection settings are resolved at run time from ``VENDOR_S3_*`` and ``LAKE_S3_*`` environment
 variables (see :func:`~lake_assets.defs.resources.s3_resource_from_env`); nothing is read at import.
 """
 
 import dagster as dg
 
+from lake_assets import analytics
+from lake_assets.defs.automation import build_automation_sensor
 from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.defs.io_manager import LakeParquetIOManager
 from lake_assets.defs.resources import s3_resource_from_env
@@ -15,6 +19,7 @@ _lake_s3 = s3_resource_from_env("LAKE_S3")
 
 defs = dg.Definitions.merge(
     *(build_dataset_defs(spec) for spec in DATASETS),
+    dg.Definitions(assets=dg.load_assets_from_package_module(analytics), sensors=[build_automation_sensor()]),
     dg.Definitions(resources={"vendor_s3": s3_resource_from_env("VENDOR_S3"), "lake_s3": _lake_s3,
                               "io_manager": LakeParquetIOManager(lake_s3=_lake_s3)}),
 )

@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from lake_assets.cli.sample import vendor_file
+from lake_assets.defs.io_manager import LakeParquetIOManager
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.local_s3 import EmbeddedS3, free_ports
@@ -84,6 +85,12 @@ def lake(seaweed: EmbeddedS3, bucket: str) -> dict[str, S3TransferResource]:
                                   aws_secret_access_key=keys.secret_access_key, addressing_style="path")
 
     return {"vendor_s3": resource(vendor_bucket), "lake_s3": resource(bucket)}
+
+
+@pytest.fixture
+def resources(lake: dict[str, S3TransferResource]) -> dict[str, object]:
+    """The lake's resources with its IO manager, as the code location binds them."""
+    return {**lake, "io_manager": LakeParquetIOManager(lake_s3=lake["lake_s3"])}
 
 
 def publish(resources: dict[str, S3TransferResource], spec: DatasetSpec, days: list[date],

@@ -1,4 +1,5 @@
-"""The package's rooms and the one direction their imports go: cli -> defs -> lake -> s3 (local_s3 beside s3)."""
+"""The package's rooms and the one direction their imports go: cli -> analytics -> defs -> lake -> s3 (local_s3 beside
+s3; analytics holds the assets built on the lake, written as a user writes them)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ ALLOWED = {
     "local_s3": ({"s3"}, {"dagster", "rich", "polars"}),
     "lake": ({"s3"}, {"dagster", "dagster_aws", "rich"}),
     "defs": ({"lake", "s3"}, {"rich"}),
-    "cli": ({"defs", "lake", "s3", "local_s3", "definitions"}, set()),
+    "analytics": ({"defs", "lake"}, {"rich", "dagster_aws"}),
+    "cli": ({"analytics", "defs", "lake", "s3", "local_s3", "definitions"}, set()),
 }
 #: The one module of the transfer layer allowed to import rich: the progress-bar adapter.
 RICH_ADAPTER = PACKAGE / "s3" / "rich_progress.py"

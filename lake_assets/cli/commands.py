@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lake_assets.cli.demo import DEMO_BUCKET, run_transfer_demo
 from lake_assets.cli.main_job import SAMPLE_END, SAMPLE_START, activate, lake_coverage, publish_vendor_sample
 from lake_assets.cli.report import print_coverage, print_transfer_report
-from lake_assets.cli.runner import run_sensor_backfill
+from lake_assets.cli.runner import AUTOMATION_CURSOR, AutomationReport, run_automation, run_sensor_backfill
 from lake_assets.lake.datasets import DATASETS
 from lake_assets.local_s3 import DEFAULT_S3_PORT, EmbeddedS3, EmbeddedS3Error, Ports
 from lake_assets.s3 import S3Error, S3Handler
@@ -129,10 +129,29 @@ def cmd_run(args: argparse.Namespace) -> int:
                 progress.update(task, total=report.partitions, description=(
                     f"{spec.name}: {report.runs} runs over {report.partitions} partitions in {report.ticks} "
                     f"sensor ticks, {len(report.months)} monthly rollups, {report.seconds:.1f}s"))
+            failed += len(_automate(defs, instance, args.dagster_home, progress).failed_runs)
         console.print(f"backfill finished in {time.perf_counter() - began:.1f}s; runs are in "
                       f"{os.environ['DAGSTER_HOME']} (see them with `make ui`)")
         complete = print_coverage(console, lake_coverage(server, defs))
     return 0 if failed == 0 and complete else 1
+
+
+def _automate(defs: dg.Definitions, instance: dg.DagsterInstance, dagster_home: Path,
+              progress: Progress) -> AutomationReport:
+    """Run what the automation conditions of the assets built on the lake request, showing it in ``progress``."""
+    task = progress.add_task("assets built on the lake: automation conditions", total=None)
+
+    def on_run(what: str, partitions: int, ok: bool) -> None:
+        progress.advance(task, partitions)
+        if not ok:
+            progress.console.print(f"[red]run failed: {what}[/]")
+
+    report = run_automation(defs, instance, dagster_home / AUTOMATION_CURSOR, on_run)
+    done = ", ".join(f"{asset} {count}" for asset, count in report.partitions.items()) or "nothing requested"
+    progress.update(task, total=sum(report.partitions.values()), description=(
+        f"assets built on the lake: {report.runs} runs in {report.evaluations} evaluations ({done}), "
+        f"{report.seconds:.1f}s"))
+    return report
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -215,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is beta in Dagster 1.13
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    # the in-process automation evaluation logs each asset's requested partitions at INFO otherwise
+    automation_log = logging.getLogger("dagster.automation_condition_tester")
+    automation_log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         return args.func(args)
     except (EmbeddedS3Error, S3Error, ValueError) as exc:

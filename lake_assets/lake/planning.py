@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lake_assets.lake.coverage import by_partition
@@ -139,17 +139,23 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
 
 def ranges(spec: DatasetSpec, needed: list[tuple[str, ObjectInfo]], index: dict[str, int]) -> list[PartitionRun]:
     """Group partitions that are neighbours in the partition order into runs of at most ``spec.chunk``."""
-    runs: list[PartitionRun] = []
-    keys: list[str] = []
-    etags: list[str] = []
-    for key, info in needed:
-        if keys and (index[key] != index[keys[-1]] + 1 or len(keys) == spec.chunk):
-            runs.append(PartitionRun(spec.name, tuple(keys), tuple(etags)))
-            keys, etags = [], []
-        keys.append(key)
-        etags.append(info.etag)
-    if keys:
-        runs.append(PartitionRun(spec.name, tuple(keys), tuple(etags)))
+    etags = {key: info.etag for key, info in needed}
+    return [PartitionRun(spec.name, run, tuple(etags[key] for key in run))
+            for run in contiguous([key for key, _ in needed], index, spec.chunk)]
+
+
+def contiguous(keys: Sequence[str], index: Mapping[str, int], most: int | None) -> list[tuple[str, ...]]:
+    """Split ``keys`` (in partition order) into runs of neighbours in ``index``'s order, each at most ``most``
+    long (no bound when None): the ranges a range run can cover."""
+    runs: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for key in keys:
+        if run and (index[key] != index[run[-1]] + 1 or len(run) == most):
+            runs.append(tuple(run))
+            run = []
+        run.append(key)
+    if run:
+        runs.append(tuple(run))
     return runs
 
 

@@ -5,6 +5,7 @@ server-side encryption, race-free ``overwrite=False`` (conditional writes), atom
 retries and progress bars; ``S3TransferConfig`` says how. The API follows ProgridPy's handler.
 """
 
+from lake_assets.s3.client import resolve_credentials
 from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.errors import (
     AccessDeniedError,
@@ -42,4 +43,5 @@ __all__ = [
     "TransferFailedError",
     "TransferFailure",
     "extract_date_from_hive_path",
+    "resolve_credentials",
 ]

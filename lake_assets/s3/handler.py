@@ -255,8 +255,9 @@ class S3Handler(ObjectCalls):
                     self._stats.add("uploaded" if written else "skipped")
         return result
 
-    def existing_keys(self, bucket: str, keys: Iterable[str]) -> set[str]:
-        """Return which of ``keys`` exist, choosing HEAD per key or LIST by prefix by batch size.
+    def existing_keys(self, bucket: str, keys: Iterable[str], threshold: int | None = None) -> set[str]:
+        """Return which of ``keys`` exist: one HEAD each below ``threshold`` keys (default: the config's
+        ``existence_check_threshold``), else LIST by prefix; neighbouring keys (days) deserve a low threshold.
 
         Raises:
             S3Error: the bucket is missing, the credentials are rejected, or the endpoint is down.
@@ -271,7 +272,8 @@ class S3Handler(ObjectCalls):
             logger.warning("%s; treating the key as absent, the conditional write still protects it", error)
 
         with translated("ListObjectsV2", bucket):
-            return existing_keys(self.client, bucket, keys, self.config.existence_check_threshold,
+            return existing_keys(self.client, bucket, keys,
+                                 self.config.existence_check_threshold if threshold is None else threshold,
                                  objects_pool, on_error)
 
     def _counting(self, progress: ProgressListener, counter: str) -> Callable[[int], None]:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from lake_assets.cli import main
+from lake_assets.cli.main_job import VENDOR_BUCKET
+from lake_assets.cli.sample import day_aggs_frame, gzip_csv
 from lake_assets.definitions import defs
+from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3, Ports, free_ports
 from lake_assets.s3 import S3Handler
 
@@ -48,7 +52,7 @@ def test_server_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "stopped" in capsys.readouterr().out
 
 
-def test_run_fills_the_lake_through_the_sensors_and_is_idempotent(
+def test_run_fills_the_lake_through_the_sensors_is_idempotent_and_follows_a_correction(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
@@ -61,25 +65,52 @@ def test_run_fills_the_lake_through_the_sensors_and_is_idempotent(
     first = capsys.readouterr().out
     assert "full coverage" in first and "day_aggs: 2 runs over 61 partitions" in first
     assert "spp_nodal_prices: 3 runs over 91 partitions" in first
+    assert ("assets built on the lake: 1 runs in 2 evaluations (analytics/daily_returns 61, "
+            "analytics/volatility_20d 61)") in first  # one range run, as their single_run() policy allows
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/sensor_name": "day_aggs_missing_partitions"}))
     assert len(runs) == 2 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
     for name, days in (("day_aggs", 61), ("spp_nodal_prices", 91)):  # Dagster agrees with the coverage table
-        partitions = defs.resolve_job_def(f"{name}_ingest").partitions_def
-        keys = partitions.get_partition_keys(current_time=datetime(2024, 4, 2, tzinfo=timezone.utc))
-        statuses = instance.get_status_by_partition(dg.AssetKey([name, "curated"]), keys, partitions) or {}
-        assert sum(status == dg.AssetPartitionStatus.MATERIALIZED for status in statuses.values()) == days
+        assert materialized(instance, dg.AssetKey([name, "curated"])) == days
+    assert materialized(instance, dg.AssetKey(["analytics", "volatility_20d"])) == 61
     assert main([*base, "run"]) == 0
     second = capsys.readouterr().out
     assert "0 new files" in second
     assert "day_aggs: 0 runs over 0 partitions in 2 sensor ticks, 0 monthly rollups" in second
-    assert main([*base, "status"]) == 0
+    assert "assets built on the lake: 0 runs in 1 evaluations (nothing requested)" in second
     server = EmbeddedS3(tmp_path / "lake" / "s3", Ports(int(base[3])))
+    correct_vendor_day(server, date(2024, 2, 5))  # the next run re-curates it, and refreshes what reads it
+    assert main([*base, "run"]) == 0
+    third = capsys.readouterr().out
+    assert "day_aggs: 1 runs over 1 partitions" in third
+    assert ("assets built on the lake: 2 runs in 2 evaluations (analytics/daily_returns 2, "
+            "analytics/volatility_20d 21)") in third  # its return and the next day's; the 21 windows holding either
+    assert main([*base, "status"]) == 0
     secret = server.credentials().secret_access_key
     assert_everything_written_is_encrypted(server)
     leaks = [str(path) for root in (dagster_home, tmp_path / "lake" / "s3" / "logs") for path in root.rglob("*")
              if path.is_file() and secret.encode() in path.read_bytes()]
     assert leaks == [] and secret not in first + second
+
+
+def materialized(instance: dg.DagsterInstance, asset: dg.AssetKey) -> int:
+    """How many partitions of a day_aggs-partitioned ``asset`` Dagster counts as materialised."""
+    partitions = defs.resolve_assets_def(asset).partitions_def
+    keys = partitions.get_partition_keys(current_time=datetime(2024, 4, 2, tzinfo=timezone.utc))
+    statuses = instance.get_status_by_partition(asset, keys, partitions) or {}
+    return sum(status == dg.AssetPartitionStatus.MATERIALIZED for status in statuses.values())
+
+
+def correct_vendor_day(server: EmbeddedS3, day: date) -> None:
+    """Publish a corrected vendor file for ``day``: every price 1 % higher."""
+    prices = [pl.col(name) * 1.01 for name in ("open", "close", "high", "low")]
+    server.start()
+    try:
+        with S3Handler(server.transfer_config(show_progress=False)) as vendor:
+            vendor.put_bytes(VENDOR_BUCKET, DAY_AGGS.source.key(day),
+                             gzip_csv(day_aggs_frame(day).with_columns(prices)), overwrite=True)
+    finally:
+        server.stop()
 
 
 def assert_everything_written_is_encrypted(server: EmbeddedS3) -> None:
@@ -92,5 +123,6 @@ def assert_everything_written_is_encrypted(server: EmbeddedS3) -> None:
                            if s3.info(bucket, key).server_side_encryption != "AES256"]
     finally:
         server.stop()
-    assert len(keys["vendor"]) == 152 and len(keys["lake"]) == 2 * 152 + 6  # raw + curated + 6 monthly rollups
+    # raw + curated + 6 monthly rollups, and the example assets' 2 x 61 days
+    assert len(keys["vendor"]) == 152 and len(keys["lake"]) == 2 * 152 + 6 + 2 * 61
     assert unencrypted == []

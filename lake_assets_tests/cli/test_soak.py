@@ -5,8 +5,8 @@ It goes through, in order: a lake identity that cannot write (the first run fail
 daemon restarted; new days arriving, one of them a corrupt file; the vendor's correction of that file,
 with the run worker of the next run killed mid-run; the rest of the month. After each step it waits for
 the daemon to settle and asserts the lake's invariants: every published partition curated, S3 and Dagster
-agree, rollups current, nothing stuck, no partition materialised twice for the same vendor file, every
-object encrypted. Real delays: the sensors tick every 30 s, a failed request backs off 60 s.
+agree, rollups current, the example assets built on the lake current (through the automation sensor and its
+backfills), nothing stuck, no partition materialised twice for the same vendor file, every object encrypted. Real delays: the sensors tick every 30 s, a failed request backs off 60 s.
 Run with ``-s`` to see its figures (time to heal, runs per partition).
 """
 
@@ -28,6 +28,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from lake_assets.analytics.returns import daily_returns
+from lake_assets.analytics.volatility import WINDOW, volatility_20d
 from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
 from lake_assets.definitions import defs
@@ -44,6 +46,7 @@ from lake_assets_tests.cli.test_ui import REPO, _stop_group
 
 pytestmark = pytest.mark.integration
 CURATED, MONTHLY = dg.AssetKey(["day_aggs", "curated"]), dg.AssetKey(["day_aggs", "monthly"])
+RETURNS, VOLATILITY = daily_returns.key, volatility_20d.key
 JANUARY = publishing_days("nyse", date(2024, 1, 2), date(2024, 1, 31))  # 21 trading days
 CORRUPT_DAY = date(2024, 1, 10)
 #: Longest wait for one step to settle: two sensor ticks, a 60 s backoff, runs and a daemon restart.
@@ -136,7 +139,31 @@ class Soak:
             and all(state["rollups"][month].last_modified >= info.last_modified
                     for key, info in curated.items() if key.startswith(month[:8]))
             for month in {key[:8] + "01" for key in curated})
-        return days_done and months_done and state["active_runs"] == 0
+        return days_done and months_done and self.examples_current() and state["active_runs"] == 0
+
+    def examples_current(self) -> bool:
+        """The example assets built on the lake hold every day whose inputs are all curated, each materialised
+        after the inputs it read (so a corrected day reached every day that looks back on it)."""
+        instance = self.instance()
+        latest = {asset: self.latest_materializations(instance, asset) for asset in (CURATED, RETURNS, VOLATILITY)}
+        days = sorted(self.published)
+        reads = {RETURNS: (CURATED, 2), VOLATILITY: (RETURNS, WINDOW)}
+        for asset, (upstream, look_back) in reads.items():
+            for position, day in enumerate(days):
+                inputs = days[max(0, position - look_back + 1):position + 1]
+                if not all(key in latest[upstream] for key in inputs):
+                    continue  # waits for its inputs
+                if day not in latest[asset] or latest[asset][day] < max(latest[upstream][key] for key in inputs):
+                    return False
+        return True
+
+    def latest_materializations(self, instance: dg.DagsterInstance, asset: dg.AssetKey) -> dict[str, float]:
+        """The time of each partition's latest materialisation of ``asset``; only the good days of the curated."""
+        latest: dict[str, float] = {}
+        for record in instance.fetch_materializations(asset, limit=10_000).records:
+            if record.partition_key and not (asset == CURATED and record.partition_key in self.bad):
+                latest[record.partition_key] = max(latest.get(record.partition_key, 0.0), record.timestamp)
+        return latest
 
     def assert_invariants(self) -> None:
         """What must hold once the daemon has settled, whatever the step before."""

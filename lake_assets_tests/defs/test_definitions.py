@@ -51,8 +51,8 @@ def describe(definitions: dg.Definitions) -> dict[str, object]:
     schedules = {schedule.name: [schedule.cron_schedule, schedule.execution_timezone, schedule.job_name,
                                  str(schedule.default_status), schedule.description]
                  for schedule in definitions.schedules or []}
-    sensors = {sensor.name: [sensor.job_name, sensor.minimum_interval_seconds, str(sensor.default_status),
-                             sensor.description] for sensor in definitions.sensors or []}
+    sensors = {sensor.name: [[target.job_name for target in sensor.targets], sensor.minimum_interval_seconds,
+                             str(sensor.default_status), sensor.description] for sensor in definitions.sensors or []}
     return {"assets": assets, "jobs": jobs, "schedules": schedules, "sensors": sensors,
             "resources": sorted(definitions.resources or {})}
 

@@ -295,8 +295,8 @@ def test_definitions_snapshot() -> None:
         "jobs": sorted(j.name for j in shipped.jobs or []),
     }
     assert snapshot == {
-        "assets": ["day_aggs/curated", "day_aggs/monthly", "day_aggs/raw", "spp_nodal_prices/curated",
-                   "spp_nodal_prices/monthly", "spp_nodal_prices/raw"],
+        "assets": ["analytics/daily_returns", "analytics/volatility_20d", "day_aggs/curated", "day_aggs/monthly",
+                   "day_aggs/raw", "spp_nodal_prices/curated", "spp_nodal_prices/monthly", "spp_nodal_prices/raw"],
         "checks": ["day_aggs/curated:newest_partition_due", "day_aggs/curated:no_duplicate_keys",
                    "day_aggs/curated:no_null_keys", "day_aggs/curated:not_empty",
                    "day_aggs/curated:ohlc_consistent", "day_aggs/curated:rows_in_partition", "day_aggs/curated:schema",
@@ -305,8 +305,8 @@ def test_definitions_snapshot() -> None:
                    "spp_nodal_prices/curated:not_empty", "spp_nodal_prices/curated:rows_in_partition",
                    "spp_nodal_prices/curated:schema"],
         "schedules": ["day_aggs_due", "spp_nodal_prices_due"],
-        "sensors": ["day_aggs_missing_partitions", "day_aggs_rollups", "spp_nodal_prices_missing_partitions",
-                    "spp_nodal_prices_rollups"],
+        "sensors": ["day_aggs_missing_partitions", "day_aggs_rollups", "lake_automation",
+                    "spp_nodal_prices_missing_partitions", "spp_nodal_prices_rollups"],
         "jobs": ["day_aggs_due_check", "day_aggs_ingest", "day_aggs_monthly", "spp_nodal_prices_due_check",
                  "spp_nodal_prices_ingest", "spp_nodal_prices_monthly"],
     }
