@@ -6,7 +6,7 @@ import gzip
 import io
 import random
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -44,16 +44,23 @@ def day_aggs_frame(day: date, ticker_count: int = 100) -> pl.DataFrame:
 
 
 def nodal_frame(day: date, node_count: int = 40) -> pl.DataFrame:
-    """One day of hourly day-ahead prices for ``node_count`` nodes, seeded by node and date."""
+    """One day of hourly day-ahead prices for ``node_count`` nodes, seeded by node and date: one row per hour
+    of the Chicago day (23 or 25 on daylight-saving days), stamped with the hour's start in UTC."""
+    chicago = ZoneInfo(NODAL_PRICES.timezone)
+    first = datetime(day.year, day.month, day.day, tzinfo=chicago).astimezone(timezone.utc)
+    following = day + timedelta(days=1)
+    hours = int((datetime(following.year, following.month, following.day, tzinfo=chicago)
+                 .astimezone(timezone.utc) - first) / timedelta(hours=1))
     rows = []
     for index in range(node_count):
         node = f"SPP_NODE_{index:03d}"
         rng = random.Random(f"{node}-{day.isoformat()}")
-        for hour in range(24):
-            energy = 20 + 15 * (1 if 8 <= hour <= 20 else 0) + rng.uniform(-5, 5)
+        for offset in range(hours):
+            start = first + timedelta(hours=offset)
+            energy = 20 + 15 * (1 if 8 <= start.astimezone(chicago).hour <= 20 else 0) + rng.uniform(-5, 5)
             congestion, loss = rng.uniform(-3, 6), rng.uniform(-0.5, 1.5)
-            rows.append((datetime(day.year, day.month, day.day, hour), node, round(energy + congestion + loss, 4),
-                         round(energy, 4), round(congestion, 4), round(loss, 4)))
+            rows.append((start.replace(tzinfo=None), node, round(energy + congestion + loss, 4), round(energy, 4),
+                         round(congestion, 4), round(loss, 4)))
     return pl.DataFrame(rows, schema=NODAL_PRICES.schema, orient="row")
 
 

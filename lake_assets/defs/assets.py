@@ -29,6 +29,7 @@ from lake_assets.lake.layout import partition_date
 from lake_assets.lake.steps import (
     ChecksFailedError,
     CurateResult,
+    History,
     NotPublishedError,
     Store,
     curate,
@@ -140,7 +141,7 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
 
 def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
                         raw: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    """Typed Parquet per day, written only when every check passes (blocking checks).
+    """Typed Parquet per day, written only when every error-severity check passes (blocking checks).
 
     Each partition written gets its own materialization with its own figures, also when other
     partitions of the same range run fail; a failed check is recorded as a failed check result.
@@ -164,8 +165,9 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         errors: dict[str, Exception] = {}
         with lake_s3.open() as lake:
             store = Store(lake, lake_s3.bucket)
+            history = History(spec, store)
             for key, result in each_partition(context.partition_keys, lambda key: curate(
-                    spec, partition_date(key), store, recorded.get(key))):
+                    spec, partition_date(key), store, recorded.get(key), history)):
                 if isinstance(result, ChecksFailedError):
                     outcomes[key] = result.outcomes
                 if isinstance(result, Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -18,8 +19,16 @@ class CurationError(ValueError):
     """A vendor file that cannot be turned into a curated partition: retrying it cannot help."""
 
 
-def parse_vendor_file(spec: DatasetSpec, data: bytes, where: str) -> pl.DataFrame:
-    """Gunzip and parse a vendor CSV into the spec's schema; extra vendor columns are dropped.
+@dataclass(frozen=True)
+class VendorFile:
+    """A parsed vendor file: its rows in the spec's schema, and the columns it had that the schema does not."""
+
+    frame: pl.DataFrame
+    extra_columns: tuple[str, ...]
+
+
+def parse_vendor_file(spec: DatasetSpec, data: bytes, where: str) -> VendorFile:
+    """Gunzip and parse a vendor CSV into the spec's schema; columns it does not know are named, not parsed.
 
     Raises:
         CurationError: the bytes are not gzip, the CSV is empty or unparsable, a column is missing,
@@ -43,7 +52,8 @@ def parse_vendor_file(spec: DatasetSpec, data: bytes, where: str) -> pl.DataFram
         frame = pl.read_csv(io.BytesIO(text), columns=list(spec.schema), schema_overrides=spec.schema)
     except pl.exceptions.PolarsError as exc:
         raise CurationError(f"{where}: a value does not fit the schema {dict(spec.schema)} ({exc})") from exc
-    return frame.select(list(spec.schema)).with_columns(spec.row_date.alias("date"))
+    extra = tuple(column for column in header if column not in spec.schema)
+    return VendorFile(frame.select(list(spec.schema)).with_columns(spec.row_date.alias("date")), extra)
 
 
 def to_parquet(frame: pl.DataFrame) -> bytes:

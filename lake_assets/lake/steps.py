@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
-from lake_assets.lake.checks import CheckOutcome, check_partition
+from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.checks import CheckOutcome, Subject, check_partition
 from lake_assets.lake.curation import CurationError, parse_vendor_file, to_parquet
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import partition_key
@@ -21,6 +22,8 @@ from lake_assets.s3 import ObjectInfo, ObjectNotFoundError, S3Handler, S3ObjectR
 
 #: User-metadata key on a raw copy naming the ETag of the vendor object it was made from.
 SOURCE_ETAG = "source-etag"
+#: Earlier publishing days the history checks compare a partition with, and how far back to look for them.
+HISTORY_DAYS, HISTORY_SPAN = 5, timedelta(days=14)
 
 
 class NotPublishedError(LookupError):
@@ -102,17 +105,45 @@ def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_
     return MirrorResult(source, raw_key, "transferred")
 
 
-def curate(spec: DatasetSpec, day: date, lake: Store, curated_from: str | None = None) -> CurateResult | None:
-    """Parse the raw file of ``day``, check it, and only if every check passes write the Parquet partition.
+class History:
+    """The curated partitions before a day, for the checks that compare with earlier days: at most
+    ``days`` publishing days back, each read once per run (a range run curates day after day, and the
+    day just curated is the next one's history)."""
 
-    The partition records the vendor ETag it was curated from (``source-etag`` metadata). When that
-    ETag is ``curated_from`` (a retried run whose earlier attempt curated this file) and the curated
-    object still records it, nothing is done and None is returned: a retry does not curate the same
-    file twice.
+    def __init__(self, spec: DatasetSpec, lake: Store, days: int = HISTORY_DAYS) -> None:
+        self.spec, self.lake, self.days = spec, lake, days
+        self._frames: dict[date, pl.DataFrame | None] = {}
+
+    def before(self, day: date) -> list[tuple[date, pl.DataFrame]]:
+        """The curated partitions of the publishing days before ``day`` that are in the lake, oldest first."""
+        earlier = publishing_days(self.spec.calendar, day - HISTORY_SPAN, day - timedelta(days=1))[-self.days:]
+        keys = {earlier_day: self.spec.curated.key(earlier_day) for earlier_day in earlier
+                if earlier_day not in self._frames}
+        if keys:
+            present = self.lake.handler.existing_keys(self.lake.bucket, keys.values(), threshold=2)
+            for earlier_day, key in keys.items():
+                self._frames[earlier_day] = (read_parquet(self.lake.handler.get_bytes(self.lake.bucket, key),
+                                                          self.lake.uri(key)) if key in present else None)
+        return [(earlier_day, frame) for earlier_day in earlier if (frame := self._frames[earlier_day]) is not None]
+
+    def add(self, day: date, frame: pl.DataFrame) -> None:
+        """Remember ``day``'s partition as just curated."""
+        self._frames[day] = frame
+
+
+def curate(spec: DatasetSpec, day: date, lake: Store, curated_from: str | None = None,
+           history: History | None = None) -> CurateResult | None:
+    """Parse the raw file of ``day``, check it, and unless an error-severity check failed write the Parquet
+    partition (warnings are reported in the outcomes, and the partition written).
+
+    The checks against earlier days read them from ``history`` (one is made when None). The partition
+    records the vendor ETag it was curated from (``source-etag`` metadata). When that ETag is
+    ``curated_from`` (a retried run whose earlier attempt curated this file) and the curated object
+    still records it, nothing is done and None is returned: a retry does not curate the same file twice.
 
     Raises:
-        CurationError: the file is unreadable, or a check failed (:class:`ChecksFailedError`); the
-            curated partition is untouched.
+        CurationError: the file is unreadable, or a blocking check failed (:class:`ChecksFailedError`);
+            the curated partition is untouched.
     """
     raw_key = spec.raw.key(day)
     source_etag = lake.handler.info(lake.bucket, raw_key).metadata.get(SOURCE_ETAG, "")
@@ -121,20 +152,22 @@ def curate(spec: DatasetSpec, day: date, lake: Store, curated_from: str | None =
     where = f"{spec.name} partition {partition_key(day)} ({lake.uri(raw_key)})"
     kept = "; the curated partition was left as it was"
     try:
-        frame = parse_vendor_file(spec, lake.handler.get_bytes(lake.bucket, raw_key), where)
+        vendor = parse_vendor_file(spec, lake.handler.get_bytes(lake.bucket, raw_key), where)
     except CurationError as exc:
         raise CurationError(f"{exc}{kept}") from exc
-    outcomes = check_partition(spec, frame, day)
-    failed = [outcome for outcome in outcomes if not outcome.passed]
-    if failed:
-        raise ChecksFailedError(f"{where}: failed check(s) " + "; ".join(f"{o.name}: {o.detail}" for o in failed)
+    history = history or History(spec, lake)
+    outcomes = check_partition(Subject(spec, day, vendor.frame, vendor.extra_columns, history.before(day)))
+    blocking = [outcome for outcome in outcomes if outcome.blocks]
+    if blocking:
+        raise ChecksFailedError(f"{where}: failed check(s) " + "; ".join(f"{o.name}: {o.detail}" for o in blocking)
                                 + kept, outcomes)
-    data = to_parquet(frame)
+    data = to_parquet(vendor.frame)
     key = spec.curated.key(day)
     lake.handler.put_bytes(lake.bucket, key, data, overwrite=True, content_type="application/vnd.apache.parquet",
                            metadata={SOURCE_ETAG: source_etag})
-    return CurateResult(key, frame.height, len(data), {name: str(dtype) for name, dtype in frame.schema.items()},
-                        outcomes, source_etag)
+    history.add(day, vendor.frame)
+    return CurateResult(key, vendor.frame.height, len(data),
+                        {name: str(dtype) for name, dtype in vendor.frame.schema.items()}, outcomes, source_etag)
 
 
 def mirrored_etag(spec: DatasetSpec, day: date, lake: Store) -> str | None:

@@ -6,7 +6,8 @@ daemon restarted; new days arriving, one of them a corrupt file; the vendor's co
 with the run worker of the next run killed mid-run; the rest of the month. After each step it waits for
 the daemon to settle and asserts the lake's invariants: every published partition curated, S3 and Dagster
 agree, rollups current, the example assets built on the lake current (through the automation sensor and its
-backfills), nothing stuck, no partition materialised twice for the same vendor file, every object encrypted. Real delays: the sensors tick every 30 s, a failed request backs off 60 s.
+backfills), nothing stuck, no partition materialised twice for the same vendor file, every object encrypted.
+Real delays: the sensors tick every 30 s, a failed request backs off 60 s.
 Run with ``-s`` to see its figures (time to heal, runs per partition).
 """
 

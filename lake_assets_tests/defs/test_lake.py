@@ -18,6 +18,7 @@ import pytest
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
 from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.checks import checks_for
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.layout import partition_key
 from lake_assets.lake.planning import PlanCursor
@@ -66,8 +67,8 @@ def test_materialise_one_partition(defs: dg.Definitions, lake: dict[str, S3Trans
     assert materialization.metadata["dagster/uri"].value == \
         f"s3://{lake['lake_s3'].bucket}/curated/dataset=day_aggs/year=2024/month=01/day=02/data.parquet"
     checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {"not_empty", "schema", "no_null_keys", "no_duplicate_keys",
-                                              "ohlc_consistent", "rows_in_partition"} and all(c.passed for c in checks)
+    assert {c.check_name for c in checks} == {check.name for check in checks_for(DAY_AGGS)}
+    assert all(c.passed for c in checks)
     with lake["lake_s3"].open() as handler:
         infos = [handler.info(lake["lake_s3"].bucket, info.key) for info in handler.iter_objects(lake["lake_s3"].bucket)]
     assert {i.key for i in infos} == {DAY_AGGS.raw.key(JAN[0]), DAY_AGGS.curated.key(JAN[0])}
@@ -268,7 +269,15 @@ def test_sensor_lists_past_the_1000_key_page(lake: dict[str, S3TransferResource]
     ("wrong dates", gzip_csv(day_aggs_frame(JAN[0]).with_columns(pl.col("window_start") + 86_400 * 10**9)),
      "rows_in_partition: 100 rows dated"),
     ("inconsistent prices", gzip_csv(day_aggs_frame(JAN[0]).with_columns(pl.col("low") * 10)), "ohlc_consistent"),
-    ("duplicate rows", gzip_csv(pl.concat([day_aggs_frame(JAN[0])] * 2)), "no_duplicate_keys: 100 rows repeat"),
+    ("duplicate rows", gzip_csv(pl.concat([day_aggs_frame(JAN[0])] * 2)), "no_duplicate_keys: 200 rows share a key"),
+    ("a NaN price", gzip_csv(day_aggs_frame(JAN[0]).with_columns(open=pl.when(pl.int_range(pl.len()) == 0)
+                                                                  .then(float("nan")).otherwise("open"))),
+     "finite_values: open: 1 NaN or infinite value(s), e.g. ticker="),
+    ("a negative volume", gzip_csv(day_aggs_frame(JAN[0]).with_columns(volume=pl.when(pl.int_range(pl.len()) == 0)
+                                                                        .then(-100).otherwise("volume"))),
+     "non_negative_counts: volume: 1 value(s) not >= 0, e.g. ticker="),
+    ("a zero price", gzip_csv(day_aggs_frame(JAN[0]).with_columns(low=pl.lit(0.0))),
+     "positive_prices: low: 100 value(s) not > 0"),
 ])
 def test_bad_vendor_files_fail_clearly_and_keep_the_last_good_partition(
         defs: dg.Definitions, lake: dict[str, S3TransferResource], name: str, payload: bytes, message: str) -> None:
@@ -297,13 +306,8 @@ def test_definitions_snapshot() -> None:
     assert snapshot == {
         "assets": ["analytics/daily_returns", "analytics/volatility_20d", "day_aggs/curated", "day_aggs/monthly",
                    "day_aggs/raw", "spp_nodal_prices/curated", "spp_nodal_prices/monthly", "spp_nodal_prices/raw"],
-        "checks": ["day_aggs/curated:newest_partition_due", "day_aggs/curated:no_duplicate_keys",
-                   "day_aggs/curated:no_null_keys", "day_aggs/curated:not_empty",
-                   "day_aggs/curated:ohlc_consistent", "day_aggs/curated:rows_in_partition", "day_aggs/curated:schema",
-                   "spp_nodal_prices/curated:newest_partition_due",
-                   "spp_nodal_prices/curated:no_duplicate_keys", "spp_nodal_prices/curated:no_null_keys",
-                   "spp_nodal_prices/curated:not_empty", "spp_nodal_prices/curated:rows_in_partition",
-                   "spp_nodal_prices/curated:schema"],
+        "checks": sorted(f"{spec.name}/curated:{name}" for spec in (DAY_AGGS, NODAL_PRICES)
+                         for name in ["newest_partition_due", *(check.name for check in checks_for(spec))]),
         "schedules": ["day_aggs_due", "spp_nodal_prices_due"],
         "sensors": ["day_aggs_missing_partitions", "day_aggs_rollups", "lake_automation",
                     "spp_nodal_prices_missing_partitions", "spp_nodal_prices_rollups"],

@@ -11,28 +11,36 @@ import polars as pl
 import pytest
 
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv, nodal_frame, vendor_file
-from lake_assets.lake.checks import CHECKS, check_partition
+from lake_assets.lake.checks import CHECKS, Subject, check_partition, hours_in_day
 from lake_assets.lake.curation import CurationError, parse_vendor_file
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES
 
 DAY = date(2024, 1, 2)
 
 
-def outcomes(frame: pl.DataFrame, spec=DAY_AGGS) -> dict[str, bool]:
-    return {o.name: o.passed for o in check_partition(spec, frame, DAY)}
+def outcomes(frame: pl.DataFrame, spec=DAY_AGGS, day: date = DAY) -> dict[str, bool]:
+    return {o.name: o.passed for o in check_partition(Subject(spec, day, frame))}
+
+
+def parsed(spec=DAY_AGGS, day: date = DAY) -> pl.DataFrame:
+    return parse_vendor_file(spec, vendor_file(spec, day), "where").frame
 
 
 @pytest.mark.parametrize("spec", [DAY_AGGS, NODAL_PRICES])
 def test_generated_vendor_files_parse_and_pass_every_check(spec) -> None:
-    frame = parse_vendor_file(spec, vendor_file(spec, DAY), "where")
+    frame = parsed(spec)
     assert frame.columns == [*spec.schema, "date"]
     assert all(outcomes(frame, spec).values())
 
 
-def test_extra_vendor_columns_are_dropped() -> None:
+def test_extra_vendor_columns_are_not_curated_and_reported_by_name() -> None:
     drifted = day_aggs_frame(DAY).with_columns(pl.lit("x").alias("vwap_note"))
-    frame = parse_vendor_file(DAY_AGGS, gzip_csv(drifted), "where")
-    assert "vwap_note" not in frame.columns and all(outcomes(frame).values())
+    vendor = parse_vendor_file(DAY_AGGS, gzip_csv(drifted), "where")
+    assert "vwap_note" not in vendor.frame.columns and vendor.extra_columns == ("vwap_note",)
+    unknown = next(o for o in check_partition(Subject(DAY_AGGS, DAY, vendor.frame, vendor.extra_columns))
+                   if o.name == "unknown_columns")
+    assert (unknown.passed, unknown.severity, unknown.blocks) == (False, "warn", False)
+    assert "['vwap_note']" in unknown.detail
 
 
 def test_a_retyped_column_is_refused_with_the_place_named() -> None:
@@ -42,17 +50,61 @@ def test_a_retyped_column_is_refused_with_the_place_named() -> None:
 
 
 def test_null_keys_and_wrong_dates_fail_their_checks() -> None:
-    frame = parse_vendor_file(DAY_AGGS, vendor_file(DAY_AGGS, DAY), "where")
+    frame = parsed()
     with_null = frame.with_columns(pl.when(pl.col("ticker") == frame["ticker"][0]).then(None)
                                    .otherwise(pl.col("ticker")).alias("ticker"))
-    assert outcomes(with_null) == {"not_empty": True, "schema": True, "no_null_keys": False,
-                                   "no_duplicate_keys": True, "rows_in_partition": True, "ohlc_consistent": True}
+    assert {name for name, ok in outcomes(with_null).items() if not ok} == {"no_null_keys"}
     assert outcomes(frame.with_columns(pl.lit(date(2024, 1, 3)).alias("date")))["rows_in_partition"] is False
+
+
+def failures(frame: pl.DataFrame, spec=DAY_AGGS, day: date = DAY, **subject: object) -> dict[str, str]:
+    """The checks ``frame`` fails, with their details."""
+    return {o.name: o.detail for o in check_partition(Subject(spec, day, frame, **subject)) if not o.passed}
+
+
+def first(frame: pl.DataFrame, column: str, value: object) -> pl.DataFrame:
+    """``frame`` with ``column`` set to ``value`` on its first row."""
+    return frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(value)).otherwise(pl.col(column))
+                              .cast(frame.schema[column]).alias(column))
+
+
+@pytest.mark.parametrize("column, value, check, shown", [
+    ("open", float("nan"), "finite_values", "open=nan"),
+    ("close", float("inf"), "finite_values", "close=inf"),
+    ("low", 0.0, "positive_prices", "low=0.0"),
+    ("volume", -100, "non_negative_counts", "volume=-100"),
+    ("transactions", -1, "non_negative_counts", "transactions=-1"),
+])
+def test_bad_values_fail_a_blocking_check_naming_the_column_and_an_example(column, value, check, shown) -> None:
+    frame = parsed()
+    failed = failures(first(frame, column, value))
+    assert check in failed and f"{column}:" in failed[check]
+    assert f"ticker={frame['ticker'][0]}" in failed[check] and shown in failed[check]
+    assert next(c for c in CHECKS if c.name == check).severity == "error"
+
+
+def test_a_vendor_file_written_with_nan_parses_to_nan_and_is_refused() -> None:
+    text = gzip.decompress(vendor_file(DAY_AGGS, DAY)).decode().splitlines()
+    cells = text[1].split(",")
+    cells[list(DAY_AGGS.schema).index("open")] = "NaN"
+    frame = parse_vendor_file(DAY_AGGS, gzip.compress("\n".join([text[0], ",".join(cells), *text[2:]]).encode()),
+                              "where").frame
+    assert "finite_values" in failures(frame)
+
+
+@pytest.mark.parametrize("day, hours", [(date(2024, 3, 10), 23), (date(2024, 11, 3), 25), (DAY, 24)])
+def test_hourly_prices_have_one_row_per_hour_of_the_local_day(day: date, hours: int) -> None:
+    assert hours_in_day(day, NODAL_PRICES.timezone) == hours
+    frame = parsed(NODAL_PRICES, day)
+    assert frame.height == 40 * hours and not failures(frame, NODAL_PRICES, day)
+    last_hour = pl.col("interval_start") == frame["interval_start"].max()
+    short = frame.filter(~((pl.col("node") == "SPP_NODE_007") & last_hour))
+    assert f"SPP_NODE_007={hours - 1}" in failures(short, NODAL_PRICES, day)["hours_per_day"]
 
 
 def test_a_header_only_file_fails_not_empty() -> None:
     header_only = gzip.compress(",".join(NODAL_PRICES.schema).encode() + b"\n")
-    frame = parse_vendor_file(NODAL_PRICES, header_only, "where")
+    frame = parse_vendor_file(NODAL_PRICES, header_only, "where").frame
     assert outcomes(frame, NODAL_PRICES)["not_empty"] is False
     assert nodal_frame(DAY).height == 40 * 24
 
@@ -61,15 +113,52 @@ def test_the_readme_lists_every_registered_check_as_declared() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows = {line for line in readme.splitlines() if line.startswith("| `")}
     for check in CHECKS:
-        assert f"| `{check.name}` | {check.datasets} | {check.description} |" in rows, check.name
+        assert f"| `{check.name}` | {check.severity} | {check.datasets} | {check.description} |" in rows, check.name
 
 
 def test_checks_follow_the_registry_for_each_dataset() -> None:
-    frame = parse_vendor_file(NODAL_PRICES, vendor_file(NODAL_PRICES, DAY), "nodal")
-    assert [o.name for o in check_partition(NODAL_PRICES, frame, DAY)] == [
-        check.name for check in CHECKS if check.name != "ohlc_consistent"]
+    assert [o.name for o in check_partition(Subject(NODAL_PRICES, DAY, parsed(NODAL_PRICES)))] == [
+        check.name for check in CHECKS if check.name not in ("positive_prices", "non_negative_counts",
+                                                             "ohlc_consistent", "close_moves")]
 
 
 def test_a_dataset_without_a_sample_generator_is_refused_by_name() -> None:
     with pytest.raises(KeyError, match="no sample generator for dataset 'new_feed'"):
         vendor_file(replace(NODAL_PRICES, name="new_feed"), DAY)
+
+
+EARLIER = [date(2024, 1, d) for d in (2, 3, 4, 5, 8)]
+TODAY = date(2024, 1, 9)
+
+
+def history() -> list[tuple[date, pl.DataFrame]]:
+    return [(day, parsed(DAY_AGGS, day)) for day in EARLIER]
+
+
+def test_a_usual_day_passes_the_checks_against_history() -> None:
+    assert not failures(parsed(DAY_AGGS, TODAY), day=TODAY, history=history())
+
+
+def test_a_truncated_file_warns_with_what_it_was_compared_with() -> None:
+    truncated = parsed(DAY_AGGS, TODAY).head(33)
+    detail = failures(truncated, day=TODAY, history=history())
+    assert set(detail) == {"row_count_usual"}
+    assert detail["row_count_usual"].startswith("33 rows against a median of 100 over 2024-01-02..2024-01-08 (5 day")
+
+
+def test_a_missed_split_warns_naming_the_ticker_and_both_closes() -> None:
+    today = parsed(DAY_AGGS, TODAY)
+    ticker = today["ticker"][0]
+    jumped = today.with_columns([pl.when(pl.col("ticker") == ticker).then(pl.col(c) * 50).otherwise(pl.col(c)).alias(c)
+                                 for c in ("open", "close", "high", "low")])
+    detail = failures(jumped, day=TODAY, history=history())
+    assert set(detail) == {"close_moves"}
+    assert detail["close_moves"].startswith(f"1 of 100 tickers (1.0%) closed more than 5x away from their "
+                                            f"2024-01-08 close, e.g. {ticker} ")
+
+
+def test_the_same_file_under_another_date_warns_naming_the_day() -> None:
+    copy = parsed(DAY_AGGS, EARLIER[2]).with_columns(  # 2024-01-04's values, re-stamped as today's
+        pl.lit(parsed(DAY_AGGS, TODAY)["window_start"][0]).alias("window_start"), pl.lit(TODAY).alias("date"))
+    detail = failures(copy, day=TODAY, history=history())
+    assert set(detail) == {"same_content"} and "[datetime.date(2024, 1, 4)]" in detail["same_content"]

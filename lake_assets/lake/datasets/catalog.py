@@ -48,6 +48,8 @@ DAY_AGGS = DatasetSpec(
     due=timedelta(days=1, hours=11),  # flat files for day D are out by 11:00 New York time on D+1
     rollup=_day_aggs_rollup,
     ohlc=True,
+    count_columns=("volume", "transactions"),
+    stamp_columns=("window_start",),
 )
 
 NODAL_PRICES = DatasetSpec(
@@ -57,12 +59,15 @@ NODAL_PRICES = DatasetSpec(
     schema={"interval_start": pl.Datetime("us"), "node": pl.String(), "lmp": pl.Float64(),
             "energy": pl.Float64(), "congestion": pl.Float64(), "loss": pl.Float64()},
     key_columns=("interval_start", "node"),
-    row_date=pl.col("interval_start").dt.date(),
+    # interval_start is the hour's start in UTC (so the hours of a DST day are distinct); the day is Chicago's
+    row_date=pl.col("interval_start").dt.replace_time_zone("UTC").dt.convert_time_zone("America/Chicago").dt.date(),
     start_date=date(2024, 1, 1),
     calendar="daily",
     timezone="America/Chicago",
     due=timedelta(hours=-11),  # day-ahead prices for day D are published by 13:00 Chicago time on D-1
     rollup=_nodal_rollup,
+    hourly_per="node",
+    stamp_columns=("interval_start",),
 )
 
 #: Every dataset the Dagster definitions are built from.

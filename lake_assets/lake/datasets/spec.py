@@ -33,7 +33,14 @@ class DatasetSpec:
         timezone: The IANA timezone the vendor's days are in; a partition is a day of that timezone.
         due: When the vendor's file for day D is expected, after the start of D in ``timezone``
             (negative when it is published before the day begins, as day-ahead prices are).
-        ohlc: Whether rows carry open/high/low/close prices that must be consistent.
+        ohlc: Whether rows carry open/high/low/close prices that must be consistent and positive.
+        count_columns: Columns of counts (volume, trades) that must not be negative.
+        hourly_per: For hourly data, the column whose every value must have one row per hour of the local
+            day (23, 24 or 25 across daylight saving), or None.
+        stamp_columns: Columns that carry the row's date or time; left out of the content hash, so a
+            file re-published under another date with only its stamps changed is found.
+        jump_factor: How far a close may move from the previous curated close (up or down, as a ratio)
+            before the history check warns of it (a missed split, a wrong decimal).
         rollup: Turns a month of curated rows (with a ``date`` column) into the monthly summary.
         owners: Owners shown in the UI.
         chunk: Most partitions one backfill run materialises (``BackfillPolicy.multi_run``).
@@ -51,6 +58,10 @@ class DatasetSpec:
     due: timedelta
     rollup: Callable[[pl.LazyFrame], pl.LazyFrame]
     ohlc: bool = False
+    count_columns: tuple[str, ...] = ()
+    hourly_per: str | None = None
+    stamp_columns: tuple[str, ...] = ()
+    jump_factor: float = 5.0
     owners: tuple[str, ...] = ("team:data-platform",)
     chunk: int = 31
     raw_filename: str = field(default="data.csv.gz")
