@@ -58,6 +58,10 @@ class ServerStatus:
     data_bytes: int
 
 
+#: Volumes the embedded server may create: one per bucket at least, whatever the free disk space.
+MAX_VOLUMES = 1000
+
+
 class EmbeddedS3:
     """One SeaweedFS ``weed mini`` process whose data, logs, sockets and keys live under ``home``.
 
@@ -142,6 +146,10 @@ class EmbeddedS3:
             f"-s3.config={identities}",
             "-master.telemetry=false",
             "-s3.allowDeleteBucketNotEmpty=false",
+            # every bucket is a collection with a volume of its own, and `weed mini` allows free disk / 1 GiB
+            # volumes: 76 buckets on a disk with 76 GiB free, then every write to a new bucket is a 500 (found
+            # by the test suite). Volumes are sparse files, so a fixed, larger bound costs nothing until written.
+            f"-volume.max={MAX_VOLUMES}",
             "-s3.autoCreateBucket=false",
             "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
             f"-filer.localSocket={run / 'filer.sock'}", f"-s3.localSocket={run / 's3.sock'}",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
 
 from lake_assets.local_s3 import EmbeddedS3, PortInUseError, Ports, free_ports
+from lake_assets.local_s3.server import MAX_VOLUMES
 from lake_assets.s3 import S3Handler
 
 pytestmark = pytest.mark.integration
@@ -87,3 +89,23 @@ def test_a_stale_pid_file_is_ignored(tmp_path: Path) -> None:
     (server.home / "run" / "weed.pid").write_text("999999 1\n")
     assert server.running_pid() is None
     assert not (server.home / "run" / "weed.pid").exists()
+
+
+def test_more_buckets_than_free_gibibytes_all_take_writes(tmp_path: Path) -> None:
+    """`weed mini` would allow free disk / 1 GiB volumes, and every bucket takes one: past that, every write to
+    a new bucket was a 500. The embedded server sets its own bound (MAX_VOLUMES)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    buckets = int(shutil.disk_usage(home).free / 2**30) + 5
+    assert buckets < MAX_VOLUMES
+    server = EmbeddedS3(home, free_ports())
+    server.start()
+    try:
+        names = [f"b-{index:04d}" for index in range(buckets)]
+        server.ensure_buckets(*names)
+        with S3Handler(server.transfer_config(show_progress=False)) as s3:
+            for name in names:
+                s3.put_bytes(name, "k", b"x")
+            assert all(s3.get_bytes(name, "k") == b"x" for name in names[-5:])
+    finally:
+        server.stop()
