@@ -116,9 +116,10 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
 
 def scan_options(resource: S3TransferResource) -> dict[str, Any]:
     """Keyword arguments for ``pl.scan_parquet`` that read the lake as ``resource`` does: its endpoint, region,
-    addressing style and identity (static keys, or the same boto3 chain, asked again whenever polars needs them).
+    addressing style and identity (static keys, or the same boto3 chain, resolved when polars first reads; no
+    expiry is given, so a scan outliving role credentials is not refreshed).
 
-    polars reads with its own S3 client (object_store), which measured 2 to 3 times faster than fetching the
+    polars reads with its own S3 client (object_store), which measured twice as fast, cold, as fetching the
     files through the transfer layer first (``bench/io_load.py``); its reads are not in the handler's statistics.
     """
     config = resource.transfer_config()
