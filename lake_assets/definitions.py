@@ -3,7 +3,8 @@
 What ``lake_assets.defs`` builds from the dataset specs, every asset in the modules of
 :mod:`lake_assets.analytics`, the automation sensor that keeps those current, and the resources.
 Connection settings are resolved at run time from ``VENDOR_S3_*`` and ``LAKE_S3_*`` environment
-variables (see :func:`~lake_assets.defs.resources.s3_resource_from_env`); nothing is read at import.
+variables, only the two ``*_BUCKET`` ones required (:mod:`lake_assets.defs.settings`; Dagster's
+commands also read them from ``.env``); nothing is read at import.
 """
 
 import dagster as dg

@@ -1,61 +1,50 @@
-"""The ``lake`` command: the main job, the lake's coverage, the Dagster UI, and the embedded S3 server.
+"""The ``lake`` command: the main job, the lake's coverage, the Dagster UI, the embedded S3 and its settings.
 
 Settings come from flags, else from ``LAKE_HOME`` (default ``./.lake``), ``LAKE_S3_PORT`` (default
 18333) and ``DAGSTER_HOME`` (default ``./dagster_home``), read when the command runs, never at import.
+Dagster and polars are imported only by the subcommands that run the definitions (:mod:`lake_assets.cli.jobs`).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
-import shutil
 import sys
 import time
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
-import dagster as dg
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from lake_assets.cli.demo import DEMO_BUCKET, run_transfer_demo
-from lake_assets.cli.main_job import SAMPLE_END, SAMPLE_START, activate, lake_coverage, publish_vendor_sample
-from lake_assets.cli.report import print_coverage, print_transfer_report
-from lake_assets.cli.runner import AUTOMATION_CURSOR, AutomationReport, run_automation, run_sensor_backfill
-from lake_assets.lake.datasets import DATASETS
-from lake_assets.local_s3 import DEFAULT_S3_PORT, EmbeddedS3, EmbeddedS3Error, Ports
+from lake_assets.cli.embedded import console, server_for, serving
+from lake_assets.cli.env_file import check_settings, dagster_env, merge_env_file
+from lake_assets.local_s3 import DEFAULT_S3_PORT, EmbeddedS3Error
+from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets.s3 import S3Error, S3Handler
 
-console = Console(width=None if sys.stdout.isatty() else 120)
-
-
-def _server(args: argparse.Namespace) -> EmbeddedS3:
-    return EmbeddedS3(args.home / "s3", Ports(args.port))
+Command = Callable[[argparse.Namespace], int]
 
 
 def cmd_s3_up(args: argparse.Namespace) -> int:
     """Start the embedded server in the background and say how to reach it."""
-    server = _server(args)
+    server = server_for(args)
     server.start()
     console.print(f"embedded S3 running at [bold]{server.endpoint_url}[/] (data in {server.home / 'data'})")
-    console.print("credentials: `lake s3 env`; stop it with `lake s3 down`")
+    console.print("settings for Dagster: `lake s3 env --dagster --write .env`; stop it with `lake s3 down`")
     return 0
 
 
 def cmd_s3_down(args: argparse.Namespace) -> int:
     """Stop the embedded server if it runs."""
-    stopped = _server(args).stop()
+    stopped = server_for(args).stop()
     console.print("embedded S3 stopped" if stopped else "embedded S3 was not running")
     return 0
 
 
 def cmd_s3_status(args: argparse.Namespace) -> int:
     """Report whether the server runs; exit 1 when it does not."""
-    status = _server(args).status()
+    status = server_for(args).status()
     state = f"running (pid {status.pid})" if status.running else "stopped"
     console.print(f"embedded S3 {state} at {status.endpoint_url}; "
                   f"{status.data_bytes / 1e6:.1f} MB stored under {status.home / 'data'}")
@@ -64,7 +53,7 @@ def cmd_s3_status(args: argparse.Namespace) -> int:
 
 def cmd_s3_cleanup(args: argparse.Namespace) -> int:
     """Abort multipart uploads left open by killed processes in every bucket of the embedded server."""
-    server = _server(args)
+    server = server_for(args)
     if server.running_pid() is None:
         console.print("embedded S3 is not running: start it with `lake s3 up`")
         return 1
@@ -76,114 +65,87 @@ def cmd_s3_cleanup(args: argparse.Namespace) -> int:
 
 
 def cmd_s3_env(args: argparse.Namespace) -> int:
-    """Print shell exports that point the AWS CLI and boto3 at the embedded server."""
-    server = _server(args)
+    """Print how to reach the embedded server: AWS_* exports, or with ``--dagster`` the code location's settings."""
+    server = server_for(args)
+    if args.dagster:
+        lines = dagster_env(server, args.dagster_home, args.identity)
+        if args.write is None:
+            sys.stdout.write("".join(f"{name}={value}\n" for name, value in lines.items()))
+            return 0
+        changed = merge_env_file(args.write, lines)
+        console.print(f"{args.write}: {len(changed)} setting(s) written ({', '.join(changed) or 'none changed'}); "
+                      "`dagster dev` and the other dagster commands read it from the project root")
+        return 0
     keys = server.credentials(args.identity)
     sys.stdout.write(f"export AWS_ENDPOINT_URL={server.endpoint_url}\n"
                      f"export AWS_ACCESS_KEY_ID={keys.access_key_id}\n"
                      f"export AWS_SECRET_ACCESS_KEY={keys.secret_access_key}\n"
-                     "export AWS_REGION=us-east-1\n")
+                     f"export AWS_REGION={LOCAL_REGION}\n"
+                     f"export AWS_DEFAULT_REGION={LOCAL_REGION}\n")
     return 0
 
 
-@contextmanager
-def _serving(args: argparse.Namespace, keep_running: bool = False) -> Iterator[EmbeddedS3]:
-    """Run the embedded server for the block, stopping it after unless it already ran or must stay up."""
-    server = _server(args)
-    started_here = server.running_pid() is None
-    server.start()
-    try:
-        yield server
-    finally:
-        if started_here and not keep_running:
-            server.stop()
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """The main job: publish the vendor sample, backfill it through the sensors, print coverage."""
-    with _serving(args) as server:
-        activate(server, args.dagster_home)
-        new = publish_vendor_sample(server)
-        console.print(f"vendor bucket: {new} new files for {SAMPLE_START} .. {SAMPLE_END}")
-        from lake_assets.definitions import defs  # resolved now that the environment points at the server
-
-        began = time.perf_counter()
-        instance = dg.DagsterInstance.get()
-        failed = 0
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
-            for spec in DATASETS:
-                task = progress.add_task(f"{spec.name}: sensor-driven backfill", total=None)
-
-                def on_run(what: str, partitions: int, ok: bool, task: int = task) -> None:
-                    progress.advance(task, partitions)
-                    if not ok:
-                        progress.console.print(f"[red]run failed: {what}[/]")
-
-                report = run_sensor_backfill(defs, instance, spec, on_run)
-                failed += len(report.failed_runs)
-                if report.killed_runs:
-                    progress.console.print(f"{spec.name}: {report.killed_runs} run(s) of a killed `lake run` "
-                                           "marked failed and retried")
-                progress.console.print(f"{spec.name}, last sensor tick: {report.last_tick}")
-                progress.update(task, total=report.partitions, description=(
-                    f"{spec.name}: {report.runs} runs over {report.partitions} partitions in {report.ticks} "
-                    f"sensor ticks, {len(report.months)} monthly rollups, {report.seconds:.1f}s"))
-            failed += len(_automate(defs, instance, args.dagster_home, progress).failed_runs)
-        console.print(f"backfill finished in {time.perf_counter() - began:.1f}s; runs are in "
-                      f"{os.environ['DAGSTER_HOME']} (see them with `make ui`)")
-        complete = print_coverage(console, lake_coverage(server, defs))
-    return 0 if failed == 0 and complete else 1
-
-
-def _automate(defs: dg.Definitions, instance: dg.DagsterInstance, dagster_home: Path,
-              progress: Progress) -> AutomationReport:
-    """Run what the automation conditions of the assets built on the lake request, showing it in ``progress``."""
-    task = progress.add_task("assets built on the lake: automation conditions", total=None)
-
-    def on_run(what: str, partitions: int, ok: bool) -> None:
-        progress.advance(task, partitions)
-        if not ok:
-            progress.console.print(f"[red]run failed: {what}[/]")
-
-    report = run_automation(defs, instance, dagster_home / AUTOMATION_CURSOR, on_run)
-    done = ", ".join(f"{asset} {count}" for asset, count in report.partitions.items()) or "nothing requested"
-    progress.update(task, total=sum(report.partitions.values()), description=(
-        f"assets built on the lake: {report.runs} runs in {report.evaluations} evaluations ({done}), "
-        f"{report.seconds:.1f}s"))
-    return report
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    """Print each dataset's coverage; exit 1 when a published partition is missing from the lake."""
-    with _serving(args) as server:
-        activate(server, args.dagster_home)
-        from lake_assets.definitions import defs
-
-        rows = lake_coverage(server, defs)
-    return 0 if print_coverage(console, rows) else 1
-
-
-def cmd_ui(args: argparse.Namespace) -> int:
-    """Start the embedded S3 (left running) and replace this process with ``dagster dev`` on loopback."""
-    with _serving(args, keep_running=True) as server:
-        activate(server, args.dagster_home)
-    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
-    console.print(f"Dagster UI on http://127.0.0.1:{args.ui_port} (S3 at {server.endpoint_url}; "
-                  "stop it with `lake s3 down`)")
-    os.execv(dagster, [dagster, "dev", "-w", str(args.workspace), "-h", "127.0.0.1", "-p", str(args.ui_port)])
-    return 0
+def cmd_config(args: argparse.Namespace) -> int:
+    """Check the code location's settings in the environment and ``--env-file``; print them, secrets hidden."""
+    report, problems = check_settings(args.env_file)
+    for line in report:
+        console.print(line, highlight=False, markup=False)
+    for problem in problems:
+        console.print(f"[red]error:[/] {problem}", highlight=False)
+    return 2 if problems else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the transfer demo on the embedded server, starting it (and stopping it after) if needed."""
-    with _serving(args, keep_running=args.keep_running) as server:
+    from lake_assets.cli.demo import DEMO_BUCKET, run_transfer_demo
+    from lake_assets.cli.report import print_transfer_report
+
+    with serving(args, keep_running=args.keep_running) as server:
         server.ensure_buckets(DEMO_BUCKET)
         began = time.perf_counter()
         report = run_transfer_demo(server.transfer_config(), args.home / "demo", small_files=args.files,
                                    small_size=args.small_kib * 1024, large_size=args.large_mib * 1024 * 1024)
         print_transfer_report(console, report, time.perf_counter() - began)
     return 0 if report.failed == 0 and not report.mismatched else 1
+
+
+def _job(name: str) -> Command:
+    """Return a command that imports :mod:`lake_assets.cli.jobs` (Dagster, polars) only when it runs."""
+    def run(args: argparse.Namespace) -> int:
+        command: Command = getattr(importlib.import_module("lake_assets.cli.jobs"), name)
+        return command(args)
+    return run
+
+
+def _add(commands: argparse._SubParsersAction, name: str, func: Command, summary: str,
+         details: str) -> argparse.ArgumentParser:
+    """Add subcommand ``name``: ``summary`` in the list of commands, ``summary`` and ``details`` in its ``--help``."""
+    parser = commands.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}. {details}")
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _add_s3_commands(commands: argparse._SubParsersAction) -> None:
+    s3 = commands.add_parser("s3", help="the embedded S3 server (SeaweedFS on loopback)", description=(
+        "Start, stop and inspect the embedded S3 server: SeaweedFS on 127.0.0.1, data under --home/s3, "
+        "access keys required. None of these commands loads Dagster."))
+    s3_commands = s3.add_subparsers(dest="action", required=True)
+    _add(s3_commands, "up", cmd_s3_up, "start it in the background",
+         "It keeps running after this command (stop it with `lake s3 down`); creates its keys on first start.")
+    _add(s3_commands, "down", cmd_s3_down, "stop it", "Stops the server started by `lake s3 up` or `lake ui`.")
+    _add(s3_commands, "status", cmd_s3_status, "say whether it runs and how much it stores",
+         "Starts nothing; exits 1 when the server is not running.")
+    cleanup = _add(s3_commands, "cleanup", cmd_s3_cleanup, "abort multipart uploads left open by killed processes",
+                   "Starts nothing: needs the server running; aborts uploads older than --older-than-minutes in "
+                   "every bucket.")
+    cleanup.add_argument("--older-than-minutes", type=int, default=60, help="spare younger uploads (default 60)")
+    env = _add(s3_commands, "env", cmd_s3_env, "print the settings that reach it",
+               "Without flags: AWS_* shell exports for the AWS CLI and boto3. With --dagster: the VENDOR_S3_*, "
+               "LAKE_S3_* and DAGSTER_HOME lines the code location reads, for a .env file (--write merges them "
+               "into one, keeping its other lines). Starts nothing; creates the server's keys if none exist yet.")
+    env.add_argument("--identity", choices=("admin", "reader"), default="admin", help="whose keys (default admin)")
+    env.add_argument("--dagster", action="store_true", help="the code location's settings instead of AWS_* exports")
+    env.add_argument("--write", type=Path, metavar="FILE", help="with --dagster: merge them into FILE (e.g. .env)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,45 +160,40 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Dagster instance directory (env DAGSTER_HOME, default ./dagster_home)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    s3 = commands.add_parser("s3", help="run the embedded S3 server (SeaweedFS)")
-    s3_commands = s3.add_subparsers(dest="action", required=True)
-    s3_commands.add_parser("up", help="start it in the background").set_defaults(func=cmd_s3_up)
-    s3_commands.add_parser("down", help="stop it").set_defaults(func=cmd_s3_down)
-    s3_commands.add_parser("status", help="say whether it runs").set_defaults(func=cmd_s3_status)
-    cleanup = s3_commands.add_parser("cleanup", help="abort multipart uploads left open by killed processes")
-    cleanup.add_argument("--older-than-minutes", type=int, default=60, help="spare younger uploads (default 60)")
-    cleanup.set_defaults(func=cmd_s3_cleanup)
-    env = s3_commands.add_parser("env", help="print AWS_* exports for it")
-    env.add_argument("--identity", choices=("admin", "reader"), default="admin")
-    env.set_defaults(func=cmd_s3_env)
-
-    commands.add_parser("run", help="the main job: publish the vendor sample and backfill the lake through "
-                                    "the sensors").set_defaults(func=cmd_run)
-    commands.add_parser("status", help="per-dataset coverage of the lake").set_defaults(func=cmd_status)
-    ui = commands.add_parser("ui", help="the Dagster UI (dagster dev) with the embedded S3")
+    _add_s3_commands(commands)
+    _add(commands, "run", _job("cmd_run"), "the main job: publish the vendor sample and backfill the lake",
+         "Starts the embedded S3 if it is not running (and stops it after), publishes a generated quarter of "
+         "vendor files, runs every dataset's sensor in this process until the lake is complete, then the "
+         "assets built on the lake, and prints coverage. Runs are recorded in --dagster-home; exits 1 when a "
+         "run failed or a published day is missing.")
+    _add(commands, "status", _job("cmd_status"), "per-dataset coverage of the lake",
+         "Lists the vendor's and the lake's objects and prints, per dataset, the days published, curated and "
+         "missing. Uses the running embedded S3, or starts it for the report and stops it after (and says so); "
+         "exits 1 when a published day is missing.")
+    ui = _add(commands, "ui", _job("cmd_ui"), "the Dagster UI (dagster dev) on the embedded S3",
+              "Starts the embedded S3 (left running: `lake s3 down` stops it), then becomes `dagster dev` on "
+              "127.0.0.1 with the webserver, the daemon (sensors, schedules, backfills) and the code location.")
     ui.add_argument("--ui-port", type=int, default=3000, help="UI port on 127.0.0.1 (default 3000)")
     ui.add_argument("--workspace", type=Path, default=Path("workspace.yaml"), help="workspace file")
-    ui.set_defaults(func=cmd_ui)
-
-    demo = commands.add_parser("transfer-demo", help="upload, download and verify a sample set on the embedded server")
+    config = _add(commands, "config", cmd_config, "check the code location's S3 settings",
+                  "Reads VENDOR_S3_* and LAKE_S3_* from the environment and --env-file as `dagster dev` would, "
+                  "prints what each resource will use (secrets hidden) and names every missing or wrong "
+                  "variable; exits 2 then. Starts nothing and contacts no server.")
+    config.add_argument("--env-file", type=Path, default=Path(".env"), help="the .env file (default ./.env)")
+    demo = _add(commands, "transfer-demo", cmd_demo, "upload, download and verify a sample set on the embedded S3",
+                "Starts the embedded S3 if needed (stopped after unless --keep-running); files under --home/demo.")
     demo.add_argument("--files", type=int, default=500, help="number of small files (default 500)")
     demo.add_argument("--small-kib", type=int, default=64, help="size of each small file in KiB (default 64)")
     demo.add_argument("--large-mib", type=int, default=96, help="size of the large file in MiB (default 96)")
     demo.add_argument("--keep-running", action="store_true", help="leave the server running afterwards")
-    demo.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lake`` command."""
     args = build_parser().parse_args(argv)
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is beta in Dagster 1.13
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    # the in-process automation evaluation logs each asset's requested partitions at INFO otherwise
-    automation_log = logging.getLogger("dagster.automation_condition_tester")
-    automation_log.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         return args.func(args)
     except (EmbeddedS3Error, S3Error, ValueError) as exc:

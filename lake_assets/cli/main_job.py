@@ -8,17 +8,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from lake_assets.cli.env_file import LAKE_BUCKET, VENDOR_BUCKET, dagster_env, is_setting
 from lake_assets.cli.sample import publish_sample
 from lake_assets.defs.factory import ingest_job_name
-from lake_assets.defs.resources import resource_env
 from lake_assets.lake.coverage import Coverage, coverage
 from lake_assets.lake.datasets import DATASETS
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.s3 import S3Handler
 
-#: Buckets the main job uses on the embedded server: the vendor's, and the lake.
-VENDOR_BUCKET = "vendor"
-LAKE_BUCKET = "lake"
 #: The generated vendor sample: one quarter of publishing days.
 SAMPLE_START, SAMPLE_END = date(2024, 1, 1), date(2024, 3, 31)
 
@@ -27,13 +24,13 @@ def activate(server: EmbeddedS3, dagster_home: Path) -> None:
     """Point this process's Dagster resources and instance at the embedded server and ``dagster_home``.
 
     Creates the buckets and sets the ``VENDOR_S3_*``, ``LAKE_S3_*`` and ``DAGSTER_HOME`` variables
-    that the definitions resolve at run time.
+    that the definitions resolve at run time, after removing any such setting the shell had (a
+    profile or KMS key meant for AWS must not reach the embedded server).
     """
     server.ensure_buckets(VENDOR_BUCKET, LAKE_BUCKET)
-    config = server.transfer_config()
-    os.environ.update(resource_env("VENDOR_S3", VENDOR_BUCKET, config))
-    os.environ.update(resource_env("LAKE_S3", LAKE_BUCKET, config))
-    os.environ["DAGSTER_HOME"] = str(dagster_home.resolve())
+    for name in [name for name in os.environ if is_setting(name)]:
+        del os.environ[name]
+    os.environ.update(dagster_env(server, dagster_home))
 
 
 def publish_vendor_sample(server: EmbeddedS3) -> int:

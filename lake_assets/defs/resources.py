@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, get_args
@@ -10,12 +11,13 @@ import dagster as dg
 from dagster_aws.s3.resources import ResourceWithS3Configuration
 from pydantic import Field, field_validator
 
+from lake_assets.defs.settings import SETTINGS, SSE_MODES, SettingError, settings_from_env
 from lake_assets.s3 import S3Handler, S3TransferConfig
 from lake_assets.s3.config import AddressingStyle, Engine
 
-#: The ``sse`` settings: SSE-S3, SSE-KMS, or no encryption header.
-SSE_MODES = ("AES256", "aws:kms", "none")
 _DEFAULTS = S3TransferConfig()
+#: The fields a ``<env_prefix>_*`` variable may override.
+_EFFECTIVE_FIELDS = tuple(setting.field for setting in SETTINGS.values())
 
 
 def _one_of(field: str, value: Any, choices: tuple[str, ...]) -> Any:
@@ -34,7 +36,9 @@ class S3TransferResource(ResourceWithS3Configuration):
     configures this one the same way; the rest say which bucket, how it is encrypted and how transfers
     run. Every field may be an ``EnvVar``; an empty string means "not set" (AWS's endpoint, the standard
     credential chain), so one set of variables serves both the embedded server and AWS. Unset fields
-    take the transfer layer's defaults (:class:`~lake_assets.s3.S3TransferConfig`). ``sse``,
+    take the transfer layer's defaults (:class:`~lake_assets.s3.S3TransferConfig`). With ``env_prefix``,
+    the optional ``<env_prefix>_*`` variables (:mod:`lake_assets.defs.settings`) are read when the
+    resource is used, so only the bucket must be set. ``sse``,
     ``addressing_style`` and ``engine`` accept only their listed values: a typo fails at launch with the
     choices, never silently becomes another mode. (They are strings rather than ``Literal`` fields
     because Dagster fills only str, int and bool fields from an ``EnvVar``.)
@@ -55,6 +59,9 @@ class S3TransferResource(ResourceWithS3Configuration):
     engine: str = Field(default=_DEFAULTS.engine,
                         description="crt (single-request transfers on the AWS Common Runtime) or classic (boto3).")
     max_in_flight: int = Field(default=_DEFAULTS.max_in_flight, description="Requests the crt engine keeps in flight.")
+    env_prefix: str = Field(default="", description=(
+        "When set, the optional <env_prefix>_* variables (ENDPOINT_URL, REGION, SSE, ...) are read at run time "
+        "and override these fields; empty or missing ones leave them as they are."))
 
     @field_validator("sse", mode="before")
     @classmethod
@@ -71,27 +78,50 @@ class S3TransferResource(ResourceWithS3Configuration):
     def _engine(cls, value: Any) -> Any:
         return _one_of("engine", value, get_args(Engine))
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Fail a run or tick that would use a mistyped setting at once, with the variable named, never retried."""
+        try:
+            self.transfer_config()
+        except SettingError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+    def settings(self) -> dict[str, Any]:
+        """Return the fields in effect now: this resource's, overridden by its ``<env_prefix>_*`` variables.
+
+        Raises:
+            SettingError: a variable holds a value it cannot take (the message names it).
+        """
+        fields = {name: getattr(self, name) for name in _EFFECTIVE_FIELDS}
+        if self.env_prefix:
+            fields.update(settings_from_env(self.env_prefix, os.environ))
+        return fields
+
     def transfer_config(self) -> S3TransferConfig:
         """Return the transfer layer's config for this resource (progress bars off: logs are not a terminal)."""
-        settings: dict[str, Any] = {
-            "region": self.region_name, "endpoint_url": self.endpoint_url, "profile": self.profile_name,
-            "access_key_id": self.aws_access_key_id, "secret_access_key": self.aws_secret_access_key,
-            "session_token": self.aws_session_token, "kms_key_id": self.kms_key_id,
+        fields = self.settings()
+        connection: dict[str, Any] = {
+            "region": fields["region_name"], "endpoint_url": fields["endpoint_url"],
+            "profile": fields["profile_name"], "access_key_id": fields["aws_access_key_id"],
+            "secret_access_key": fields["aws_secret_access_key"], "session_token": fields["aws_session_token"],
+            "kms_key_id": fields["kms_key_id"],
         }
-        return S3TransferConfig(
-            **{name: value for name, value in settings.items() if value},
-            retry_attempts=self.max_attempts - 1,
-            enable_encryption=self.sse != "none",
-            encryption_type="aws:kms" if self.sse == "aws:kms" else "AES256",
-            max_concurrency=self.max_concurrency,
-            addressing_style=self.addressing_style,  # type: ignore[arg-type]
-            engine=self.engine,  # type: ignore[arg-type]
-            max_in_flight=self.max_in_flight,
-            use_ssl=self.use_ssl,
-            verify_tls=self.verify is not False,
-            unsigned=self.use_unsigned_session,
-            show_progress=False,
-        )
+        try:
+            return S3TransferConfig(
+                **{name: value for name, value in connection.items() if value},
+                retry_attempts=fields["max_attempts"] - 1,
+                enable_encryption=fields["sse"] != "none",
+                encryption_type="aws:kms" if fields["sse"] == "aws:kms" else "AES256",
+                max_concurrency=fields["max_concurrency"],
+                addressing_style=fields["addressing_style"],
+                engine=fields["engine"],
+                max_in_flight=fields["max_in_flight"],
+                use_ssl=self.use_ssl,
+                verify_tls=self.verify is not False,
+                unsigned=self.use_unsigned_session,
+                show_progress=False,
+            )
+        except ValueError as exc:
+            raise SettingError(f"{self.env_prefix or 'S3 resource'}: {exc}") from exc
 
     @contextmanager
     def open(self) -> Iterator[S3Handler]:
@@ -101,42 +131,15 @@ class S3TransferResource(ResourceWithS3Configuration):
 
     def shares_store_with(self, other: S3TransferResource) -> bool:
         """Return whether a server-side copy from ``other`` can work: same endpoint, region and identity."""
-        return (self.endpoint_url, self.region_name, self.profile_name, self.aws_access_key_id) == (
-            other.endpoint_url, other.region_name, other.profile_name, other.aws_access_key_id)
+        identity = ("endpoint_url", "region_name", "profile_name", "aws_access_key_id")
+        mine, theirs = self.settings(), other.settings()
+        return all(mine[name] == theirs[name] for name in identity)
 
 
 def s3_resource_from_env(prefix: str) -> S3TransferResource:
-    """Return a resource whose settings are read at run time from ``<prefix>_*`` environment variables.
+    """Return a resource configured at run time by ``<prefix>_*`` environment variables.
 
-    Variables: ``<prefix>_BUCKET``, ``_ENDPOINT_URL``, ``_REGION``, ``_PROFILE``,
-    ``_ACCESS_KEY_ID``, ``_SECRET_ACCESS_KEY``, ``_SSE``, ``_KMS_KEY_ID``, ``_ADDRESSING_STYLE``
-    (all must be set; empty values mean "not set") and ``_MAX_CONCURRENCY`` (an integer).
+    ``<prefix>_BUCKET`` is required (an ``EnvVar``: Dagster names it when it is missing); the optional
+    variables of :data:`~lake_assets.defs.settings.SETTINGS` are read when the resource is used.
     """
-    return S3TransferResource(
-        bucket=dg.EnvVar(f"{prefix}_BUCKET"),
-        endpoint_url=dg.EnvVar(f"{prefix}_ENDPOINT_URL"),
-        region_name=dg.EnvVar(f"{prefix}_REGION"),
-        profile_name=dg.EnvVar(f"{prefix}_PROFILE"),
-        aws_access_key_id=dg.EnvVar(f"{prefix}_ACCESS_KEY_ID"),
-        aws_secret_access_key=dg.EnvVar(f"{prefix}_SECRET_ACCESS_KEY"),
-        sse=dg.EnvVar(f"{prefix}_SSE"),
-        kms_key_id=dg.EnvVar(f"{prefix}_KMS_KEY_ID"),
-        addressing_style=dg.EnvVar(f"{prefix}_ADDRESSING_STYLE"),
-        max_concurrency=dg.EnvVar.int(f"{prefix}_MAX_CONCURRENCY"),
-    )
-
-
-def resource_env(prefix: str, bucket: str, config: S3TransferConfig) -> dict[str, str]:
-    """Return the ``<prefix>_*`` variables that make :func:`s3_resource_from_env` reach ``bucket`` as ``config`` does."""
-    return {
-        f"{prefix}_BUCKET": bucket,
-        f"{prefix}_ENDPOINT_URL": config.endpoint_url or "",
-        f"{prefix}_REGION": config.region,
-        f"{prefix}_PROFILE": config.profile or "",
-        f"{prefix}_ACCESS_KEY_ID": config.access_key_id or "",
-        f"{prefix}_SECRET_ACCESS_KEY": config.secret_access_key or "",
-        f"{prefix}_SSE": config.encryption_type if config.enable_encryption else "none",
-        f"{prefix}_KMS_KEY_ID": config.kms_key_id or "",
-        f"{prefix}_ADDRESSING_STYLE": config.addressing_style,
-        f"{prefix}_MAX_CONCURRENCY": str(config.max_concurrency),
-    }
+    return S3TransferResource(bucket=dg.EnvVar(f"{prefix}_BUCKET"), env_prefix=prefix)

@@ -35,8 +35,8 @@ from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
 from lake_assets.definitions import defs
 from lake_assets.defs.healing import PERMANENT_TAG, SENSOR_TAG
-from lake_assets.defs.resources import resource_env
 from lake_assets.defs.sensors import sensor_name
+from lake_assets.defs.settings import resource_env
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.layout import partition_key

@@ -10,7 +10,7 @@ import pytest
 
 from lake_assets.definitions import defs
 from lake_assets.defs.freshness import GRACE
-from lake_assets.defs.resources import resource_env
+from lake_assets.defs.settings import resource_env
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.due import newest_due_day
 from lake_assets.lake.layout import partition_key

@@ -3,10 +3,14 @@ empty meaning "not set", the transfer layer's defaults, and bad choices refused 
 
 from __future__ import annotations
 
+import os
+import re
+
 import dagster as dg
 import pytest
 
-from lake_assets.defs.resources import S3TransferResource, resource_env, s3_resource_from_env
+from lake_assets.defs.resources import S3TransferResource, s3_resource_from_env
+from lake_assets.defs.settings import SettingError, resource_env, settings_from_env
 from lake_assets.s3 import S3TransferConfig
 
 
@@ -63,16 +67,74 @@ def test_a_mistyped_choice_is_refused_with_the_choices(field: str, typo: str) ->
         S3TransferResource(bucket="b", **{field: typo})
 
 
-def test_a_mistyped_choice_from_the_environment_fails_at_launch(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in resource_env("LAKE_S3", "lake", S3TransferConfig()).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LAKE_S3_SSE", "aws-kms")
-    resource = s3_resource_from_env("LAKE_S3")  # an EnvVar is checked when it is resolved, at launch
-
+def _uses_the_lake() -> dg.AssetsDefinition:
     @dg.asset
     def uses_the_lake(lake_s3: S3TransferResource) -> None:
-        """Never runs: the resource fails first."""
+        """Never fails on its own: the resource's settings are what is tested."""
+        lake_s3.transfer_config()
 
-    result = dg.materialize([uses_the_lake], resources={"lake_s3": resource}, raise_on_error=False)
+    return uses_the_lake
+
+
+def test_a_mistyped_choice_from_the_environment_fails_at_launch_naming_the_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKE_S3_BUCKET", "lake")
+    monkeypatch.setenv("LAKE_S3_SSE", "aws-kms")
+    monkeypatch.setenv("LAKE_S3_MAX_CONCURRENCY", "ten")
+    resource = s3_resource_from_env("LAKE_S3")  # read when the run starts, not here
+
+    result = dg.materialize([_uses_the_lake()], resources={"lake_s3": resource}, raise_on_error=False)
     assert not result.success
-    assert "sse must be one of AES256, aws:kms, none; got 'aws-kms'" in str(result.all_events)
+    failure = next(event for event in result.all_events if event.event_type_value == "RESOURCE_INIT_FAILURE")
+    assert ("LAKE_S3_SSE must be one of AES256, aws:kms, none; got 'aws-kms'; "
+            "LAKE_S3_MAX_CONCURRENCY must be a whole number; got 'ten'") in str(failure.event_specific_data.error)
+
+
+def test_only_the_bucket_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [name for name in os.environ if name.startswith(("LAKE_S3_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LAKE_S3_BUCKET", "lake")
+    resolved = s3_resource_from_env("LAKE_S3").process_config_and_initialize()
+    assert resolved.transfer_config() == S3TransferConfig(show_progress=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    assert resolved.transfer_config().region == "eu-central-1"
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")  # AWS_REGION first, as botocore and the AWS SDKs read them
+    assert resolved.transfer_config().region == "eu-west-3"
+    monkeypatch.setenv("LAKE_S3_REGION", "ap-south-1")
+    monkeypatch.setenv("LAKE_S3_ENGINE", "classic")
+    assert (resolved.transfer_config().region, resolved.transfer_config().engine) == ("ap-south-1", "classic")
+
+
+def test_a_missing_bucket_is_named_by_dagster_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAKE_S3_BUCKET", raising=False)
+    with pytest.raises(dg.DagsterInvalidConfigError, match='environment variable "LAKE_S3_BUCKET" which is not set'):
+        dg.materialize([_uses_the_lake()], resources={"lake_s3": s3_resource_from_env("LAKE_S3")})
+
+
+@pytest.mark.parametrize(("variables", "message"), [
+    ({"LAKE_S3_ENDPOINT_URL": "127.0.0.1:9000"}, "LAKE_S3_ENDPOINT_URL must start with http:// or https://"),
+    ({"LAKE_S3_ACCESS_KEY_ID": "AK"}, "LAKE_S3_ACCESS_KEY_ID and LAKE_S3_SECRET_ACCESS_KEY must be set together"),
+    ({"LAKE_S3_MAX_IN_FLIGHT": "0"}, "LAKE_S3_MAX_IN_FLIGHT must be at least 1; got '0'"),
+    ({"LAKE_S3_ADDRESSING_STYLE": "Path"}, "LAKE_S3_ADDRESSING_STYLE must be one of auto, path, virtual"),
+    ({"LAKE_S3_KMS_KEY_ID": "alias/k"}, "kms_key_id is only used with encryption_type='aws:kms'"),
+])
+def test_each_wrong_setting_is_one_message_naming_it(variables: dict[str, str], message: str) -> None:
+    resource = S3TransferResource(bucket="lake", env_prefix="LAKE_S3")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in variables.items():
+            patch.setenv(name, value)
+        with pytest.raises(SettingError, match=re.escape(message)):
+            resource.transfer_config()
+
+
+def test_settings_written_for_a_config_read_back_as_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = S3TransferConfig(endpoint_url="http://127.0.0.1:9", region="eu-west-1", access_key_id="AK",
+                              secret_access_key="s", session_token="t", encryption_type="aws:kms",
+                              kms_key_id="alias/k", addressing_style="path", engine="classic", max_concurrency=7)
+    written = resource_env("VENDOR_S3", "vendor", config)
+    assert settings_from_env("VENDOR_S3", written) == {
+        "endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1", "aws_access_key_id": "AK",
+        "aws_secret_access_key": "s", "aws_session_token": "t", "sse": "aws:kms", "kms_key_id": "alias/k",
+        "addressing_style": "path", "engine": "classic", "max_concurrency": 7}
+    assert resource_env("VENDOR_S3", "vendor", S3TransferConfig()) == {
+        "VENDOR_S3_BUCKET": "vendor", "VENDOR_S3_REGION": "us-west-2"}  # defaults are left out

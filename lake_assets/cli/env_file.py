@@ -1,0 +1,85 @@
+"""The code location's settings as a ``.env`` file: written for the embedded server, merged, checked.
+
+``dagster dev``, ``dagster-daemon``, ``dagster-webserver`` and ``dagster code-server`` load ``.env``
+from the directory they start in, its values over the environment's; :func:`check_settings` reads
+them the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from lake_assets.defs.settings import PREFIXES, SETTINGS, SettingError, bucket_from_env, resource_env, settings_from_env
+from lake_assets.local_s3 import EmbeddedS3
+
+#: Buckets the code location uses on the embedded server: the vendor's, and the lake.
+VENDOR_BUCKET = "vendor"
+LAKE_BUCKET = "lake"
+#: The fields a check report shows in full; keys are shortened, secrets never shown.
+_SHOWN = ("endpoint_url", "region_name", "profile_name", "sse", "kms_key_id", "addressing_style", "engine")
+
+
+def dagster_env(server: EmbeddedS3, dagster_home: Path, identity: str = "admin") -> dict[str, str]:
+    """Return the variables that point the code location at ``server`` and its instance at ``dagster_home``."""
+    config = server.transfer_config(identity)
+    return {**resource_env("VENDOR_S3", VENDOR_BUCKET, config), **resource_env("LAKE_S3", LAKE_BUCKET, config),
+            "DAGSTER_HOME": str(dagster_home.resolve())}
+
+
+def is_setting(name: str) -> bool:
+    """True for the variables :func:`dagster_env` owns: every ``<prefix>_*`` setting and ``DAGSTER_HOME``."""
+    suffixes = ("BUCKET", *SETTINGS)
+    return name == "DAGSTER_HOME" or any(name == f"{prefix}_{suffix}" for prefix in PREFIXES for suffix in suffixes)
+
+
+def merge_env_file(path: Path, values: Mapping[str, str]) -> list[str]:
+    """Write ``values`` into the ``.env`` file at ``path``; return the names whose value changed.
+
+    Lines of other variables (and comments) are kept as they were; every setting :func:`is_setting`
+    owns is replaced, so a setting left over from another endpoint cannot mix with these. The file
+    is written whole to a temporary file and renamed over the old one, readable by its owner only
+    (it holds keys).
+    """
+    before = {name: value for name, value in dotenv_values(path).items() if value is not None} if path.exists() else {}
+    kept = [line for line in (path.read_text().splitlines() if path.exists() else [])
+            if not is_setting(line.split("=", 1)[0].removeprefix("export ").strip())]
+    text = "\n".join([*kept, *(f"{name}={value}" for name, value in values.items())]) + "\n"
+    staged = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    os.replace(staged, path)
+    dropped = [name for name in before if is_setting(name) and name not in values]
+    return [name for name, value in values.items() if before.get(name) != value] + dropped
+
+
+def effective_environment(env_file: Path) -> dict[str, str]:
+    """The environment a dagster command started here sees: this one, with ``env_file``'s values over it."""
+    loaded = dotenv_values(env_file) if env_file.exists() else {}
+    return {**os.environ, **{name: value for name, value in loaded.items() if value is not None}}
+
+
+def _describe(prefix: str, bucket: str, fields: Mapping[str, object]) -> str:
+    shown = ", ".join(f"{name}={fields[name]}" for name in _SHOWN if fields.get(name))
+    key = fields.get("aws_access_key_id")
+    identity = f"key {str(key)[:4]}… (secret set)" if key else (
+        f"profile {fields['profile_name']}" if fields.get("profile_name") else "the standard AWS credential chain")
+    return f"{prefix}: bucket {bucket}, {identity}" + (f", {shown}" if shown else ", AWS defaults")
+
+
+def check_settings(env_file: Path) -> tuple[list[str], list[str]]:
+    """Return a line per resource describing its settings, and a message per missing or wrong variable."""
+    environ = effective_environment(env_file)
+    report: list[str] = []
+    problems: list[str] = []
+    for prefix in PREFIXES:
+        try:
+            bucket = bucket_from_env(prefix, environ)
+            report.append(_describe(prefix, bucket, settings_from_env(prefix, environ)))
+        except SettingError as exc:
+            problems.append(str(exc))
+    return report, problems

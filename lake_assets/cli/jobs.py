@@ -1,0 +1,110 @@
+"""The ``lake`` subcommands that load the Dagster definitions: the main job, coverage and the UI.
+
+Imported only when one of them runs, so ``lake --help`` and the ``lake s3`` commands pay nothing for
+Dagster or polars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import dagster as dg
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lake_assets.cli.embedded import console, serving
+from lake_assets.cli.main_job import SAMPLE_END, SAMPLE_START, activate, lake_coverage, publish_vendor_sample
+from lake_assets.cli.report import print_coverage
+from lake_assets.cli.runner import AUTOMATION_CURSOR, AutomationReport, run_automation, run_sensor_backfill
+from lake_assets.lake.datasets import DATASETS
+
+
+def quiet_dagster(verbose: bool) -> None:
+    """Silence Dagster's BetaWarning (``backfill_policy`` is beta in 1.13) and its per-asset automation logs."""
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    automation_log = logging.getLogger("dagster.automation_condition_tester")
+    automation_log.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The main job: publish the vendor sample, backfill it through the sensors, print coverage."""
+    quiet_dagster(args.verbose)
+    with serving(args) as server:
+        activate(server, args.dagster_home)
+        new = publish_vendor_sample(server)
+        console.print(f"vendor bucket: {new} new files for {SAMPLE_START} .. {SAMPLE_END}")
+        from lake_assets.definitions import defs  # resolved now that the environment points at the server
+
+        began = time.perf_counter()
+        instance = dg.DagsterInstance.get()
+        failed = 0
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as progress:
+            for spec in DATASETS:
+                task = progress.add_task(f"{spec.name}: sensor-driven backfill", total=None)
+
+                def on_run(what: str, partitions: int, ok: bool, task: int = task) -> None:
+                    progress.advance(task, partitions)
+                    if not ok:
+                        progress.console.print(f"[red]run failed: {what}[/]")
+
+                report = run_sensor_backfill(defs, instance, spec, on_run)
+                failed += len(report.failed_runs)
+                if report.killed_runs:
+                    progress.console.print(f"{spec.name}: {report.killed_runs} run(s) of a killed `lake run` "
+                                           "marked failed and retried")
+                progress.console.print(f"{spec.name}, last sensor tick: {report.last_tick}")
+                progress.update(task, total=report.partitions, description=(
+                    f"{spec.name}: {report.runs} runs over {report.partitions} partitions in {report.ticks} "
+                    f"sensor ticks, {len(report.months)} monthly rollups, {report.seconds:.1f}s"))
+            failed += len(_automate(defs, instance, args.dagster_home, progress).failed_runs)
+        console.print(f"backfill finished in {time.perf_counter() - began:.1f}s; runs are in "
+                      f"{os.environ['DAGSTER_HOME']} (see them with `make ui`)")
+        complete = print_coverage(console, lake_coverage(server, defs))
+    return 0 if failed == 0 and complete else 1
+
+
+def _automate(defs: dg.Definitions, instance: dg.DagsterInstance, dagster_home: Path,
+              progress: Progress) -> AutomationReport:
+    """Run what the automation conditions of the assets built on the lake request, showing it in ``progress``."""
+    task = progress.add_task("assets built on the lake: automation conditions", total=None)
+
+    def on_run(what: str, partitions: int, ok: bool) -> None:
+        progress.advance(task, partitions)
+        if not ok:
+            progress.console.print(f"[red]run failed: {what}[/]")
+
+    report = run_automation(defs, instance, dagster_home / AUTOMATION_CURSOR, on_run)
+    done = ", ".join(f"{asset} {count}" for asset, count in report.partitions.items()) or "nothing requested"
+    progress.update(task, total=sum(report.partitions.values()), description=(
+        f"assets built on the lake: {report.runs} runs in {report.evaluations} evaluations ({done}), "
+        f"{report.seconds:.1f}s"))
+    return report
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print each dataset's coverage; exit 1 when a published partition is missing from the lake."""
+    quiet_dagster(args.verbose)
+    with serving(args) as server:
+        activate(server, args.dagster_home)
+        from lake_assets.definitions import defs
+
+        rows = lake_coverage(server, defs)
+    return 0 if print_coverage(console, rows) else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Start the embedded S3 (left running) and replace this process with ``dagster dev`` on loopback."""
+    with serving(args, keep_running=True) as server:
+        activate(server, args.dagster_home)
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    console.print(f"Dagster UI on http://127.0.0.1:{args.ui_port} (S3 at {server.endpoint_url}; "
+                  "stop it with `lake s3 down`)")
+    os.execv(dagster, [dagster, "dev", "-w", str(args.workspace), "-h", "127.0.0.1", "-p", str(args.ui_port)])
+    return 0

@@ -1,0 +1,147 @@
+"""The ``<prefix>_*`` environment variables that configure an S3 resource: names, parsing, clear errors.
+
+Plain Python (no Dagster import), so the ``lake`` command prints and checks them without paying for
+Dagster. Only ``<prefix>_BUCKET`` is required; every other variable may be left out or empty, which
+means "not set": AWS's endpoint, the standard credential chain (``AWS_PROFILE``, role, SSO, IRSA) and
+the transfer layer's defaults. The region falls back to ``AWS_REGION``, then ``AWS_DEFAULT_REGION``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lake_assets.s3 import S3TransferConfig
+
+#: The prefixes of the code location's two resources: the vendor's source and the lake.
+PREFIXES = ("VENDOR_S3", "LAKE_S3")
+#: AWS's own region variables, read in this order when ``<prefix>_REGION`` is not set.
+AWS_REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+#: Values the choice variables accept.
+SSE_MODES = ("AES256", "aws:kms", "none")
+ADDRESSING_STYLES = ("auto", "path", "virtual")
+ENGINES = ("crt", "classic")
+
+
+class SettingError(ValueError):
+    """A variable is missing or holds a value it cannot take; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One optional variable: the resource field it sets, how its text becomes a value, what it means."""
+
+    field: str
+    parse: Callable[[str, str], Any]
+    help: str
+
+
+def _text(name: str, value: str) -> str:
+    return value
+
+
+def _whole(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingError(f"{name} must be a whole number; got {value!r}") from None
+    if number < 1:
+        raise SettingError(f"{name} must be at least 1; got {value!r}")
+    return number
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, value: str) -> str:
+        if value not in choices:
+            raise SettingError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        return value
+    return parse
+
+
+def _url(name: str, value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise SettingError(f"{name} must start with http:// or https://; got {value!r}")
+    return value
+
+
+#: The optional variables, by suffix, in the order ``lake env`` writes them.
+SETTINGS: dict[str, Setting] = {
+    "ENDPOINT_URL": Setting("endpoint_url", _url, "S3-compatible endpoint; unset for AWS"),
+    "REGION": Setting("region_name", _text, "region; unset: AWS_REGION, AWS_DEFAULT_REGION, then us-west-2"),
+    "PROFILE": Setting("profile_name", _text, "named AWS profile; unset: the standard credential chain"),
+    "ACCESS_KEY_ID": Setting("aws_access_key_id", _text, "static key; unset: the standard credential chain"),
+    "SECRET_ACCESS_KEY": Setting("aws_secret_access_key", _text, "secret of the static key"),
+    "SESSION_TOKEN": Setting("aws_session_token", _text, "session token of temporary static keys"),
+    "SSE": Setting("sse", _choice(SSE_MODES), "server-side encryption: AES256 (default), aws:kms or none"),
+    "KMS_KEY_ID": Setting("kms_key_id", _text, "KMS key for SSE=aws:kms; unset: the bucket's default key"),
+    "ADDRESSING_STYLE": Setting("addressing_style", _choice(ADDRESSING_STYLES),
+                                "auto (default), path (SeaweedFS, MinIO) or virtual"),
+    "ENGINE": Setting("engine", _choice(ENGINES), "crt (default) or classic (boto3 only)"),
+    "MAX_CONCURRENCY": Setting("max_concurrency", _whole, "objects and parts in flight per batch (default 20)"),
+    "MAX_IN_FLIGHT": Setting("max_in_flight", _whole, "requests the crt engine keeps in flight (default 64)"),
+    "MAX_ATTEMPTS": Setting("max_attempts", _whole, "attempts per request, the first included (default 4)"),
+}
+
+
+def settings_from_env(prefix: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return the resource fields set by ``<prefix>_*`` variables in ``environ`` (empty ones left out).
+
+    Raises:
+        SettingError: naming every variable that holds a value it cannot take, and a key without its secret.
+    """
+    fields: dict[str, Any] = {}
+    problems: list[str] = []
+    for suffix, setting in SETTINGS.items():
+        if value := environ.get(f"{prefix}_{suffix}", ""):
+            try:
+                fields[setting.field] = setting.parse(f"{prefix}_{suffix}", value)
+            except SettingError as exc:
+                problems.append(str(exc))
+    if "region_name" not in fields and (region := next(
+            (environ[name] for name in AWS_REGION_VARS if environ.get(name)), "")):
+        fields["region_name"] = region
+    if ("aws_access_key_id" in fields) != ("aws_secret_access_key" in fields):
+        problems.append(f"{prefix}_ACCESS_KEY_ID and {prefix}_SECRET_ACCESS_KEY must be set together "
+                        "(or neither, for the standard credential chain)")
+    if problems:
+        raise SettingError("; ".join(problems))
+    return fields
+
+
+def bucket_from_env(prefix: str, environ: Mapping[str, str]) -> str:
+    """Return ``<prefix>_BUCKET``.
+
+    Raises:
+        SettingError: it is not set, naming the variable and where to set it.
+    """
+    bucket = environ.get(f"{prefix}_BUCKET", "")
+    if not bucket:
+        raise SettingError(f"{prefix}_BUCKET is not set: name the bucket in .env or the environment "
+                           "(`lake s3 env --dagster --write .env` writes the embedded server's)")
+    return bucket
+
+
+def resource_env(prefix: str, bucket: str, config: S3TransferConfig) -> dict[str, str]:
+    """Return the ``<prefix>_*`` variables that make the resource reach ``bucket`` as ``config`` does.
+
+    Only what differs from the defaults is written, so the result reads as a user would write it.
+    """
+    defaults = S3TransferConfig()
+    values = {
+        "BUCKET": bucket,
+        "ENDPOINT_URL": config.endpoint_url or "",
+        "REGION": config.region,
+        "PROFILE": config.profile or "",
+        "ACCESS_KEY_ID": config.access_key_id or "",
+        "SECRET_ACCESS_KEY": config.secret_access_key or "",
+        "SESSION_TOKEN": config.session_token or "",
+        "SSE": config.encryption_type if config.enable_encryption else "none",
+        "KMS_KEY_ID": config.kms_key_id or "",
+        "ADDRESSING_STYLE": config.addressing_style if config.addressing_style != defaults.addressing_style else "",
+        "ENGINE": config.engine if config.engine != defaults.engine else "",
+        "MAX_CONCURRENCY": str(config.max_concurrency) if config.max_concurrency != defaults.max_concurrency else "",
+    }
+    if values["SSE"] == "AES256":
+        values["SSE"] = ""
+    return {f"{prefix}_{suffix}": value for suffix, value in values.items() if value}
