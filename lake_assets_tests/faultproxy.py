@@ -5,11 +5,15 @@ For a configurable fraction of requests it answers ``503 SlowDown`` or ``500 Int
 (after the server has acted on the request), or adds latency. It is bounded: it serves at most
 ``max_requests`` requests and stops itself after ``lifetime`` seconds. Host headers are passed through
 unchanged, so SigV4 signatures made for the proxy's address still verify at the server.
+
+It also serves as a forward proxy (``HTTP_PROXY``: the server answers absolute request URIs), counts
+the requests signed by each access key, and answers ``400 ExpiredToken`` to keys marked expired.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import socket
 import socketserver
 import struct
@@ -38,6 +42,9 @@ class _Handler(socketserver.BaseRequestHandler):
                 if headers.get("expect", "").lower() == "100-continue":
                     client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")  # botocore waits for it before the body
                 body, buffer = _read_body(client, buffer, headers)
+                if self.server.signed_by_expired_key(headers.get("authorization", "")):
+                    client.sendall(_error_response("expired"))
+                    continue
                 fault = self.server.choose()
                 if fault in ("slowdown", "server_error"):
                     client.sendall(_error_response(fault))
@@ -70,8 +77,21 @@ class _Server(socketserver.ThreadingTCPServer):
         self.rate = rate
         self.max_requests = max_requests
         self.counts: Counter[str] = Counter()
+        self.keys: Counter[str] = Counter()
+        self.expired: set[str] = set()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+
+    def signed_by_expired_key(self, authorization: str) -> bool:
+        """Count the request under the access key that signed it; True when that key is marked expired."""
+        match = re.search(r"Credential=([^/]+)/", authorization)
+        key = match.group(1) if match else "unsigned"
+        with self._lock:
+            if key in self.expired:
+                self.keys[f"{key} refused"] += 1
+                return True
+            self.keys[key] += 1
+            return False
 
     def choose(self) -> str | None:
         """Count a request and pick its fault (or None); refuse service past ``max_requests``."""
@@ -110,6 +130,16 @@ class FaultProxy:
         """Requests seen and faults injected, by kind."""
         return self._server.counts
 
+    @property
+    def keys(self) -> Counter[str]:
+        """Requests by the access key that signed them; ``"<key> refused"`` for an expired one's."""
+        return self._server.keys
+
+    def expire(self, access_key_id: str) -> None:
+        """Answer every later request signed by ``access_key_id`` with ``400 ExpiredToken``."""
+        with self._server._lock:
+            self._server.expired.add(access_key_id)
+
     def __enter__(self) -> FaultProxy:
         self._thread.start()
         self._timer.start()
@@ -122,10 +152,14 @@ class FaultProxy:
         self._server.server_close()
 
 
+_ERRORS = {"slowdown": (b"503 Slow Down", b"SlowDown", b"injected"),
+           "server_error": (b"500 Internal Server Error", b"InternalError", b"injected"),
+           "expired": (b"400 Bad Request", b"ExpiredToken", b"The provided token has expired.")}
+
+
 def _error_response(fault: str) -> bytes:
-    status, code = (b"503 Slow Down", b"SlowDown") if fault == "slowdown" else (b"500 Internal Server Error",
-                                                                                  b"InternalError")
-    body = b"<?xml version=\"1.0\"?><Error><Code>" + code + b"</Code><Message>injected</Message></Error>"
+    status, code, message = _ERRORS[fault]
+    body = b"<?xml version=\"1.0\"?><Error><Code>" + code + b"</Code><Message>" + message + b"</Message></Error>"
     return (b"HTTP/1.1 " + status + b"\r\nContent-Type: application/xml\r\nContent-Length: "
             + str(len(body)).encode() + b"\r\n\r\n" + body)
 

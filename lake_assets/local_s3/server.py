@@ -58,6 +58,14 @@ class ServerStatus:
     data_bytes: int
 
 
+#: The server's identities and what each may do: ``standby`` is a second administrator, so that a
+#: client can rotate between two keys (as role credentials do) against one server.
+IDENTITIES = {
+    "admin": ["Admin", "Read", "List", "Tagging", "Write"],
+    "reader": ["Read", "List"],
+    "standby": ["Admin", "Read", "List", "Tagging", "Write"],
+}
+
 #: Volumes the embedded server may create: one per bucket at least, whatever the free disk space.
 MAX_VOLUMES = 1000
 
@@ -67,8 +75,8 @@ class EmbeddedS3:
 
     Layout of ``home``: ``data/`` (volumes and metadata), ``logs/``, ``run/`` (sockets, pid file),
     ``credentials.json`` and ``identities.json`` (mode 0600). Keys are generated on first start and
-    kept, so clients configured once keep working across restarts. Two identities exist: ``admin``
-    (read, write, list, admin) and ``reader`` (read and list only). ``metrics_port``, when given,
+    kept, so clients configured once keep working across restarts. Three identities exist: ``admin``
+    (read, write, list, admin), ``reader`` (read and list only) and ``standby`` (a second admin). ``metrics_port``, when given,
     serves Prometheus metrics on loopback (S3 requests by type; the benchmarks count with it).
     """
 
@@ -98,17 +106,16 @@ class EmbeddedS3:
         return self.home / "logs" / "weed.out"
 
     def credentials(self, identity: str = "admin") -> Credentials:
-        """Return the keys of ``identity`` (``admin`` or ``reader``), creating them on first use."""
+        """Return the keys of ``identity`` (one of :data:`IDENTITIES`), creating missing ones on first use."""
+        if identity not in IDENTITIES:
+            raise EmbeddedS3Error(f"no identity {identity!r}: the embedded server has {', '.join(IDENTITIES)}")
         path = self.home / "credentials.json"
-        if not path.exists():
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        if missing := [name for name in IDENTITIES if name not in stored]:
             self.home.mkdir(parents=True, exist_ok=True)
-            keys = {name: {"access_key_id": f"LAKE{name.upper()}{secrets.token_hex(6).upper()}",
-                           "secret_access_key": secrets.token_urlsafe(30)}
-                    for name in ("admin", "reader")}
-            _write_private(path, json.dumps(keys, indent=2))
-        stored = json.loads(path.read_text())
-        if identity not in stored:
-            raise EmbeddedS3Error(f"no identity {identity!r} in {path}")
+            stored.update({name: {"access_key_id": f"LAKE{name.upper()}{secrets.token_hex(6).upper()}",
+                                  "secret_access_key": secrets.token_urlsafe(30)} for name in missing})
+            _write_private(path, json.dumps(stored, indent=2))
         return Credentials(**stored[identity])
 
     def transfer_config(self, identity: str = "admin", **overrides: object) -> S3TransferConfig:
@@ -125,13 +132,10 @@ class EmbeddedS3:
         return S3TransferConfig(**settings)  # type: ignore[arg-type]
 
     def _write_identities(self) -> Path:
-        admin, reader = self.credentials("admin"), self.credentials("reader")
         identities = {"identities": [
-            {"name": "admin", "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-             "credentials": [{"accessKey": admin.access_key_id, "secretKey": admin.secret_access_key}]},
-            {"name": "reader", "actions": ["Read", "List"],
-             "credentials": [{"accessKey": reader.access_key_id, "secretKey": reader.secret_access_key}]},
-        ]}
+            {"name": name, "actions": IDENTITIES[name],
+             "credentials": [{"accessKey": keys.access_key_id, "secretKey": keys.secret_access_key}]}
+            for name, keys in ((name, self.credentials(name)) for name in IDENTITIES)]}
         path = self.home / "identities.json"
         _write_private(path, json.dumps(identities, indent=2))
         return path

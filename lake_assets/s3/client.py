@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
@@ -14,10 +15,14 @@ from botocore.config import Config
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError, ProfileNotFound
 from botocore.loaders import Loader, create_loader
+from botocore.utils import get_environ_proxies
 
 from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.errors import InvalidCredentialsError
 from lake_assets.s3.stats import TransferStatistics
+
+#: Returns the credentials to sign with now; may return new ones on every call (rotated, refreshed).
+CredentialSource = Callable[[], ReadOnlyCredentials]
 
 _loader: Loader | None = None
 #: Guards the shared model loader, which is built once per process on first use.
@@ -91,16 +96,36 @@ def build_client(config: S3TransferConfig, stats: TransferStatistics) -> BaseCli
     return client
 
 
+def credential_source(config: S3TransferConfig) -> CredentialSource:
+    """Return what gives the credentials to sign with at each call: the config's keys, or boto3's chain.
+
+    From the chain (environment, profile, SSO, assume-role, web identity/IRSA, instance role), the
+    callable is botocore's own ``get_frozen_credentials`` of one credentials object: temporary
+    credentials are refreshed by botocore before they expire, exactly as a boto3 client refreshes
+    them, so a signer that asks at every request never signs with expired keys.
+
+    Raises:
+        InvalidCredentialsError: no credentials were found, or the named profile does not exist.
+    """
+    if config.access_key_id is not None and config.secret_access_key is not None:
+        static = ReadOnlyCredentials(config.access_key_id, config.secret_access_key, config.session_token)
+        return lambda: static
+    with _named_profile_errors():
+        credentials = _session(config).get_credentials()
+    if credentials is None:
+        raise InvalidCredentialsError(str(NoCredentialsError()) + " (check the access key, secret and profile)")
+    return credentials.get_frozen_credentials
+
+
 def resolve_credentials(config: S3TransferConfig) -> ReadOnlyCredentials:
     """Return the credentials a client built from ``config`` signs with, frozen for this moment.
 
     Raises:
         InvalidCredentialsError: no credentials were found, or the named profile does not exist.
     """
-    if config.access_key_id is not None and config.secret_access_key is not None:
-        return ReadOnlyCredentials(config.access_key_id, config.secret_access_key, config.session_token)
-    with _named_profile_errors():
-        credentials = _session(config).get_credentials()
-    if credentials is None:
-        raise InvalidCredentialsError(str(NoCredentialsError()) + " (check the access key, secret and profile)")
-    return credentials.get_frozen_credentials()
+    return credential_source(config)()
+
+
+def environ_proxy(endpoint: str) -> str | None:
+    """Return the proxy boto3 sends requests for ``endpoint`` through, from ``HTTP(S)_PROXY`` and ``NO_PROXY``."""
+    return get_environ_proxies(endpoint).get(urlsplit(endpoint).scheme)

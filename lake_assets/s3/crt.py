@@ -16,9 +16,9 @@ from xml.etree import ElementTree
 
 from awscrt import auth, http, io
 from awscrt import s3 as crt_s3
-from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import ClientError
 
+from lake_assets.s3.client import CredentialSource
 from lake_assets.s3.config import S3TransferConfig
 
 #: Statuses worth another attempt: throttling, server faults, timeouts and write races.
@@ -71,14 +71,27 @@ def _error_fields(body: bytes | None) -> tuple[str | None, str | None]:
     return root.findtext("Code"), root.findtext("Message")
 
 
+def _delegate(credentials: CredentialSource) -> Callable[[], auth.AwsCredentials]:
+    """Return the CRT's view of ``credentials``: asked again whenever the CRT signs, so rotated keys are used."""
+    def current() -> auth.AwsCredentials:
+        frozen = credentials()
+        return auth.AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+    return current
+
+
 class CrtClient:
-    """A CRT S3 client for one endpoint and one set of credentials; it lives as long as its handler.
+    """A CRT S3 client for one endpoint and one identity; it lives as long as its handler.
+
+    It signs through a delegate provider that asks ``credentials`` (boto3's chain, see
+    :func:`~lake_assets.s3.client.credential_source`), so a batch that outlives role, SSO or IRSA
+    credentials signs its later requests with the refreshed ones. awscrt's S3 client has no proxy
+    setting: the handler does not use this client when a proxy applies to the endpoint.
 
     Uploads carry a CRC32 checksum in a trailer, computed in C and checked by the server, so the
     payload is not SHA-256-signed (``UNSIGNED-PAYLOAD``) and the integrity guarantee stays.
     """
 
-    def __init__(self, config: S3TransferConfig, credentials: ReadOnlyCredentials | None) -> None:
+    def __init__(self, config: S3TransferConfig, credentials: CredentialSource | None) -> None:
         parts = urlsplit(config.default_endpoint)
         self._netloc = parts.netloc
         self._virtual = config.addressing_style == "virtual" or (
@@ -87,8 +100,7 @@ class CrtClient:
         bootstrap = io.ClientBootstrap(loops, io.DefaultHostResolver(loops))
         signing = None
         if credentials is not None:
-            provider = auth.AwsCredentialsProvider.new_static(
-                credentials.access_key, credentials.secret_key, credentials.token)
+            provider = auth.AwsCredentialsProvider.new_delegate(_delegate(credentials))
             signing = crt_s3.create_default_s3_signing_config(region=config.region, credential_provider=provider)
         tls: dict[str, Any] = {"tls_mode": crt_s3.S3RequestTlsMode.DISABLED}
         if parts.scheme == "https":

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 from lake_assets.s3.buckets import CheckedBuckets
-from lake_assets.s3.client import build_client, resolve_credentials
+from lake_assets.s3.client import build_client, credential_source, environ_proxy
 from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.crt import CrtClient
 from lake_assets.s3.crt_batch import download_files, upload_files
@@ -38,8 +38,10 @@ class S3Handler(ObjectCalls):
     shared by every call; ``__exit__`` tears them down. With the ``"crt"`` engine (the default), the
     single-request transfers of a batch (uploads up to ``multipart_threshold``, every download range)
     go through one ``awscrt`` client built on first use, whose C event loops cost a fraction of
-    boto3's CPU per request; multipart uploads and single-object calls stay on boto3.
-    Every write asks for server-side encryption unless the config disables it. Batch calls check
+    boto3's CPU per request; multipart uploads and single-object calls stay on boto3. The CRT signs
+    with boto3's credential chain, refreshed as boto3 refreshes it. When ``HTTP_PROXY``/``HTTPS_PROXY``
+    applies to the endpoint (``NO_PROXY`` respected), the handler says so in a warning and runs every
+    batch on the classic engine, since awscrt's S3 client cannot use a proxy. Every write asks for server-side encryption unless the config disables it. Batch calls check
     the bucket once (a HeadBucket, remembered for the handler's life), so a missing bucket or bad
     credentials raise one clear :class:`S3Error` instead of failing every object.
 
@@ -67,11 +69,18 @@ class S3Handler(ObjectCalls):
         self._objects: ThreadPoolExecutor | None = None
         self._parts: ThreadPoolExecutor | None = None
         self._crt: CrtClient | None = None
+        self._behind_proxy = False
 
     def __enter__(self) -> S3Handler:
         if self.verbose:
             logging.getLogger("lake_assets.s3").setLevel(logging.DEBUG)
         self._client = build_client(self.config, self._stats)
+        proxy = environ_proxy(self.config.default_endpoint)
+        self._behind_proxy = proxy is not None
+        if self._behind_proxy and self.config.engine == "crt":
+            logger.warning("requests to %s go through the proxy %s (HTTP(S)_PROXY): the crt engine cannot use a "
+                           "proxy, so this handler's batches run on the classic engine", self.config.default_endpoint,
+                           proxy)
         self._buckets = CheckedBuckets(self._client, self.config)
         self._objects = ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="s3-object")
         self._parts = ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="s3-part")
@@ -116,11 +125,11 @@ class S3Handler(ObjectCalls):
         return result.as_tuple()
 
     def _crt_client(self) -> CrtClient | None:
-        """The CRT client of the ``"crt"`` engine, built on first use; None with ``"classic"``."""
-        if self.config.engine != "crt":
+        """The CRT client of the ``"crt"`` engine, built on first use; None with ``"classic"`` or behind a proxy."""
+        if self.config.engine != "crt" or self._behind_proxy:
             return None
         if self._crt is None:
-            credentials = None if self.config.unsigned else resolve_credentials(self.config)
+            credentials = None if self.config.unsigned else credential_source(self.config)
             self._crt = CrtClient(self.config, credentials)
         return self._crt
 
