@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo ui test lock clean bench-setup bench
+.PHONY: setup demo ui test lock clean bench-setup bench postgresql
 
 setup: $(VENV)/.installed
 
@@ -28,12 +28,19 @@ ui: setup
 # installed with apt when missing, which needs root (as in CI). CHROMIUM=/path uses another one.
 CHROMIUM ?= /usr/bin/chromium
 
-test: setup $(CHROMIUM)
+test: setup $(CHROMIUM) postgresql
 	LAKE_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 /usr/bin/chromium:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+# The deployment test (lake_assets_tests/deploy) starts a throwaway PostgreSQL on loopback from Debian's
+# server binaries; installed with apt when missing, as Chromium is. Its own cluster only: the package's
+# default cluster is not used.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 # Benchmarks, on demand only: the peers they compare against are pinned in bench/requirements.lock.
 bench-setup: setup
@@ -55,6 +62,8 @@ lock: setup
 		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o bench/requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra deploy -c requirements.lock --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o deploy/requirements.lock
 
 clean:
 	-test -x $(BIN)/lake && $(BIN)/lake s3 down

@@ -63,10 +63,12 @@ def _publish(server: EmbeddedS3, days: tuple[date, date]) -> None:
 
 
 def _wait_for_ui(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180.0) -> None:
+    """Wait until a Dagster webserver answers at ``url``; fail with its log if ``process`` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"`lake ui` exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            name = Path(str(process.args[0])).name
+            pytest.fail(f"{name} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(f"{url}/server_info", timeout=5):
                 return
