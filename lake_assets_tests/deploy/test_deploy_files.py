@@ -1,0 +1,66 @@
+"""What of the Kubernetes deployment can be checked without a cluster, Helm or Docker (none run here): the Helm
+values state the same policies as deploy/dagster.yaml (which the PostgreSQL test runs for real), and the
+Dockerfile's inputs exist and pin what the test suite ran, plus the deployment's own libraries."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    return dict(re.findall(r"^([a-z0-9_.-]+)==(\S+)", lock.read_text(), re.MULTILINE))
+
+
+def test_the_helm_values_state_the_instance_configs_policies() -> None:
+    instance, values = _yaml(DEPLOY / "dagster.yaml"), _yaml(DEPLOY / "helm" / "values.yaml")
+    daemon = values["dagsterDaemon"]
+    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert daemon["runCoordinator"]["type"] == "QueuedRunCoordinator" == instance["run_coordinator"]["class"]
+    assert queued["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
+    assert queued["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert values["concurrency"]["pools"]["defaultLimit"] == instance["concurrency"]["pools"]["default_limit"]
+    retries, monitoring = instance["run_retries"], instance["run_monitoring"]
+    assert daemon["runRetries"] == {"enabled": retries["enabled"], "maxRetries": retries["max_retries"],
+                                    "retryOnAssetOrOpFailure": retries["retry_on_asset_or_op_failure"]}
+    assert (daemon["runMonitoring"]["startTimeoutSeconds"], daemon["runMonitoring"]["pollIntervalSeconds"]) == (
+        monitoring["start_timeout_seconds"], monitoring["poll_interval_seconds"])
+    assert daemon["sensors"]["numWorkers"] == instance["sensors"]["num_workers"]
+    assert values["postgresql"]["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]
+    assert values["telemetry"]["enabled"] is instance["telemetry"]["enabled"] is False
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+
+
+def test_the_chart_the_image_and_the_workspace_serve_the_same_code_location() -> None:
+    deployment, = _yaml(DEPLOY / "helm" / "values.yaml")["dagster-user-deployments"]["deployments"]
+    grpc_args = deployment["dagsterApiGrpcArgs"]
+    module = grpc_args[grpc_args.index("--module-name") + 1]
+    command = (DEPLOY / "Dockerfile").read_text().split("CMD ", 1)[1]
+    assert f'"--module-name", "{module}"' in command and f'"--port", "{deployment["port"]}"' in command
+    grpc, = (entry["grpc_server"] for entry in _yaml(DEPLOY / "workspace.yaml")["load_from"])
+    local, = (entry["python_module"] for entry in _yaml(ROOT / "workspace.yaml")["load_from"])
+    assert module == local["module_name"] and grpc["location_name"] == local["location_name"]
+    assert hasattr(importlib.import_module(module), "defs")
+
+
+def test_the_image_installs_what_the_tests_ran_plus_postgres_and_kubernetes() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    sources = [source for line in dockerfile.splitlines() if line.startswith("COPY ")
+               for source in line.split()[1:-1]]
+    assert sources and all((ROOT / source).exists() for source in sources), sources
+    assert "-r deploy/requirements.lock" in dockerfile and "--require-hashes" in dockerfile
+    image, tested = _pins(DEPLOY / "requirements.lock"), _pins(ROOT / "requirements.lock")
+    assert {name: version for name, version in image.items() if tested.get(name, version) != version} == {}
+    assert image["dagster-k8s"] == image["dagster-postgres"] == tested["dagster-aws"] == "0.29.27"
+    assert image["dagster"] == "1.13.27"
