@@ -15,6 +15,7 @@ from moto import mock_aws
 from lake_assets.cli.sample import vendor_file
 from lake_assets.defs.io_manager import LakeParquetIOManager
 from lake_assets.defs.resources import S3TransferResource
+from lake_assets.defs.settings import PREFIXES, SETTINGS
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.local_s3.server import LOCAL_REGION
@@ -33,6 +34,19 @@ def moto_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3TransferConfig]:
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=MOTO_BUCKET)
         yield S3TransferConfig(region="us-east-1", show_progress=False, engine="classic")
+
+
+@pytest.fixture
+def no_lake_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No VENDOR_S3_*, LAKE_S3_* or DAGSTER_HOME in the environment, and any the test sets removed after it.
+
+    (``monkeypatch.delenv`` alone forgets a variable that did not exist, so one the code under test sets
+    would outlive the test.)
+    """
+    names = [f"{prefix}_{suffix}" for prefix in PREFIXES for suffix in ("BUCKET", *SETTINGS)] + ["DAGSTER_HOME"]
+    for name in names:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -53,13 +52,12 @@ def test_server_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_run_fills_the_lake_through_the_sensors_is_idempotent_and_follows_a_correction(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        no_lake_settings: None) -> None:
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home)
-    for name in [n for n in os.environ if n.startswith(("LAKE_S3_", "VENDOR_S3_"))] + ["DAGSTER_HOME"]:
-        monkeypatch.delenv(name, raising=False)  # the command sets them; undo it after the test
-    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))  # the command sets the settings; the fixture undoes it
     base = ["--home", str(tmp_path / "lake"), "--port", str(free_ports().s3), "--dagster-home", str(dagster_home)]
     assert main([*base, "run"]) == 0
     first = capsys.readouterr().out

@@ -55,9 +55,7 @@ def test_every_subcommand_says_what_it_does_and_what_it_starts() -> None:
 
 
 def test_dagster_settings_are_merged_into_env_and_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LAKE_S3_BUCKET", "VENDOR_S3_BUCKET", "LAKE_S3_SSE", "DAGSTER_HOME"):
-        monkeypatch.delenv(name, raising=False)
+                                                          no_lake_settings: None) -> None:
     env = tmp_path / ".env"
     env.write_text("# mine\nSLACK_TOKEN=keep-me\nLAKE_S3_PROFILE=production\nexport LAKE_S3_KMS_KEY_ID=alias/x\n")
     base = ["--home", str(tmp_path / "home"), "--port", str(free_ports().s3), "--dagster-home", str(tmp_path / "dh")]

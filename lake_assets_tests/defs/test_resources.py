@@ -14,7 +14,7 @@ from lake_assets.defs.settings import SettingError, resource_env, settings_from_
 from lake_assets.s3 import S3TransferConfig
 
 
-def test_environment_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_round_trip(monkeypatch: pytest.MonkeyPatch, no_lake_settings: None) -> None:
     config = S3TransferConfig(endpoint_url="http://127.0.0.1:9", region="eu-west-1", access_key_id="AK",
                               secret_access_key="s3cr3t-value", addressing_style="path", max_concurrency=7)
     for name, value in resource_env("LAKE_S3", "lake", config).items():
@@ -77,7 +77,7 @@ def _uses_the_lake() -> dg.AssetsDefinition:
 
 
 def test_a_mistyped_choice_from_the_environment_fails_at_launch_naming_the_variable(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, no_lake_settings: None) -> None:
     monkeypatch.setenv("LAKE_S3_BUCKET", "lake")
     monkeypatch.setenv("LAKE_S3_SSE", "aws-kms")
     monkeypatch.setenv("LAKE_S3_MAX_CONCURRENCY", "ten")
@@ -90,8 +90,8 @@ def test_a_mistyped_choice_from_the_environment_fails_at_launch_naming_the_varia
             "LAKE_S3_MAX_CONCURRENCY must be a whole number; got 'ten'") in str(failure.event_specific_data.error)
 
 
-def test_only_the_bucket_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [name for name in os.environ if name.startswith(("LAKE_S3_", "AWS_"))]:
+def test_only_the_bucket_is_required(monkeypatch: pytest.MonkeyPatch, no_lake_settings: None) -> None:
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("LAKE_S3_BUCKET", "lake")
     resolved = s3_resource_from_env("LAKE_S3").process_config_and_initialize()
@@ -105,8 +105,7 @@ def test_only_the_bucket_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (resolved.transfer_config().region, resolved.transfer_config().engine) == ("ap-south-1", "classic")
 
 
-def test_a_missing_bucket_is_named_by_dagster_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LAKE_S3_BUCKET", raising=False)
+def test_a_missing_bucket_is_named_by_dagster_before_anything_runs(no_lake_settings: None) -> None:
     with pytest.raises(dg.DagsterInvalidConfigError, match='environment variable "LAKE_S3_BUCKET" which is not set'):
         dg.materialize([_uses_the_lake()], resources={"lake_s3": s3_resource_from_env("LAKE_S3")})
 
@@ -118,7 +117,8 @@ def test_a_missing_bucket_is_named_by_dagster_before_anything_runs(monkeypatch: 
     ({"LAKE_S3_ADDRESSING_STYLE": "Path"}, "LAKE_S3_ADDRESSING_STYLE must be one of auto, path, virtual"),
     ({"LAKE_S3_KMS_KEY_ID": "alias/k"}, "kms_key_id is only used with encryption_type='aws:kms'"),
 ])
-def test_each_wrong_setting_is_one_message_naming_it(variables: dict[str, str], message: str) -> None:
+def test_each_wrong_setting_is_one_message_naming_it(variables: dict[str, str], message: str,
+                                                     no_lake_settings: None) -> None:
     resource = S3TransferResource(bucket="lake", env_prefix="LAKE_S3")
     with pytest.MonkeyPatch.context() as patch:
         for name, value in variables.items():
