@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from lake_assets.cli.embedded import console, server_for, serving
-from lake_assets.cli.env_file import check_settings, dagster_env, merge_env_file
+from lake_assets.cli.env_file import LAKE_BUCKET, VENDOR_BUCKET, check_settings, dagster_env, merge_env_file
 from lake_assets.local_s3 import DEFAULT_S3_PORT, EmbeddedS3Error
 from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets.s3 import S3Error, S3Handler
@@ -27,10 +27,12 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def cmd_s3_up(args: argparse.Namespace) -> int:
-    """Start the embedded server in the background and say how to reach it."""
+    """Start the embedded server in the background with the code location's buckets, and say how to reach it."""
     server = server_for(args)
     server.start()
-    console.print(f"embedded S3 running at [bold]{server.endpoint_url}[/] (data in {server.home / 'data'})")
+    server.ensure_buckets(VENDOR_BUCKET, LAKE_BUCKET)
+    console.print(f"embedded S3 running at [bold]{server.endpoint_url}[/] with buckets {VENDOR_BUCKET} and "
+                  f"{LAKE_BUCKET} (data in {server.home / 'data'})")
     console.print("settings for Dagster: `lake s3 env --dagster --write .env`; stop it with `lake s3 down`")
     return 0
 
@@ -131,7 +133,8 @@ def _add_s3_commands(commands: argparse._SubParsersAction) -> None:
         "access keys required. None of these commands loads Dagster."))
     s3_commands = s3.add_subparsers(dest="action", required=True)
     _add(s3_commands, "up", cmd_s3_up, "start it in the background",
-         "It keeps running after this command (stop it with `lake s3 down`); creates its keys on first start.")
+         "It keeps running after this command (stop it with `lake s3 down`); creates its keys on first start "
+         "and the code location's buckets, vendor and lake, when missing.")
     _add(s3_commands, "down", cmd_s3_down, "stop it", "Stops the server started by `lake s3 up` or `lake ui`.")
     _add(s3_commands, "status", cmd_s3_status, "say whether it runs and how much it stores",
          "Starts nothing; exits 1 when the server is not running.")

@@ -43,6 +43,9 @@ def test_server_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         assert main([*base, "s3", "up"]) == 0
         assert main([*base, "s3", "status"]) == 0
         assert "running" in capsys.readouterr().out
+        server = EmbeddedS3(tmp_path / "s3", Ports(int(base[3])))
+        with S3Handler(server.transfer_config(show_progress=False)) as s3:  # the buckets `dagster dev` expects
+            assert {b["Name"] for b in s3.client.list_buckets()["Buckets"]} >= {"vendor", "lake"}
         assert main([*base, "s3", "env", "--identity", "reader"]) == 0
         exports = capsys.readouterr().out
         assert "AWS_ACCESS_KEY_ID=LAKEREADER" in exports and "AWS_ENDPOINT_URL=http://127.0.0.1:" in exports
