@@ -5,15 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, get_args
+from typing import Any
 
 import dagster as dg
 from dagster_aws.s3.resources import ResourceWithS3Configuration
 from pydantic import Field, field_validator
 
-from lake_assets.defs.settings import SETTINGS, SSE_MODES, SettingError, settings_from_env
+from lake_assets.defs.settings import (
+    ADDRESSING_STYLES,
+    ENGINES,
+    SETTINGS,
+    SSE_MODES,
+    SettingError,
+    check_choice,
+    settings_from_env,
+)
 from lake_assets.s3 import S3Handler, S3TransferConfig
-from lake_assets.s3.config import AddressingStyle, Engine
 
 _DEFAULTS = S3TransferConfig()
 #: The fields a ``<env_prefix>_*`` variable may override.
@@ -22,9 +29,7 @@ _EFFECTIVE_FIELDS = tuple(setting.field for setting in SETTINGS.values())
 
 def _one_of(field: str, value: Any, choices: tuple[str, ...]) -> Any:
     """Pass an ``EnvVar`` through (it is resolved at launch, then checked again); reject other strings not in ``choices``."""
-    if isinstance(value, dg.EnvVar) or value in choices:
-        return value
-    raise ValueError(f"{field} must be one of {', '.join(choices)}; got {value!r}")
+    return value if isinstance(value, dg.EnvVar) else check_choice(field, value, choices)
 
 
 class S3TransferResource(ResourceWithS3Configuration):
@@ -71,12 +76,12 @@ class S3TransferResource(ResourceWithS3Configuration):
     @field_validator("addressing_style", mode="before")
     @classmethod
     def _addressing_style(cls, value: Any) -> Any:
-        return _one_of("addressing_style", value, get_args(AddressingStyle))
+        return _one_of("addressing_style", value, ADDRESSING_STYLES)
 
     @field_validator("engine", mode="before")
     @classmethod
     def _engine(cls, value: Any) -> Any:
-        return _one_of("engine", value, get_args(Engine))
+        return _one_of("engine", value, ENGINES)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Fail a run or tick that would use a mistyped setting at once, with the variable named, never retried."""

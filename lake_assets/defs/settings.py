@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from lake_assets.s3 import S3TransferConfig
+from lake_assets.s3.config import AddressingStyle, Engine
 
 #: The prefixes of the code location's two resources: the vendor's source and the lake.
 PREFIXES = ("VENDOR_S3", "LAKE_S3")
@@ -20,8 +21,8 @@ PREFIXES = ("VENDOR_S3", "LAKE_S3")
 AWS_REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 #: Values the choice variables accept.
 SSE_MODES = ("AES256", "aws:kms", "none")
-ADDRESSING_STYLES = ("auto", "path", "virtual")
-ENGINES = ("crt", "classic")
+ADDRESSING_STYLES: tuple[str, ...] = get_args(AddressingStyle)
+ENGINES: tuple[str, ...] = get_args(Engine)
 
 
 class SettingError(ValueError):
@@ -51,12 +52,19 @@ def _whole(name: str, value: str) -> int:
     return number
 
 
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> Any:
+    """Return ``value`` if it is one of ``choices``.
+
+    Raises:
+        SettingError: naming ``name``, the choices and the value.
+    """
+    if value not in choices:
+        raise SettingError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
 def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
-    def parse(name: str, value: str) -> str:
-        if value not in choices:
-            raise SettingError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-        return value
-    return parse
+    return lambda name, value: check_choice(name, value, choices)
 
 
 def _url(name: str, value: str) -> str:
