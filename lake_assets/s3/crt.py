@@ -7,6 +7,7 @@ exactly one request, and :mod:`lake_assets.s3.crt_batch` retries and counts them
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,10 @@ from awscrt import auth, http, io
 from awscrt import s3 as crt_s3
 from botocore.exceptions import ClientError
 
-from lake_assets.s3.client import CredentialSource
+from lake_assets.s3.client import CredentialSource, credential_source, environ_proxy
 from lake_assets.s3.config import S3TransferConfig
+
+logger = logging.getLogger(__name__)
 
 #: Statuses worth another attempt: throttling, server faults, timeouts and write races.
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -142,7 +145,8 @@ class CrtClient:
         """GET bytes ``start..end`` (inclusive) of ``key`` in one request.
 
         The body goes to ``path`` (created or truncated), or to ``on_body(chunk, offset)`` with
-        ``offset`` the chunk's position in the object (not in the range). ``if_match`` makes the server refuse (412) a replaced object.
+        ``offset`` the chunk's position in the object (not in the range). ``if_match`` makes the
+        server refuse (412) a replaced object.
         """
         host, target = self._address(bucket, key)
         headers = [("Host", host), ("Range", f"bytes={start}-{end}")]
@@ -183,3 +187,23 @@ def write_headers(config: S3TransferConfig, overwrite: bool, metadata: dict[str,
     for name, value in (metadata or {}).items():
         headers[f"x-amz-meta-{name}"] = value
     return headers
+
+
+def crt_usable(config: S3TransferConfig) -> bool:
+    """Whether batches may run on the CRT: the ``"crt"`` engine is chosen and no proxy covers the endpoint.
+
+    awscrt's S3 client cannot use a proxy, so when ``HTTP(S)_PROXY`` applies to the endpoint
+    (``NO_PROXY`` respected) a warning says the batches run on the classic engine, which honours it.
+    """
+    if config.engine != "crt":
+        return False
+    proxy = environ_proxy(config.default_endpoint)
+    if proxy is not None:
+        logger.warning("requests to %s go through the proxy %s (HTTP(S)_PROXY): the crt engine cannot use a proxy, "
+                       "so this handler's batches run on the classic engine", config.default_endpoint, proxy)
+    return proxy is None
+
+
+def crt_client_for(config: S3TransferConfig) -> CrtClient:
+    """Build the CRT client for ``config``, signing with its keys or boto3's refreshing credential chain."""
+    return CrtClient(config, None if config.unsigned else credential_source(config))

@@ -13,9 +13,9 @@ from typing import Any
 from botocore.client import BaseClient
 
 from lake_assets.s3.buckets import CheckedBuckets
-from lake_assets.s3.client import build_client, credential_source, environ_proxy
+from lake_assets.s3.client import build_client
 from lake_assets.s3.config import S3TransferConfig
-from lake_assets.s3.crt import CrtClient
+from lake_assets.s3.crt import CrtClient, crt_client_for, crt_usable
 from lake_assets.s3.crt_batch import download_files, upload_files
 from lake_assets.s3.download import FileDownloader, remove_orphaned_parts
 from lake_assets.s3.errors import classify, is_bucket_wide, translated
@@ -40,10 +40,11 @@ class S3Handler(ObjectCalls):
     go through one ``awscrt`` client built on first use, whose C event loops cost a fraction of
     boto3's CPU per request; multipart uploads and single-object calls stay on boto3. The CRT signs
     with boto3's credential chain, refreshed as boto3 refreshes it. When ``HTTP_PROXY``/``HTTPS_PROXY``
-    applies to the endpoint (``NO_PROXY`` respected), the handler says so in a warning and runs every
-    batch on the classic engine, since awscrt's S3 client cannot use a proxy. Every write asks for server-side encryption unless the config disables it. Batch calls check
-    the bucket once (a HeadBucket, remembered for the handler's life), so a missing bucket or bad
-    credentials raise one clear :class:`S3Error` instead of failing every object.
+    applies to the endpoint, a warning says so and every batch runs on the classic engine (see
+    :func:`~lake_assets.s3.crt.crt_usable`). Every write asks for server-side encryption unless the
+    config disables it. Batch calls check the bucket once (a HeadBucket, remembered for the handler's
+    life), so a missing bucket or bad credentials raise one clear :class:`S3Error` instead of failing
+    every object.
 
     Results: :meth:`upload_batch` and :meth:`download_batch` return a :class:`BatchResult` holding
     each failure with its reason; :meth:`upload_objects` and :meth:`download_objects` return the
@@ -69,18 +70,13 @@ class S3Handler(ObjectCalls):
         self._objects: ThreadPoolExecutor | None = None
         self._parts: ThreadPoolExecutor | None = None
         self._crt: CrtClient | None = None
-        self._behind_proxy = False
+        self._use_crt = False
 
     def __enter__(self) -> S3Handler:
         if self.verbose:
             logging.getLogger("lake_assets.s3").setLevel(logging.DEBUG)
         self._client = build_client(self.config, self._stats)
-        proxy = environ_proxy(self.config.default_endpoint)
-        self._behind_proxy = proxy is not None
-        if self._behind_proxy and self.config.engine == "crt":
-            logger.warning("requests to %s go through the proxy %s (HTTP(S)_PROXY): the crt engine cannot use a "
-                           "proxy, so this handler's batches run on the classic engine", self.config.default_endpoint,
-                           proxy)
+        self._use_crt = crt_usable(self.config)
         self._buckets = CheckedBuckets(self._client, self.config)
         self._objects = ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="s3-object")
         self._parts = ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="s3-part")
@@ -126,11 +122,8 @@ class S3Handler(ObjectCalls):
 
     def _crt_client(self) -> CrtClient | None:
         """The CRT client of the ``"crt"`` engine, built on first use; None with ``"classic"`` or behind a proxy."""
-        if self.config.engine != "crt" or self._behind_proxy:
-            return None
-        if self._crt is None:
-            credentials = None if self.config.unsigned else credential_source(self.config)
-            self._crt = CrtClient(self.config, credentials)
+        if self._use_crt and self._crt is None:
+            self._crt = crt_client_for(self.config)
         return self._crt
 
     def _pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
@@ -143,8 +136,6 @@ class S3Handler(ObjectCalls):
             raise RuntimeError(_NOT_OPEN)
         self._buckets.ensure(bucket)
 
-    # ------------------------------------------------------------------ statistics
-
     def get_statistics(self) -> dict[str, Any]:
         """Return requests by type, retries, bytes and outcomes since creation or the last reset."""
         return self._stats.snapshot()
@@ -152,8 +143,6 @@ class S3Handler(ObjectCalls):
     def reset_statistics(self) -> None:
         """Set every statistic back to zero."""
         self._stats.reset()
-
-    # ------------------------------------------------------------------ batches
 
     def download_objects(self, bucket: str, objects: list[S3ObjectRef], overwrite: bool = False,
                          description: str | None = None) -> tuple[list[Path], list[Path], list[Path]]:
