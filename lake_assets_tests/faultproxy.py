@@ -45,7 +45,7 @@ class _Handler(socketserver.BaseRequestHandler):
                 if self.server.signed_by_expired_key(headers.get("authorization", "")):
                     client.sendall(_error_response("expired"))
                     continue
-                fault = self.server.choose()
+                fault = self.server.choose(pinned_get=head.startswith(b"GET ") and "if-match" in headers)
                 if fault in ("slowdown", "server_error"):
                     client.sendall(_error_response(fault))
                     continue
@@ -71,10 +71,11 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, upstream_port: int, rate: float, seed: int, max_requests: int) -> None:
+    def __init__(self, upstream_port: int, rate: float, seed: int, max_requests: int, pinned_fault_every: int) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.upstream_port = upstream_port
         self.rate = rate
+        self.pinned_fault_every = pinned_fault_every
         self.max_requests = max_requests
         self.counts: Counter[str] = Counter()
         self.keys: Counter[str] = Counter()
@@ -93,16 +94,28 @@ class _Server(socketserver.ThreadingTCPServer):
             self.keys[key] += 1
             return False
 
-    def choose(self) -> str | None:
-        """Count a request and pick its fault (or None); refuse service past ``max_requests``."""
+    def choose(self, pinned_get: bool) -> str | None:
+        """Count a request and pick its fault (or None); refuse service past ``max_requests``.
+
+        Faults on a GET with ``If-Match`` (a part of a large download) are also counted as
+        ``"<fault> pinned"``: the CRT engine retries those parts itself, out of the handler's sight.
+        With ``pinned_fault_every`` = k, every k-th such GET gets a 500 besides.
+        """
         with self._lock:
             self.counts["requests"] += 1
             if self.counts["requests"] > self.max_requests:
                 raise ValueError("request budget spent")
+            if pinned_get:
+                self.counts["pinned"] += 1
+                if self.pinned_fault_every and self.counts["pinned"] % self.pinned_fault_every == 0:
+                    self.counts["server_error pinned"] += 1
+                    return "server_error"
             if self._rng.random() >= self.rate:
                 return None
             fault = self._rng.choice(FAULTS)
             self.counts[fault] += 1
+            if pinned_get:
+                self.counts[f"{fault} pinned"] += 1
             return fault
 
     def rng_uniform(self, low: float, high: float) -> float:
@@ -114,8 +127,8 @@ class FaultProxy:
     """Run a :class:`_Server` in a thread as a context manager; ``endpoint_url`` is where clients connect."""
 
     def __init__(self, upstream_port: int, rate: float = 0.1, seed: int = 0, max_requests: int = 50_000,
-                 lifetime: float = 600.0) -> None:
-        self._server = _Server(upstream_port, rate, seed, max_requests)
+                 lifetime: float = 600.0, pinned_fault_every: int = 0) -> None:
+        self._server = _Server(upstream_port, rate, seed, max_requests, pinned_fault_every)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._timer = threading.Timer(lifetime, self._server.shutdown)
         self._timer.daemon = True

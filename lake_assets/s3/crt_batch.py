@@ -1,9 +1,9 @@
 """Batches on the CRT engine: a window of requests in flight, retried and counted here, one per object.
 
 Each object's outcome comes back as a :class:`~concurrent.futures.Future`, like the boto3 path's,
-so the handler settles both engines the same way. A download whose object is larger than its first
-range goes on in part-sized ranges through the same window, each one request, each carrying
-``If-Match`` on the first response's ETag; multipart uploads stay on the boto3 path.
+so the handler settles both engines the same way. A download starts with the object's tail; a
+large object's head follows as one CRT download, pinned with ``If-Match`` to the tail's ETag;
+multipart uploads stay on the boto3 path.
 """
 
 from __future__ import annotations
@@ -33,15 +33,24 @@ from lake_assets.s3.upload import FileUploader
 logger = logging.getLogger(__name__)
 
 Send = Callable[["Job", Callable[[CrtResponse], None]], S3Request]
-#: Settles a final response; returns the follow-up jobs it creates (the later ranges of a download).
+#: Settles a final response; returns the follow-up jobs it creates (the head of a large download).
 Settle = Callable[["Job", CrtResponse], "list[Job] | None"]
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """The last bytes of a large object, downloaded first: their file, their offset, the object's version."""
+
+    path: str
+    start: int
+    etag: str
 
 
 @dataclass(eq=False)
 class Job:
     """One request's worth of an object: its reference, the future of its outcome, how often it was sent.
 
-    A later range of a large download also carries its byte range and the object's shared state.
+    The download of a large object's head carries the tail that was downloaded first.
     """
 
     ref: S3ObjectRef
@@ -49,21 +58,7 @@ class Job:
     size: int = 0
     attempts: int = 0
     part_file: str | None = None
-    start: int = 0
-    end: int = 0
-    download: _LargeDownload | None = None
-
-
-@dataclass(eq=False)
-class _LargeDownload:
-    """A download past its first range: the open temporary file and the ranges still to settle."""
-
-    first: Job
-    fd: int
-    size: int
-    etag: str
-    pending: int
-    error: Exception | None = None
+    tail: _Tail | None = None
 
 
 class RequestWindow:
@@ -155,96 +150,76 @@ def download_files(crt: CrtClient, downloader: FileDownloader, objects_pool: Exe
 
     The directories of the targets must exist (the handler creates them once per batch).
 
-    The first request is a GET of the first part's range, which also tells the size and ETag: a
-    small object costs exactly one request. A larger one continues with part-sized ranges, each
-    with ``If-Match`` on that ETag, so a replaced object fails instead of mixing two versions. An
-    empty object (no byte 0 to range over) is fetched whole on the boto3 path.
+    The first request GETs the last part's worth of bytes (a suffix range), which also tells the
+    size and ETag: a small object costs exactly one request. For a larger one the CRT then
+    downloads everything before that tail into the file, in parts, each pinned with ``If-Match``
+    to that ETag (so a replaced object fails instead of mixing two versions), and the tail is
+    appended: every byte crosses the network once and only the tail passes through Python. An
+    empty object (no byte to range over) is fetched whole on the boto3 path.
     """
-    chunk = config.multipart_chunksize
-    jobs = [Job(ref, Future(), end=chunk - 1) for ref in refs]
+    tail_length = config.multipart_chunksize
+    jobs = [Job(ref, Future()) for ref in refs]
 
     def send(job: Job, on_done: Callable[[CrtResponse], None]) -> S3Request:
-        large = job.download
-        if large is None:
-            job.part_file = job.part_file or part_file_name(job.ref.local_path)
-            return crt.get_range(bucket, job.ref.key, 0, job.end, on_done, path=Path(job.part_file))
-        return crt.get_range(bucket, job.ref.key, job.start, job.end, on_done, if_match=large.etag,
-                             on_body=lambda data, offset: os.pwrite(large.fd, data, offset))
+        job.part_file = job.part_file or part_file_name(job.ref.local_path)
+        if job.tail is None:
+            return crt.get_tail(bucket, job.ref.key, tail_length, Path(job.part_file), on_done)
+        return crt.get_head(bucket, job.ref.key, job.tail.start - 1, job.tail.etag, Path(job.part_file), on_done,
+                            on_bytes)
 
     def settle(job: Job, response: CrtResponse) -> list[Job] | None:
-        if job.download is not None:
-            _settle_range(job, job.download, response, bucket, on_bytes)
-            return None
         if not response.ok:
             _discard(job)
-            if response.status == 416:
+            if response.status == 416 and job.tail is None:
                 job.outcome = objects_pool.submit(_whole, downloader, bucket, job.ref, on_bytes, on_size)
             else:
                 job.outcome.set_exception(response.as_exception(job.attempts))
             return None
         try:
-            size = int(response.headers["content-range"].rsplit("/", 1)[1])
-            on_size(size)
-            on_bytes(min(chunk, size))
-            if size <= chunk:
-                _commit(job, size, bucket)
-                job.outcome.set_result(True)
-                return None
-            return _later_ranges(job, size, response.headers["etag"], chunk)
-        except Exception as exc:  # a malformed response fails this object, not the batch
+            if job.tail is None:
+                start, job.size = _tail_span(response.headers)
+                on_size(job.size)
+                on_bytes(job.size - start)
+                if start > 0:
+                    tail = _Tail(job.part_file or "", start, response.headers["etag"])
+                    return [Job(job.ref, job.outcome, size=job.size, tail=tail)]
+            _commit(job, bucket)
+            job.outcome.set_result(True)
+        except Exception as exc:  # a malformed response or a failed commit fails this object, not the batch
             _discard(job)
             job.outcome.set_exception(exc)
-            return None
+        return None
 
     RequestWindow(config, stats, "GetObject").run(jobs, send, settle)
     return [(job.ref, job.outcome) for job in jobs]
 
 
-def _later_ranges(first: Job, size: int, etag: str, chunk: int) -> list[Job]:
-    assert first.part_file is not None
-    large = _LargeDownload(first, os.open(first.part_file, os.O_WRONLY), size, etag, pending=0)
-    ranges = [Job(first.ref, first.outcome, start=start, end=min(start + chunk, size) - 1, download=large)
-              for start in range(chunk, size, chunk)]
-    large.pending = len(ranges)
-    return ranges
+def _tail_span(headers: dict[str, str]) -> tuple[int, int]:
+    """Where the tail starts and the object's size, from ``Content-Range`` (or a whole-object 200's length)."""
+    if "content-range" not in headers:
+        return 0, int(headers["content-length"])
+    tail_range, size = headers["content-range"].removeprefix("bytes ").split("/")
+    return int(tail_range.split("-")[0]), int(size)
 
 
-def _settle_range(job: Job, large: _LargeDownload, response: CrtResponse, bucket: str,
-                  on_bytes: Callable[[int], None]) -> None:
-    """Account for one later range; when the last one settles, commit the file or remove it."""
-    large.pending -= 1
-    if response.ok:
-        on_bytes(job.end - job.start + 1)
-    elif large.error is None:
-        large.error = response.as_exception(job.attempts)
-    if large.pending:
-        return
-    first = large.first
-    try:
-        if large.error is not None:
-            raise large.error
-        assert first.part_file is not None
-        commit_part_file(large.fd, first.part_file, first.ref.local_path, large.size, bucket, first.ref.key)
-        first.outcome.set_result(True)
-    except Exception as exc:  # this object failed; the batch goes on
-        _discard(first)
-        first.outcome.set_exception(exc)
-    finally:
-        os.close(large.fd)
-
-
-def _commit(job: Job, size: int, bucket: str) -> None:
+def _commit(job: Job, bucket: str) -> None:
+    """Write a large object's tail after its head, check and flush the file, and rename it onto its target."""
     assert job.part_file is not None
     fd = os.open(job.part_file, os.O_WRONLY)
     try:
-        commit_part_file(fd, job.part_file, job.ref.local_path, size, bucket, job.ref.key)
+        if job.tail is not None:
+            os.pwrite(fd, Path(job.tail.path).read_bytes(), job.tail.start)
+        commit_part_file(fd, job.part_file, job.ref.local_path, job.size, bucket, job.ref.key)
     finally:
         os.close(fd)
+    if job.tail is not None:
+        Path(job.tail.path).unlink()
 
 
 def _discard(job: Job) -> None:
-    if job.part_file is not None:
-        Path(job.part_file).unlink(missing_ok=True)
+    for name in (job.part_file, job.tail.path if job.tail else None):
+        if name is not None:
+            Path(name).unlink(missing_ok=True)
 
 
 def _whole(downloader: FileDownloader, bucket: str, ref: S3ObjectRef, on_bytes: Callable[[int], None],

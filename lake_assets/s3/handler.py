@@ -35,10 +35,11 @@ class S3Handler(ObjectCalls):
     """Moves objects between local files and S3, many at a time; use it as a context manager.
 
     ``__enter__`` builds one boto3 client and two thread pools (objects, and parts of large objects),
-    shared by every call; ``__exit__`` tears them down. With the ``"crt"`` engine (the default), the
-    single-request transfers of a batch (uploads up to ``multipart_threshold``, every download range)
-    go through one ``awscrt`` client built on first use, whose C event loops cost a fraction of
-    boto3's CPU per request; multipart uploads and single-object calls stay on boto3. The CRT signs
+    shared by every call; ``__exit__`` tears them down. With the ``"crt"`` engine (the default), a
+    batch's uploads up to ``multipart_threshold`` and all its downloads go through ``awscrt``,
+    whose C event loops cost a fraction of boto3's CPU per request and write downloads to their
+    files without passing the bytes through Python (see :func:`~lake_assets.s3.crt_batch.download_files`);
+    multipart uploads and single-object calls stay on boto3. The CRT signs
     with boto3's credential chain, refreshed as boto3 refreshes it. When ``HTTP_PROXY``/``HTTPS_PROXY``
     applies to the endpoint, a warning says so and every batch runs on the classic engine (see
     :func:`~lake_assets.s3.crt.crt_usable`). Every write asks for server-side encryption unless the

@@ -57,9 +57,10 @@ def test_multipart_round_trip_of_64_mib_is_byte_identical(sw_config: S3TransferC
         assert s3.download_objects(bucket, [S3ObjectRef("big/blob.bin", target)]) == ([target], [], [])
         down = s3.get_statistics()["requests"]
     assert target.read_bytes() == source.read_bytes()
-    # 64 MiB + 3 bytes in 8 MiB parts is 9 parts, each one request, both ways
+    # 64 MiB + 3 bytes in 8 MiB parts is 9 parts up, each one request; down, the last 8 MiB, then one
+    # CRT download of the rest (its parts are the CRT's own requests, not counted)
     assert (up["CreateMultipartUpload"], up["UploadPart"], up["CompleteMultipartUpload"]) == (1, 9, 1)
-    assert down == {"GetObject": 9}
+    assert down == {"GetObject": 2}
 
 
 def test_every_object_written_carries_sse(sw_config: S3TransferConfig, bucket: str, tmp_path: Path) -> None:
