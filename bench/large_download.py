@@ -1,16 +1,18 @@
 """Where a large download's time goes: our handler against the CRT writing the file itself, and s5cmd.
 
-    .venv/bin/python bench/large_download.py --runs 5 [--size-mib 1024]
+    .venv/bin/python bench/large_download.py --runs 5 [--objects 1 --size-mib 1024]
+    .venv/bin/python bench/large_download.py --runs 5 --objects 100 --size-mib 8
 
-Uploads one object to a fresh embedded SeaweedFS (data on disk under ``--server-dir``), then
-downloads it to tmpfs, each client in a process of its own: the first download in a new process
-("cold", as a Dagster run does it), then ``--runs`` more in the same process ("warm"), with wall
-time, the process's CPU seconds and its minor page faults. The clients:
+Uploads ``--objects`` objects to a fresh embedded SeaweedFS (data on disk under ``--server-dir``),
+then downloads them to tmpfs, each client in a process of its own: the first download in a new
+process ("cold", as a Dagster run does it), then ``--runs`` more in the same process ("warm"), with
+wall time, CPU seconds and minor page faults of the download alone (a Python client's imports are
+not in them; s5cmd is a new process each time, so its figures include its start). The clients:
 
-- ``ours``: ``S3Handler.download_objects``, the default CRT engine (one request per part-sized
-  range, each body handed to Python and written with ``pwrite``);
-- ``crt-object``: one awscrt ``GET_OBJECT`` meta request with ``recv_filepath``, the CRT splitting
-  and writing the file itself; what the handler would do if awscrt let it keep counting requests;
+- ``ours``: ``S3Handler.download_objects``, the default CRT engine: a first range of each object,
+  then, for an object larger than one part, one CRT download of the whole object into the file;
+- ``crt-object``: one awscrt ``GET_OBJECT`` meta request per object with ``recv_filepath``, all in
+  flight at once: the CRT alone, with none of the handler's guarantees;
 - ``s5cmd``: ``s5cmd cp``, one process per download (so every run is cold).
 
 Prints a Markdown table; ``bench/RESULTS.md`` keeps the figures with this command.
@@ -22,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +40,7 @@ from lake_assets.local_s3.server import EmbeddedS3
 from lake_assets.s3 import S3Handler, S3ObjectRef, S3TransferConfig
 
 BUCKET = "bench"
-KEY = "large-download/object.bin"
+PREFIX = "large-download/"
 CLIENTS = ("ours", "crt-object", "s5cmd")
 
 
@@ -48,17 +51,22 @@ def _config() -> S3TransferConfig:
                             show_progress=False)
 
 
-def _ours(target: Path) -> Callable[[], None]:
+def _keys(objects: int) -> list[str]:
+    return [f"{PREFIX}{i:04d}.bin" for i in range(objects)]
+
+
+def _ours(target: Path, keys: list[str]) -> Callable[[], None]:
     handler = S3Handler(_config()).__enter__()
 
     def download() -> None:
-        _, _, failed = handler.download_objects(BUCKET, [S3ObjectRef(KEY, target)], overwrite=True)
+        refs = [S3ObjectRef(key, target / key.removeprefix(PREFIX)) for key in keys]
+        _, _, failed = handler.download_objects(BUCKET, refs, overwrite=True)
         if failed:
             raise SystemExit(f"failed: {handler.failures}")
     return download
 
 
-def _crt_object(target: Path) -> Callable[[], None]:
+def _crt_object(target: Path, keys: list[str]) -> Callable[[], None]:
     config = _config()
     loops = io.EventLoopGroup()
     provider = auth.AwsCredentialsProvider.new_static(config.access_key_id, config.secret_access_key)
@@ -70,44 +78,54 @@ def _crt_object(target: Path) -> Callable[[], None]:
     host = config.endpoint_url.split("//", 1)[1]  # type: ignore[union-attr]
 
     def download() -> None:
-        request = http.HttpRequest("GET", f"/{BUCKET}/{KEY}", http.HttpHeaders([("Host", host)]))
-        partial = f"{target}.partial"
-        client.make_request(type=crt_s3.S3RequestType.GET_OBJECT, request=request,
-                            recv_filepath=partial).finished_future.result()
-        os.replace(partial, target)
+        target.mkdir(exist_ok=True)
+        requests = []
+        for key in keys:
+            request = http.HttpRequest("GET", f"/{BUCKET}/{key}", http.HttpHeaders([("Host", host)]))
+            partial = target / f"{key.removeprefix(PREFIX)}.partial"
+            requests.append((partial, client.make_request(type=crt_s3.S3RequestType.GET_OBJECT, request=request,
+                                                          recv_filepath=str(partial))))
+        for partial, pending in requests:
+            pending.finished_future.result()
+            os.replace(partial, partial.with_suffix(""))
     return download
 
 
-def _s5cmd(target: Path) -> Callable[[], None]:
+def _s5cmd(target: Path, keys: list[str]) -> Callable[[], None]:
     s5cmd = str(Path(sys.executable).parent / "s5cmd")
+    source = f"s3://{BUCKET}/{keys[0]}" if len(keys) == 1 else f"s3://{BUCKET}/{PREFIX}*"
 
     def download() -> None:
-        subprocess.run([s5cmd, "--endpoint-url", os.environ["AWS_ENDPOINT_URL"], "cp", f"s3://{BUCKET}/{KEY}",
-                        str(target)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([s5cmd, "--endpoint-url", os.environ["AWS_ENDPOINT_URL"], "cp", source, f"{target}/"],
+                       check=True, stdout=subprocess.DEVNULL)
     return download
 
 
-def _measure(download: Callable[[], None], target: Path, size: int) -> dict[str, float]:
+def _measure(download: Callable[[], None], target: Path, size: int, objects: int) -> dict[str, float]:
     """Time one download, with the CPU seconds and minor faults of this process and its children."""
     before, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     download()
     seconds = time.perf_counter() - began
     after, children_after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    if target.stat().st_size != size:
-        raise SystemExit(f"{target}: {target.stat().st_size} bytes, expected {size}")
-    target.unlink()
+    files = sorted(target.iterdir())
+    if len(files) != objects or any(path.stat().st_size != size for path in files):
+        raise SystemExit(f"{target}: {[(path.name, path.stat().st_size) for path in files]}, "
+                         f"expected {objects} of {size} bytes")
+    for path in files:
+        path.unlink()
     cpu = sum(getattr(after, f) - getattr(before, f) + getattr(children_after, f) - getattr(children, f)
               for f in ("ru_utime", "ru_stime"))
     return {"seconds": seconds, "cpu": cpu, "faults": float(after.ru_minflt - before.ru_minflt
                                                             + children_after.ru_minflt - children.ru_minflt)}
 
 
-def child(client: str, runs: int, size: int, target: Path) -> None:
+def child(client: str, runs: int, size: int, objects: int, target: Path) -> None:
     """Download in this process: once cold, then ``runs`` times warm; print the figures as JSON."""
-    download = {"ours": _ours, "crt-object": _crt_object, "s5cmd": _s5cmd}[client](target)
-    cold = _measure(download, target, size)
-    warm = [_measure(download, target, size) for _ in range(runs)]
+    target.mkdir(exist_ok=True)
+    download = {"ours": _ours, "crt-object": _crt_object, "s5cmd": _s5cmd}[client](target, _keys(objects))
+    cold = _measure(download, target, size, objects)
+    warm = [_measure(download, target, size, objects) for _ in range(runs)]
     json.dump({"cold": cold, "warm": {k: statistics.median(w[k] for w in warm) for k in cold}}, sys.stdout)
     sys.stdout.flush()
     os._exit(0)  # the handler and CRT client die with the process, as a Dagster run's do
@@ -117,14 +135,15 @@ def main() -> None:
     """Start the server, upload the object, run each client in its own process and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--size-mib", type=int, default=1024, help="size of each object")
+    parser.add_argument("--objects", type=int, default=1)
     parser.add_argument("--server-dir", type=Path, default=Path("/var/tmp/lake-bench-large-download"))
     parser.add_argument("--child", choices=CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--target", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     size = args.size_mib << 20
     if args.child:
-        child(args.child, args.runs, size, args.target)
+        child(args.child, args.runs, size, args.objects, args.target)
         return
     server = EmbeddedS3(args.server_dir)
     server.start()
@@ -134,19 +153,24 @@ def main() -> None:
         env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint_url, "AWS_ACCESS_KEY_ID": keys.access_key_id,
                "AWS_SECRET_ACCESS_KEY": keys.secret_access_key, "AWS_REGION": "us-east-1"}
         with tempfile.TemporaryDirectory(dir="/dev/shm") as work:
-            source = Path(work) / "source.bin"
-            with source.open("wb") as out:
-                for _ in range(args.size_mib):
-                    out.write(os.urandom(1 << 20))
+            sources = Path(work) / "sources"
+            sources.mkdir()
+            for key in _keys(args.objects):
+                with (sources / key.removeprefix(PREFIX)).open("wb") as out:
+                    for _ in range(args.size_mib):
+                        out.write(os.urandom(1 << 20))
             with S3Handler(server.transfer_config(show_progress=False)) as s3:
-                s3.upload_objects(BUCKET, [S3ObjectRef(KEY, source)], overwrite=True)
-            source.unlink()
-            print(f"{args.size_mib} MiB, {args.runs} warm runs; cold = the first download in a new process\n")
+                s3.upload_objects(BUCKET, [S3ObjectRef(key, sources / key.removeprefix(PREFIX))
+                                           for key in _keys(args.objects)], overwrite=True)
+            shutil.rmtree(sources)
+            print(f"{args.objects} × {args.size_mib} MiB, {args.runs} warm runs; "
+                  "cold = the first download in a new process\n")
             print("| client | cold s | cold CPU s | cold faults | warm s | warm CPU s | warm faults |")
             print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
             for client in CLIENTS:
                 out = subprocess.run([sys.executable, __file__, "--child", client, "--runs", str(args.runs),
-                                      "--size-mib", str(args.size_mib), "--target", str(Path(work) / client)],
+                                      "--size-mib", str(args.size_mib), "--objects", str(args.objects),
+                                      "--target", str(Path(work) / client)],
                                      env=env, check=True, capture_output=True, text=True).stdout
                 result = json.loads(out)
                 cold, warm = result["cold"], result["warm"]
