@@ -49,7 +49,8 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, per_partition: 
     sensor = defs.resolve_sensor_def(f"{spec.name}_missing_partitions")
     job = defs.resolve_job_def(ingest_job_name(spec))
     began = time.perf_counter()
-    with dg.build_sensor_context(instance=instance, resources=defs.resources or {}, definitions=defs) as context:
+    with dg.build_sensor_context(instance=instance, resources=defs.resources or {}, definitions=defs,
+                                 sensor_name=sensor.name) as context:
         requests = list(sensor(context).run_requests or [])
     ticked = time.perf_counter()
     runs = 0
