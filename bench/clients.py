@@ -50,7 +50,8 @@ def ours(direction: str, local: Path, bucket: str, prefix: str, concurrency: int
             refs = [S3ObjectRef(f"{prefix}/{path.name}", path) for path in _files(local)]
             _, _, failed = s3.upload_objects(bucket, refs, overwrite=overwrite)
         else:
-            refs = [S3ObjectRef(key, local / key.rsplit("/", 1)[1]) for key in _keys(bucket, prefix)]
+            keys = [info.key for info in s3.iter_objects(bucket, f"{prefix}/")]  # a user lists with the handler
+            refs = [S3ObjectRef(key, local / key.rsplit("/", 1)[1]) for key in keys]
             _, _, failed = s3.download_objects(bucket, refs)
     if failed:
         raise SystemExit(f"{len(failed)} failed: {s3.failures[:3]}")

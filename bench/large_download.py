@@ -48,7 +48,7 @@ def _config() -> S3TransferConfig:
     return S3TransferConfig(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region="us-east-1",
                             access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
                             secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"], addressing_style="path",
-                            show_progress=False)
+                            show_progress=False, max_in_flight=int(os.environ["BENCH_MAX_IN_FLIGHT"]))
 
 
 def _keys(objects: int) -> list[str]:
@@ -137,7 +137,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size-mib", type=int, default=1024, help="size of each object")
     parser.add_argument("--objects", type=int, default=1)
+    parser.add_argument("--max-in-flight", type=int, default=S3TransferConfig.max_in_flight, help="ours only")
     parser.add_argument("--server-dir", type=Path, default=Path("/var/tmp/lake-bench-large-download"))
+    parser.add_argument("--clients", default=",".join(CLIENTS))
     parser.add_argument("--child", choices=CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--target", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -151,7 +153,8 @@ def main() -> None:
         server.ensure_buckets(BUCKET)
         keys = server.credentials()
         env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint_url, "AWS_ACCESS_KEY_ID": keys.access_key_id,
-               "AWS_SECRET_ACCESS_KEY": keys.secret_access_key, "AWS_REGION": "us-east-1"}
+               "AWS_SECRET_ACCESS_KEY": keys.secret_access_key, "AWS_REGION": "us-east-1",
+               "BENCH_MAX_IN_FLIGHT": str(args.max_in_flight)}
         with tempfile.TemporaryDirectory(dir="/dev/shm") as work:
             sources = Path(work) / "sources"
             sources.mkdir()
@@ -167,7 +170,7 @@ def main() -> None:
                   "cold = the first download in a new process\n")
             print("| client | cold s | cold CPU s | cold faults | warm s | warm CPU s | warm faults |")
             print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-            for client in CLIENTS:
+            for client in args.clients.split(","):
                 out = subprocess.run([sys.executable, __file__, "--child", client, "--runs", str(args.runs),
                                       "--size-mib", str(args.size_mib), "--objects", str(args.objects),
                                       "--target", str(Path(work) / client)],

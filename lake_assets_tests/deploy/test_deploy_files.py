@@ -29,6 +29,7 @@ def test_the_helm_values_state_the_instance_configs_policies() -> None:
     queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert daemon["runCoordinator"]["type"] == "QueuedRunCoordinator" == instance["run_coordinator"]["class"]
     assert queued["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
+    assert queued["dequeueIntervalSeconds"] == instance["run_coordinator"]["config"]["dequeue_interval_seconds"]
     assert queued["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
     assert values["concurrency"]["pools"]["defaultLimit"] == instance["concurrency"]["pools"]["default_limit"]
     retries, monitoring = instance["run_retries"], instance["run_monitoring"]

@@ -1,0 +1,291 @@
+"""A year of ``day_aggs`` backfilled through the webserver with the daemon running, against the same year in process.
+
+    .venv/bin/python bench/daemon_backfill.py [--executor in_process|multiprocess] [--concurrency 2]
+        [--dequeue-interval SECONDS] [--modes in-process,ranges,per-partition] [--until 2024-12-31]
+
+Publishes 2024's vendor files (252 NYSE trading days, 100 tickers each) to a fresh embedded SeaweedFS,
+then starts the production layout on loopback: ``dagster code-server``, ``dagster-webserver`` and
+``dagster-daemon`` as separate processes, the instance of ``dagster_home/dagster.yaml`` (SQLite) with its
+run concurrency set to ``--concurrency``, the settings in a ``.env`` file as ``lake s3 env --dagster``
+writes it. Every sensor is stopped first, so the backfills alone do the work. The modes, the lake
+emptied before each:
+
+- ``in-process``: what ``bench/backfill.py`` measures: the missing-partition sensor's range requests
+  executed one after another in this process (no daemon, no run workers);
+- ``ranges``: ``launchPartitionBackfill`` of the raw and curated assets over every trading day, as the
+  UI's backfill dialog sends it; the assets' ``BackfillPolicy`` cuts it into range runs;
+- ``per-partition``: the same days as a backfill of the ingest job's partition set: one run per day.
+
+``--executor`` chooses the executor of every run the daemon launches (the code location is loaded from
+``bench/executor_defs.py``, which rebuilds ``lake_assets.definitions`` with each executor). Columns: wall time from
+the mutation to the backfill's ``COMPLETED_SUCCESS`` (or the last run's end); when the last run ended
+("data complete") and the first began, counted from the mutation; the runs phase between them, and its
+ratio to the in-process time; the runs' own durations (start to end, as Dagster records them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from backfill import NO_TELEMETRY, backfill, empty_lake  # noqa: E402
+
+from lake_assets.cli.env_file import dagster_env, is_setting, merge_env_file  # noqa: E402
+from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET, activate  # noqa: E402
+from lake_assets.cli.sample import publish_sample  # noqa: E402
+from lake_assets.defs.factory import build_dataset_defs, ingest_job_name  # noqa: E402
+from lake_assets.defs.partitions import daily_partitions  # noqa: E402
+from lake_assets.defs.resources import s3_resource_from_env  # noqa: E402
+from lake_assets.lake.datasets.catalog import DAY_AGGS  # noqa: E402
+from lake_assets.local_s3 import EmbeddedS3, free_ports  # noqa: E402
+from lake_assets.s3 import S3Handler  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+YEAR_START = date(2024, 1, 1)
+LOCATION = "lake_assets"
+REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}
+
+SENSORS = """query ($repo: RepositorySelector!) { sensorsOrError(repositorySelector: $repo) {
+  __typename ... on Sensors { results { id name sensorState { status } } } ... on PythonError { message } } }"""
+STOP_SENSOR = """mutation ($id: String!) { stopSensor(id: $id) {
+  __typename ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }"""
+LAUNCH = """mutation ($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message }
+  ... on PartitionSetNotFoundError { message } ... on InvalidSubsetError { message } } }"""
+BACKFILL = """query ($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  __typename ... on PartitionBackfill { status } ... on PythonError { message } } }"""
+RUNS = """query ($filter: RunsFilter!) { runsOrError(filter: $filter) {
+  __typename ... on Runs { results { runId status startTime endTime } } ... on PythonError { message } } }"""
+LAUNCH_RUN = """mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+DONE = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+class Layout:
+    """The code server, webserver and daemon of one benchmark, on loopback, and the webserver's GraphQL API."""
+
+    def __init__(self, project: Path, env: dict[str, str], logs: Path) -> None:
+        self.project, self.env, self.logs = project, env, logs
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.url = ""
+
+    def start(self, name: str, *command: str) -> None:
+        """Start ``command`` in the project directory (where Dagster reads ``.env``), in its own process group."""
+        with (self.logs / f"{name}.log").open("wb") as out:
+            self.processes[name] = subprocess.Popen(command, cwd=self.project, env=self.env, stdout=out,
+                                                    stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait(self, what: str, done: Any, timeout: float = 3600.0, every: float = 0.5) -> Any:
+        """Poll ``done()`` until it returns something true; stop with the logs if a process dies or time runs out."""
+        deadline = time.monotonic() + timeout
+        while not (result := done()):
+            dead = [name for name, process in self.processes.items() if process.poll() is not None]
+            if dead or time.monotonic() > deadline:
+                logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logs.glob("*.log")))
+                raise SystemExit(f"{what}: {'exited: ' + ', '.join(dead) if dead else 'timed out'}\n{logs}")
+            time.sleep(every)
+        return result
+
+    def graphql(self, query: str, **variables: Any) -> dict[str, Any]:
+        """POST one GraphQL request to the webserver; return its ``data``."""
+        request = urllib.request.Request(f"{self.url}/graphql", method="POST",
+                                         headers={"Content-Type": "application/json"},
+                                         data=json.dumps({"query": query, "variables": variables}).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                answer = json.load(response)
+        except urllib.error.HTTPError as exc:
+            raise SystemExit(f"GraphQL: {exc}: {exc.read().decode()[:2000]}") from exc
+        if "errors" in answer:
+            raise SystemExit(f"GraphQL: {answer['errors']}")
+        return dict(answer["data"])
+
+    def up(self, executor: str) -> None:
+        """Start the code server and the webserver, stop every sensor, then start the daemon."""
+        code_port, web_port = _free_port(), _free_port()
+        self.env.update(LAKE_CODE_SERVER_HOST="127.0.0.1", LAKE_CODE_SERVER_PORT=str(code_port))
+        self.start("code-server", str(BIN / "dagster"), "code-server", "start", "-f",
+                   str(REPO / "bench" / "executor_defs.py"), "-a", executor, "--location-name", LOCATION,
+                   "-h", "127.0.0.1", "-p", str(code_port))
+        self.wait("the code server", lambda: subprocess.run(
+            [str(BIN / "dagster"), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(code_port)],
+            capture_output=True).returncode == 0, every=2)
+        workspace = REPO / "deploy" / "workspace.yaml"
+        self.start("webserver", str(BIN / "dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1",
+                   "-p", str(web_port))
+        self.url = f"http://127.0.0.1:{web_port}"
+        self.wait("the webserver", self._answers, every=1)
+        sensors = self.graphql(SENSORS, repo=REPOSITORY)["sensorsOrError"]["results"]
+        for sensor in sensors:
+            self.graphql(STOP_SENSOR, id=sensor["id"])
+        self.start("daemon", str(BIN / "dagster-daemon"), "run", "-w", str(workspace))
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/server_info", timeout=5):
+                return True
+        except OSError:
+            return False
+
+    def down(self) -> None:
+        """Stop every process group (a run worker dies with the daemon's group)."""
+        for process in self.processes.values():
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=60)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+
+    def backfill(self, params: dict[str, Any]) -> tuple[float, float, list[dict[str, Any]]]:
+        """Launch one backfill and wait for it; return when it started (epoch), its wall seconds and its runs."""
+        began, started = time.perf_counter(), time.time()
+        launched = self.graphql(LAUNCH, params=params)["launchPartitionBackfill"]
+        if launched["__typename"] != "LaunchBackfillSuccess":
+            raise SystemExit(f"launch: {launched}")
+        backfill_id = launched["backfillId"]
+
+        def finished() -> str | None:
+            status = self.graphql(BACKFILL, id=backfill_id)["partitionBackfillOrError"]["status"]
+            return None if status == "REQUESTED" else str(status)
+
+        status = self.wait("the backfill", finished)
+        seconds = time.perf_counter() - began
+        runs = self.graphql(RUNS, filter={"tags": [{"key": "dagster/backfill", "value": backfill_id}]})
+        results = runs["runsOrError"]["results"]
+        if status != "COMPLETED_SUCCESS" or {run["status"] for run in results} != {"SUCCESS"}:
+            raise SystemExit(f"backfill {backfill_id}: {status}, runs {[run['status'] for run in results]}")
+        return started, seconds, results
+
+    def run_per_partition(self, job: str, days: list[str]) -> tuple[float, float, list[dict[str, Any]]]:
+        """Launch one run of ``job`` per day, as a per-partition sensor would; wait for all of them."""
+        began, started = time.perf_counter(), time.time()
+        run_ids = []
+        for day in days:
+            launched = self.graphql(LAUNCH_RUN, params={
+                "selector": {**REPOSITORY, "jobName": job}, "runConfigData": {},
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]}})["launchRun"]
+            if launched["__typename"] != "LaunchRunSuccess":
+                raise SystemExit(f"launch: {launched}")
+            run_ids.append(launched["run"]["runId"])
+
+        def finished() -> list[dict[str, Any]] | None:
+            runs = self.graphql(RUNS, filter={"runIds": run_ids})["runsOrError"]["results"]
+            return runs if all(run["status"] in DONE for run in runs) else None
+
+        runs = self.wait("the runs", finished)
+        seconds = time.perf_counter() - began
+        if {run["status"] for run in runs} != {"SUCCESS"}:
+            raise SystemExit(f"runs: {[run['status'] for run in runs]}")
+        return started, seconds, runs
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def in_process(server: EmbeddedS3, dagster_home: Path) -> tuple[float, int]:
+    """The range runs the sensor asks for, executed in this process; return run seconds and runs."""
+    activate(server, dagster_home)
+    defs = dg.Definitions.merge(build_dataset_defs(DAY_AGGS), dg.Definitions(resources={
+        "vendor_s3": s3_resource_from_env("VENDOR_S3"), "lake_s3": s3_resource_from_env("LAKE_S3")}))
+    with dg.DagsterInstance.local_temp(overrides=NO_TELEMETRY) as instance:
+        _, seconds, runs = backfill(defs, instance, per_partition=False)
+    return seconds, runs
+
+
+def _ratio(seconds: float, baseline: float) -> str:
+    return f"{seconds / baseline:.2f}" if baseline else ""
+
+
+def instance_yaml(concurrency: int, dequeue_interval: int | None) -> str:
+    """``dagster_home/dagster.yaml`` with ``concurrency`` runs at once (backfills included), and the queue's
+    dequeue interval when given."""
+    config = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text())
+    config["concurrency"]["runs"]["max_concurrent_runs"] = concurrency
+    config["concurrency"]["runs"]["tag_concurrency_limits"][0]["limit"] = concurrency
+    if dequeue_interval is not None:
+        config["run_coordinator"]["config"] = {"dequeue_interval_seconds": dequeue_interval}
+    return yaml.safe_dump(config)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
+    parser.add_argument("--concurrency", type=int, default=2, help="runs at once")
+    parser.add_argument("--dequeue-interval", type=int, help="seconds between the queue's dequeues (Dagster: 5)")
+    parser.add_argument("--modes", default="in-process,ranges,per-partition")
+    parser.add_argument("--until", type=date.fromisoformat, default=date(2024, 12, 31), help="last vendor day")
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+    work = Path(tempfile.mkdtemp(prefix="lake-bench-daemon-", dir="/var/tmp"))
+    server = EmbeddedS3(work / "s3", free_ports())
+    server.start()
+    project, dagster_home, logs = work / "project", work / "dagster_home", work / "logs"
+    for folder in (project, dagster_home, logs):
+        folder.mkdir()
+    (dagster_home / "dagster.yaml").write_text(instance_yaml(args.concurrency, args.dequeue_interval))
+    merge_env_file(project / ".env", dagster_env(server, dagster_home))
+    env = {name: value for name, value in os.environ.items() if not is_setting(name)}
+    layout = Layout(project, env, logs)
+    try:
+        server.ensure_buckets(VENDOR_BUCKET, LAKE_BUCKET)
+        days = [key for key in daily_partitions(DAY_AGGS).get_partition_keys()
+                if YEAR_START.isoformat() <= key <= args.until.isoformat()]
+        layout.up(args.executor)
+        with S3Handler(server.transfer_config(show_progress=False)) as vendor:
+            publish_sample(vendor, VENDOR_BUCKET, [DAY_AGGS], YEAR_START, args.until)
+        print(f"{len(days)} partitions; executor {args.executor}; {args.concurrency} runs at once; dequeue interval "
+              f"{args.dequeue_interval or 'as in dagster_home/dagster.yaml'}; logs in {logs}\n")
+        print("| mode | runs | wall s | data complete s | first run starts s | runs phase s | vs in-process |"
+              " sum of run durations s | median run s |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        baseline = 0.0
+        for mode in modes:
+            empty_lake(server)
+            if mode == "in-process":
+                seconds, count = in_process(server, work / "in-process-home")
+                data_seconds, first_start, durations = seconds, 0.0, [seconds]
+                baseline = baseline or seconds
+            else:
+                if mode == "ranges":
+                    started, seconds, runs = layout.backfill({
+                        "partitionNames": days, "title": "bench",
+                        "assetSelection": [{"path": ["day_aggs", "raw"]}, {"path": ["day_aggs", "curated"]}]})
+                else:
+                    started, seconds, runs = layout.run_per_partition(ingest_job_name(DAY_AGGS), days)
+                count = len(runs)
+                data_seconds = max(run["endTime"] for run in runs) - started
+                first_start = min(run["startTime"] for run in runs) - started
+                durations = sorted(run["endTime"] - run["startTime"] for run in runs)
+            phase = data_seconds - first_start
+            print(f"| {mode} | {count} | {seconds:.1f} | {data_seconds:.1f} | {first_start:.1f} | {phase:.1f} | "
+                  f"{_ratio(phase, baseline)} | {sum(durations):.1f} | {durations[len(durations) // 2]:.1f} |",
+                  flush=True)
+    finally:
+        layout.down()
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
