@@ -56,6 +56,14 @@ from lake_assets.defs.resources import s3_resource_from_env  # noqa: E402
 from lake_assets.lake.datasets.catalog import DAY_AGGS  # noqa: E402
 from lake_assets.local_s3 import EmbeddedS3, free_ports  # noqa: E402
 from lake_assets.s3 import S3Handler  # noqa: E402
+from lake_assets_tests.graphql import (  # noqa: E402
+    BACKFILL,
+    LAUNCH_BACKFILL,
+    LAUNCH_RUN,
+    RUNS,
+    SENSORS,
+    STOP_SENSOR,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -63,19 +71,6 @@ YEAR_START = date(2024, 1, 1)
 LOCATION = "lake_assets"
 REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}
 
-SENSORS = """query ($repo: RepositorySelector!) { sensorsOrError(repositorySelector: $repo) {
-  __typename ... on Sensors { results { id name sensorState { status } } } ... on PythonError { message } } }"""
-STOP_SENSOR = """mutation ($id: String!) { stopSensor(id: $id) {
-  __typename ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }"""
-LAUNCH = """mutation ($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
-  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message }
-  ... on PartitionSetNotFoundError { message } ... on InvalidSubsetError { message } } }"""
-BACKFILL = """query ($id: String!) { partitionBackfillOrError(backfillId: $id) {
-  __typename ... on PartitionBackfill { status } ... on PythonError { message } } }"""
-RUNS = """query ($filter: RunsFilter!) { runsOrError(filter: $filter) {
-  __typename ... on Runs { results { runId status startTime endTime } } ... on PythonError { message } } }"""
-LAUNCH_RUN = """mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) {
-  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
@@ -157,7 +152,7 @@ class Layout:
     def backfill(self, params: dict[str, Any]) -> tuple[float, float, list[dict[str, Any]]]:
         """Launch one backfill and wait for it; return when it started (epoch), its wall seconds and its runs."""
         began, started = time.perf_counter(), time.time()
-        launched = self.graphql(LAUNCH, params=params)["launchPartitionBackfill"]
+        launched = self.graphql(LAUNCH_BACKFILL, params=params)["launchPartitionBackfill"]
         if launched["__typename"] != "LaunchBackfillSuccess":
             raise SystemExit(f"launch: {launched}")
         backfill_id = launched["backfillId"]

@@ -29,6 +29,7 @@ from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.s3 import S3Handler
 from lake_assets_tests.cli.test_ui import REPO, _free_port, _stop_group, _wait_for_ui
 from lake_assets_tests.deploy.postgres import ThrowawayPostgres
+from lake_assets_tests.graphql import BACKFILL, LAUNCH_BACKFILL, SENSOR, STOP_SENSOR
 
 pytestmark = pytest.mark.integration
 
@@ -132,17 +133,6 @@ def deployment(tmp_path: Path, seaweed: EmbeddedS3) -> Iterator[Deployment]:
                 _stop_group(process)
 
 
-SENSOR = """query ($sensor: SensorSelector!) { sensorOrError(sensorSelector: $sensor) {
-  __typename ... on Sensor { id sensorState { status } } ... on PythonError { message } } }"""
-STOP_SENSOR = """mutation ($id: String!) { stopSensor(id: $id) {
-  __typename ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }"""
-LAUNCH = """mutation ($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
-  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message }
-  ... on PartitionSetNotFoundError { message } ... on InvalidSubsetError { message } } }"""
-BACKFILL = """query ($id: String!) { partitionBackfillOrError(backfillId: $id) {
-  __typename ... on PartitionBackfill { status numPartitions } ... on PythonError { message } } }"""
-
-
 def test_a_backfill_through_the_webserver_runs_on_postgres_across_separate_processes(
         deployment: Deployment, seaweed: EmbeddedS3) -> None:
     selector = {"repositoryLocationName": "lake_assets", "repositoryName": "__repository__",
@@ -158,7 +148,7 @@ def test_a_backfill_through_the_webserver_runs_on_postgres_across_separate_proce
     vendor_bucket, lake_bucket = settings["VENDOR_S3_BUCKET"], settings["LAKE_S3_BUCKET"]
     with S3Handler(seaweed.transfer_config(show_progress=False)) as s3:
         publish_sample(s3, vendor_bucket, [DAY_AGGS], date(2024, 1, 2), date(2024, 1, 5))
-    launched = deployment.graphql(LAUNCH, params={
+    launched = deployment.graphql(LAUNCH_BACKFILL, params={
         "assetSelection": [{"path": path} for path in ASSETS], "partitionNames": DAYS,
         "title": "deployment test"})["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
