@@ -98,8 +98,8 @@ class Soak:
         return list(self.instance().get_run_records(
             dg.RunsFilter(tags={SENSOR_TAG: sensor_name(DAY_AGGS)}), ascending=True))
 
-    def wait(self, what: str, done: Callable[[], bool], timeout: float = STEP_TIMEOUT) -> float:
-        """Poll ``done`` until it holds; return how long that took."""
+    def wait(self, what: str, done: Callable[[], bool], timeout: float = STEP_TIMEOUT, every: float = 2.0) -> float:
+        """Poll ``done`` every ``every`` seconds until it holds; return how long that took."""
         began = time.monotonic()
         while not done():
             if self.daemon is not None and self.daemon.poll() is not None:
@@ -107,7 +107,7 @@ class Soak:
             if time.monotonic() - began > timeout:
                 pytest.fail(f"{what} did not happen within {timeout:.0f} s:\n{self.log.read_text()[-4000:]}\n"
                             f"{self.lake_state()}")
-            time.sleep(2)
+            time.sleep(every)
         return time.monotonic() - began
 
     def lake_state(self) -> dict[str, object]:
@@ -202,7 +202,10 @@ def soak(tmp_path: Path) -> Iterator[Soak]:
 
 
 def kill_run_workers(soak: Soak) -> list[str]:
-    """SIGKILL the worker processes of the runs in progress, once one of them is executing a step."""
+    """SIGKILL the worker processes of the runs in progress, once one of them is executing a step.
+
+    Watched every 50 ms: a range run executes its steps in its worker's process, in about a second here.
+    """
     instance = soak.instance()
     started: list[str] = []
 
@@ -211,11 +214,19 @@ def kill_run_workers(soak: Soak) -> list[str]:
             dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))]
         return any(instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START) for run_id in started)
 
-    soak.wait("a run executing a step", executing)
+    soak.wait("a run executing a step", executing, every=0.05)
     assert soak.daemon is not None
     for pid in _spawned_workers(soak.daemon.pid):
         os.kill(pid, signal.SIGKILL)
     return started
+
+
+def _retries_finished(soak: Soak, parents: list[str]) -> bool:
+    """True once every run in ``parents`` has a run retry, and every such retry has finished."""
+    retries = [record.dagster_run for record in soak.runs()
+               if record.dagster_run.tags.get("dagster/parent_run_id") in parents]
+    return ({run.tags["dagster/parent_run_id"] for run in retries} == set(parents)
+            and all(run.status not in _ACTIVE for run in retries))
 
 
 def _spawned_workers(group: int) -> list[int]:
@@ -271,6 +282,8 @@ def test_the_lake_runs_itself_under_the_daemon_through_incidents(soak: Soak) -> 
     soak.publish(JANUARY[9:13])
     killed = kill_run_workers(soak)
     figures["correction_seconds"] = soak.wait("the correction and the new days", soak.settled)
+    # a run killed after it wrote its partitions leaves the lake complete before the daemon retries it
+    soak.wait("the killed runs' retries", lambda: _retries_finished(soak, killed))
     soak.assert_invariants()
     statuses = {r.dagster_run.run_id: r.dagster_run for r in soak.runs()}
     assert all(statuses[run_id].status == dg.DagsterRunStatus.FAILURE for run_id in killed)
