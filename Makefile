@@ -53,6 +53,7 @@ bench: bench-setup
 	$(BIN)/python bench/sensor_tick.py --years 10 --runs 5
 	$(BIN)/python bench/large_download.py --runs 5
 	$(BIN)/python bench/backfill.py --runs 5
+	$(BIN)/python bench/large_partitions.py --runs 3
 	$(BIN)/python bench/multipart_race.py --trials 40 --burners 2
 	$(BIN)/python bench/transfer.py --runs 5 --workloads multipart --clients ours,ours-unclaimed --out bench/results/claims.json
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 
@@ -29,7 +31,10 @@ DAYS = publishing_days("nyse", date(2024, 1, 2), date(2024, 1, 9))  # 5 earlier 
 def parsed(spec: DatasetSpec, day: date, tickers: int) -> pl.DataFrame:
     """One generated vendor day, parsed as curation parses it."""
     data = day_aggs_frame(day, tickers) if spec is DAY_AGGS else nodal_frame(day)
-    return parse_vendor_file(spec, gzip_csv(data), "bench").frame
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "data.csv.gz"
+        source.write_bytes(gzip_csv(data))
+        return pl.read_parquet(parse_vendor_file(spec, source, Path(work) / "data.parquet", "bench").path)
 
 
 def subject(spec: DatasetSpec, tickers: int) -> Subject:

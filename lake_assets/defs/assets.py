@@ -163,11 +163,11 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         written: dict[str, CurateResult] = {}
         outcomes: dict[str, list[CheckOutcome]] = {}
         errors: dict[str, Exception] = {}
-        with lake_s3.open() as lake:
+        with lake_s3.open() as lake, tempfile.TemporaryDirectory() as work:
             store = Store(lake, lake_s3.bucket)
-            history = History(spec, store)
+            history = History(spec, store, Path(work))
             for key, result in each_partition(context.partition_keys, lambda key: curate(
-                    spec, partition_date(key), store, recorded.get(key), history)):
+                    spec, partition_date(key), store, history, recorded.get(key))):
                 if isinstance(result, ChecksFailedError):
                     outcomes[key] = result.outcomes
                 if isinstance(result, Exception):
@@ -215,10 +215,10 @@ def build_rollup_asset(spec: DatasetSpec, months: dg.PartitionsDefinition,
     def monthly(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> dg.MaterializeResult:
         require_partitions(context, months)
         window = context.partition_time_window
-        with lake_s3.open() as lake:
+        with lake_s3.open() as lake, tempfile.TemporaryDirectory() as work:
             try:
                 key, summary, days = roll_up_month(spec, window.start.year, window.start.month,
-                                                   Store(lake, lake_s3.bucket))
+                                                   Store(lake, lake_s3.bucket), Path(work))
             except CurationError as exc:  # a curated day that cannot be read: no retry fixes that
                 fail_partitions(context, {context.partition_key: exc})
         to_date = window.end > datetime.now(timezone.utc)

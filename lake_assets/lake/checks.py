@@ -8,7 +8,7 @@ spec per entry, blocking for errors; the README's table lists them. No Dagster h
 
 from __future__ import annotations
 
-import hashlib
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -29,16 +29,25 @@ ROW_COUNT_FACTOR = 2.0
 PRICES = ("open", "close", "high", "low")
 
 
+Frame = pl.LazyFrame | pl.DataFrame
+
+
 @dataclass(frozen=True)
 class Subject:
-    """What the checks look at: one partition's rows (with their ``date`` column), the vendor's columns the
-    schema does not know, and earlier curated partitions (newest last, at most a few)."""
+    """What the checks look at: one partition's rows (with their ``date`` column; usually a scan of a local
+    Parquet file, each check a streaming query over it), the vendor's columns the schema does not know, and
+    earlier curated partitions (newest last, at most a few)."""
 
     spec: DatasetSpec
     day: date
-    frame: pl.DataFrame
+    frame: Frame
     extra_columns: tuple[str, ...] = ()
-    history: Sequence[tuple[date, pl.DataFrame]] = ()
+    history: Sequence[tuple[date, Frame]] = ()
+
+    @property
+    def rows(self) -> pl.LazyFrame:
+        """The partition's rows, lazily."""
+        return self.frame.lazy()
 
 
 @dataclass(frozen=True)
@@ -73,19 +82,37 @@ class Check:
         return CheckOutcome(self.name, passed, detail, self.severity)
 
 
-def _examples(subject: Subject, rows: pl.DataFrame, columns: Sequence[str]) -> str:
-    """A few offending rows, by their key columns and the given columns: ``ticker=AAA open=nan``."""
+def _collect(query: pl.LazyFrame) -> pl.DataFrame:
+    """Run a check's query on the streaming engine: memory bounded by the batches, not the partition."""
+    return query.collect(engine="streaming")
+
+
+def height(frame: Frame) -> int:
+    """How many rows ``frame`` has (from a Parquet file's footer when it is a scan)."""
+    return int(_collect(frame.lazy().select(pl.len())).item())
+
+
+def _counts(subject: Subject, conditions: dict[str, pl.Expr]) -> dict[str, int]:
+    """How many rows meet each condition, in one pass; only the conditions some row meets."""
+    counts = _collect(subject.rows.select(condition.sum().alias(name) for name, condition in conditions.items()))
+    return {name: int(value) for name, value in counts.row(0, named=True).items() if value}
+
+
+def _examples(subject: Subject, condition: pl.Expr, columns: Sequence[str]) -> str:
+    """A few rows meeting ``condition``, by their key columns and the given columns: ``ticker=AAA open=nan``."""
     shown = [*subject.spec.key_columns, *(c for c in columns if c not in subject.spec.key_columns)]
-    return "; ".join(" ".join(f"{name}={row[name]}" for name in shown) for row in rows.head(EXAMPLES).to_dicts())
+    rows = _collect(subject.rows.filter(condition).select(shown).head(EXAMPLES))
+    return "; ".join(" ".join(f"{name}={row[name]}" for name in shown) for row in rows.to_dicts())
 
 
 def _not_empty(subject: Subject) -> Verdict:
-    return subject.frame.height > 0, f"{subject.frame.height} rows"
+    rows = height(subject.frame)
+    return rows > 0, f"{rows} rows"
 
 
 def _schema(subject: Subject) -> Verdict:
     expected = {**subject.spec.schema, "date": pl.Date()}
-    actual = dict(subject.frame.schema)
+    actual = dict(subject.rows.collect_schema())
     wrong = {name: str(actual.get(name)) for name, dtype in expected.items() if actual.get(name) != dtype}
     return not wrong, f"mismatched columns: {wrong}" if wrong else "as declared"
 
@@ -97,25 +124,32 @@ def _unknown_columns(subject: Subject) -> Verdict:
 
 
 def _no_null_keys(subject: Subject) -> Verdict:
-    frame = subject.frame
-    nulls = {column: frame[column].null_count() for column in subject.spec.key_columns if frame[column].null_count()}
+    nulls = _counts(subject, {column: pl.col(column).is_null() for column in subject.spec.key_columns})
     return not nulls, f"null keys: {nulls}" if nulls else "no null keys"
 
 
 def _no_duplicate_keys(subject: Subject) -> Verdict:
     keys = list(subject.spec.key_columns)
-    duplicated = subject.frame.filter(pl.struct(keys).is_duplicated())
-    return duplicated.height == 0, (f"{duplicated.height} rows share a key {tuple(keys)}, e.g. "
-                                    f"{_examples(subject, duplicated, [])}" if duplicated.height else "every key once")
+    distinct = _collect(subject.rows.select(pl.len().alias("rows"), pl.struct(keys).hash(0).n_unique().alias("keys")))
+    if distinct["rows"].item() == distinct["keys"].item():  # distinct hashes: distinct keys
+        return True, "every key once"
+    rows = _counts(subject, {"rows": pl.struct(keys).is_duplicated()}).get("rows", 0)
+    return rows == 0, (f"{rows} rows share a key {tuple(keys)}, e.g. "
+                       f"{_examples(subject, pl.struct(keys).is_duplicated(), [])}" if rows else "every key once")
+
+
+def _bad_values(subject: Subject, conditions: dict[str, pl.Expr], what: str) -> tuple[bool, str | None]:
+    """Whether no row meets any of ``conditions`` (by column); else the columns' counts and examples."""
+    bad = _counts(subject, conditions)
+    return not bad, "; ".join(f"{name}: {count} {what}, e.g. {_examples(subject, conditions[name], [name])}"
+                              for name, count in bad.items()) or None
 
 
 def _finite(subject: Subject) -> Verdict:
     floats = [name for name, dtype in subject.spec.schema.items() if dtype.is_float()]
-    bad = {name: subject.frame.filter(~pl.col(name).is_finite()) for name in floats}
-    bad = {name: rows for name, rows in bad.items() if rows.height}
-    return not bad, ("; ".join(f"{name}: {rows.height} NaN or infinite value(s), e.g. "
-                               f"{_examples(subject, rows, [name])}" for name, rows in bad.items())
-                     if bad else f"every value of {floats} finite")
+    passed, detail = _bad_values(subject, {name: ~pl.col(name).is_finite() for name in floats},
+                                 "NaN or infinite value(s)")
+    return passed, detail or f"every value of {floats} finite"
 
 
 def _bounded(columns: Callable[[DatasetSpec], Sequence[str]], minimum: float, strict: bool) -> Callable[
@@ -123,31 +157,28 @@ def _bounded(columns: Callable[[DatasetSpec], Sequence[str]], minimum: float, st
     """A check that every value of ``columns`` is above ``minimum`` (``strict``) or at least it."""
     def run(subject: Subject) -> Verdict:
         names = list(columns(subject.spec))
-        bad = {name: subject.frame.filter((pl.col(name) <= minimum) if strict else (pl.col(name) < minimum))
-               for name in names}
-        bad = {name: rows for name, rows in bad.items() if rows.height}
         relation = ">" if strict else ">="
-        return not bad, ("; ".join(f"{name}: {rows.height} value(s) not {relation} {minimum:g}, e.g. "
-                                   f"{_examples(subject, rows, [name])}" for name, rows in bad.items())
-                         if bad else f"{names} all {relation} {minimum:g}")
+        passed, detail = _bad_values(
+            subject, {name: (pl.col(name) <= minimum) if strict else (pl.col(name) < minimum) for name in names},
+            f"value(s) not {relation} {minimum:g}")
+        return passed, detail or f"{names} all {relation} {minimum:g}"
     return run
 
 
 def _ohlc(subject: Subject) -> Verdict:
-    bad = subject.frame.filter(
-        (pl.col("low") > pl.min_horizontal("open", "close")) | (pl.col("high") < pl.max_horizontal("open", "close"))
-    )
-    return bad.height == 0, (f"{bad.height} rows with low > open/close or high < open/close, e.g. "
-                             f"{_examples(subject, bad, PRICES)}" if bad.height
-                             else "low <= open, close <= high on every row")
+    inconsistent = (pl.col("low") > pl.min_horizontal("open", "close")) | (
+        pl.col("high") < pl.max_horizontal("open", "close"))
+    bad = _counts(subject, {"rows": inconsistent}).get("rows", 0)
+    shown = _examples(subject, inconsistent, PRICES) if bad else ""
+    return not bad, (f"{bad} rows with low > open/close or high < open/close, e.g. {shown}" if bad
+                     else "low <= open, close <= high on every row")
 
 
 def _rows_in_partition(subject: Subject) -> Verdict:
-    frame, day = subject.frame, subject.day
-    outside = frame.filter(pl.col("date") != day)
-    detail = (f"{outside.height} rows dated {sorted(set(outside['date'].to_list()))[:5]}, not {day}"
-              if outside.height else f"every row dated {day}")
-    return outside.height == 0, detail
+    outside, day = subject.rows.filter(pl.col("date") != subject.day), subject.day
+    count = height(outside)
+    dates = _collect(outside.select(pl.col("date").unique().sort().head(5)))["date"].to_list() if count else []
+    return count == 0, f"{count} rows dated {dates}, not {day}" if count else f"every row dated {day}"
 
 
 def hours_in_day(day: date, zone_name: str) -> int:
@@ -162,7 +193,7 @@ def hours_in_day(day: date, zone_name: str) -> int:
 def _hours_per(subject: Subject) -> Verdict:
     column = subject.spec.hourly_per or ""
     expected = hours_in_day(subject.day, subject.spec.timezone)
-    counts = subject.frame.group_by(column).len().filter(pl.col("len") != expected).sort(column)
+    counts = _collect(subject.rows.group_by(column).len().filter(pl.col("len") != expected).sort(column))
     shown = ", ".join(f"{row[column]}={row['len']}" for row in counts.head(EXAMPLES).to_dicts())
     return counts.height == 0, (f"{counts.height} {column}(s) without {expected} hourly rows "
                                 f"({subject.day} has {expected} hours in {subject.spec.timezone}), e.g. {shown}"
@@ -177,12 +208,18 @@ def _compared(subject: Subject) -> str:
 def _row_count(subject: Subject) -> Verdict:
     if not subject.history:
         return True, "no earlier partition to compare with"
-    median = float(pl.Series([frame.height for _, frame in subject.history]).median() or 0)
-    rows = subject.frame.height
+    median = float(statistics.median(height(frame) for _, frame in subject.history))
+    rows = height(subject.frame)
     far = not median / ROW_COUNT_FACTOR <= rows <= median * ROW_COUNT_FACTOR
     return not far, (f"{rows} rows against a median of {median:g} over {_compared(subject)}"
                      + (f": outside {1 / ROW_COUNT_FACTOR:g}x..{ROW_COUNT_FACTOR:g}x (a truncated file?)" if far
                         else ""))
+
+
+def last_closes(spec: DatasetSpec, frame: Frame) -> pl.LazyFrame:
+    """Each ticker's last close of the partition (by its stamps): the day's close of day bars, the last minute's."""
+    close = pl.col("close").sort_by(list(spec.stamp_columns)).last() if spec.stamp_columns else pl.col("close").last()
+    return frame.lazy().group_by("ticker").agg(close)
 
 
 def _close_moves(subject: Subject) -> Verdict:
@@ -190,10 +227,10 @@ def _close_moves(subject: Subject) -> Verdict:
         return True, "no earlier partition to compare with"
     before, previous = subject.history[-1]
     factor = subject.spec.jump_factor
-    joined = subject.frame.select("ticker", "close").join(
-        previous.select("ticker", pl.col("close").alias("previous_close")), on="ticker")
+    joined = _collect(last_closes(subject.spec, subject.frame).join(
+        last_closes(subject.spec, previous).select("ticker", pl.col("close").alias("previous_close")), on="ticker"))
     moved = joined.filter((pl.col("close") / pl.col("previous_close") > factor)
-                          | (pl.col("previous_close") / pl.col("close") > factor))
+                          | (pl.col("previous_close") / pl.col("close") > factor)).sort("ticker")
     share = moved.height / joined.height if joined.height else 0.0
     shown = ", ".join(f"{row['ticker']} {row['previous_close']:g} -> {row['close']:g}"
                       for row in moved.head(EXAMPLES).to_dicts())
@@ -202,19 +239,24 @@ def _close_moves(subject: Subject) -> Verdict:
                                else f"no close moved more than {factor:g}x from {before} ({joined.height} tickers)")
 
 
-def content_hash(spec: DatasetSpec, frame: pl.DataFrame) -> str:
-    """A digest of the partition's values, its date and time stamps left out, independent of row order."""
+def content_hash(spec: DatasetSpec, frame: Frame) -> str:
+    """A digest of the values, stamps left out, independent of row order: sums of the rows' 64-bit hashes in one
+    streaming pass (stable within one polars version only: compared within a run, never stored)."""
     values = [name for name in spec.schema if name not in spec.stamp_columns]
-    rows = frame.select(values).sort(values)
-    return hashlib.sha256(rows.write_csv().encode()).hexdigest()
+    row = pl.struct(values).hash(0)
+    sums = _collect(frame.lazy().select(pl.len(), (row // 2**32).sum().alias("high"),
+                                        (row % 2**32).sum().alias("low"))).row(0)
+    return "".join(f"{int(part):016x}" for part in sums)
 
 
 def _same_content(subject: Subject) -> Verdict:
     if not subject.history:
         return True, "no earlier partition to compare with"
-    digest = content_hash(subject.spec, subject.frame)
-    same = [day for day, frame in subject.history if content_hash(subject.spec, frame) == digest]
-    return not same, (f"the same values as {same} (sha256 {digest[:12]}, stamps aside): a file published twice?"
+    rows = height(subject.frame)
+    candidates = [(day, frame) for day, frame in subject.history if height(frame) == rows]  # else they differ
+    digest = content_hash(subject.spec, subject.frame) if candidates else ""
+    same = [day for day, frame in candidates if content_hash(subject.spec, frame) == digest]
+    return not same, (f"the same values as {same} (digest {digest[16:28]}, stamps aside): a file published twice?"
                       if same else f"values differ from {_compared(subject)}")
 
 

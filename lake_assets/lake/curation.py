@@ -1,6 +1,6 @@
-"""Vendor bytes -> typed polars frame -> Parquet bytes. No Dagster here.
+"""Vendor file -> typed Parquet file, streamed: the CSV is never held in memory whole. No Dagster here.
 
-The checks a frame must pass before it is written are declared in :mod:`lake_assets.lake.checks`.
+The checks a partition must pass before it is written are declared in :mod:`lake_assets.lake.checks`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import gzip
 import io
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -21,39 +22,61 @@ class CurationError(ValueError):
 
 @dataclass(frozen=True)
 class VendorFile:
-    """A parsed vendor file: its rows in the spec's schema, and the columns it had that the schema does not."""
+    """A vendor file parsed into a local Parquet file in the spec's schema (with its ``date`` column), and the
+    columns the vendor sent that the schema does not know."""
 
-    frame: pl.DataFrame
+    path: Path
     extra_columns: tuple[str, ...]
 
+    def scan(self) -> pl.LazyFrame:
+        """The parsed rows, read lazily from the local file."""
+        return pl.scan_parquet(self.path)
 
-def parse_vendor_file(spec: DatasetSpec, data: bytes, where: str) -> VendorFile:
-    """Gunzip and parse a vendor CSV into the spec's schema; columns it does not know are named, not parsed.
+
+def parse_vendor_file(spec: DatasetSpec, source: Path, target: Path, where: str) -> VendorFile:
+    """Parse a gzipped vendor CSV at ``source`` into a zstd Parquet file at ``target``, streaming; columns it does
+    not know are named, not parsed.
+
+    Memory stays at a few batches of rows whatever the file's size: polars decompresses, parses and writes
+    in a streaming pipeline. ``target`` is written whole or not at all.
 
     Raises:
-        CurationError: the bytes are not gzip, the CSV is empty or unparsable, a column is missing,
-            or a value does not fit its column's type. ``where`` (dataset, partition, object) leads
-            the message.
+        CurationError: the file is not gzip or is truncated, the CSV is empty or unparsable, a column is
+            missing, or a value does not fit its column's type. ``where`` (dataset, partition, object)
+            leads the message.
     """
-    try:
-        text = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CurationError(f"{where}: not valid gzip ({exc})") from exc
-    if not text.strip():
-        raise CurationError(f"{where}: the file is empty")
-    try:
-        header = pl.read_csv(io.BytesIO(text), n_rows=0).columns
-    except pl.exceptions.PolarsError as exc:
-        raise CurationError(f"{where}: not a readable CSV ({exc})") from exc
+    header = _header(source, where)
     missing = [column for column in spec.schema if column not in header]
     if missing:
         raise CurationError(f"{where}: missing column(s) {missing}; the vendor sent {header}")
+    rows = (pl.scan_csv(source, schema_overrides=spec.schema).select(list(spec.schema))
+            .with_columns(spec.row_date.alias("date")))
+    partial = target.with_name(target.name + ".partial")
     try:
-        frame = pl.read_csv(io.BytesIO(text), columns=list(spec.schema), schema_overrides=spec.schema)
+        rows.sink_parquet(partial, compression="zstd", statistics=True)
+    except (OSError, EOFError, zlib.error) as exc:
+        partial.unlink(missing_ok=True)
+        raise CurationError(f"{where}: not valid gzip ({exc})") from exc
     except pl.exceptions.PolarsError as exc:
+        partial.unlink(missing_ok=True)
         raise CurationError(f"{where}: a value does not fit the schema {dict(spec.schema)} ({exc})") from exc
-    extra = tuple(column for column in header if column not in spec.schema)
-    return VendorFile(frame.select(list(spec.schema)).with_columns(spec.row_date.alias("date")), extra)
+    partial.replace(target)
+    return VendorFile(target, tuple(column for column in header if column not in spec.schema))
+
+
+def _header(source: Path, where: str) -> list[str]:
+    """The column names of a gzipped CSV, read from its first line only."""
+    try:
+        with gzip.open(source, "rb") as stream:
+            first = stream.readline()
+            if not first.strip() and not stream.read(1 << 16).strip():
+                raise CurationError(f"{where}: the file is empty")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CurationError(f"{where}: not valid gzip ({exc})") from exc
+    try:
+        return pl.read_csv(io.BytesIO(first), n_rows=0).columns
+    except pl.exceptions.PolarsError as exc:
+        raise CurationError(f"{where}: not a readable CSV ({exc})") from exc
 
 
 def to_parquet(frame: pl.DataFrame) -> bytes:
@@ -61,3 +84,16 @@ def to_parquet(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="zstd", statistics=True)
     return buffer.getvalue()
+
+
+def read_parquet_file(path: Path, where: str) -> pl.LazyFrame:
+    """Open a local Parquet file lazily, after checking that its footer can be read.
+
+    Raises:
+        CurationError: the file is not a readable Parquet file (truncated, overwritten); names ``where``.
+    """
+    try:
+        pl.read_parquet_schema(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise CurationError(f"{where} is not a readable Parquet file ({exc})") from exc
+    return pl.scan_parquet(path)

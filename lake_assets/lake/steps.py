@@ -6,7 +6,10 @@ and these steps are testable on their own.
 
 from __future__ import annotations
 
-import io
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,8 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from lake_assets.lake.calendars import publishing_days
-from lake_assets.lake.checks import CheckOutcome, Subject, check_partition
-from lake_assets.lake.curation import CurationError, parse_vendor_file, to_parquet
+from lake_assets.lake.checks import CheckOutcome, Subject, check_partition, height
+from lake_assets.lake.curation import CurationError, VendorFile, parse_vendor_file, read_parquet_file, to_parquet
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import partition_key
 from lake_assets.s3 import ObjectInfo, ObjectNotFoundError, S3Handler, S3ObjectRef
@@ -24,6 +27,8 @@ from lake_assets.s3 import ObjectInfo, ObjectNotFoundError, S3Handler, S3ObjectR
 SOURCE_ETAG = "source-etag"
 #: Earlier publishing days the history checks compare a partition with, and how far back to look for them.
 HISTORY_DAYS, HISTORY_SPAN = 5, timedelta(days=14)
+#: How a curation error ends: nothing was written.
+KEPT = "; the curated partition was left as it was"
 
 
 class NotPublishedError(LookupError):
@@ -107,39 +112,81 @@ def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_
 
 class History:
     """The curated partitions before a day, for the checks that compare with earlier days: at most
-    ``days`` publishing days back, each read once per run (a range run curates day after day, and the
-    day just curated is the next one's history)."""
+    ``days`` publishing days back, as local Parquet files in ``workdir``.
 
-    def __init__(self, spec: DatasetSpec, lake: Store, days: int = HISTORY_DAYS) -> None:
+    Each is downloaded once per run (a range run curates day after day, and the day just curated is the
+    next one's history). A range run curates a few partitions at a time, in threads, in ascending order;
+    once a day is done, the files older than any day still to come compares with are deleted, so a run
+    keeps about two weeks of files, never its whole range.
+    """
+
+    def __init__(self, spec: DatasetSpec, lake: Store, workdir: Path, days: int = HISTORY_DAYS) -> None:
         self.spec, self.lake, self.days = spec, lake, days
-        self._frames: dict[date, pl.DataFrame | None] = {}
+        self.workdir = workdir / "history"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._files: dict[date, Path | None] = {}
+        self._busy: Counter[date] = Counter()
+        self._lock = threading.Lock()
 
-    def before(self, day: date) -> list[tuple[date, pl.DataFrame]]:
-        """The curated partitions of the publishing days before ``day`` that are in the lake, oldest first."""
+    @contextmanager
+    def curating(self, day: date) -> Iterator[Path]:
+        """Mark ``day`` in progress and yield where its partition is parsed to (kept as history by :meth:`add`)."""
+        with self._lock:
+            self._busy[day] += 1
+        try:
+            yield self.workdir / f"{partition_key(day)}.curated.parquet"  # not the name of a downloaded day
+        finally:
+            with self._lock:
+                self._busy -= Counter({day: 1})
+                self._forget(min(self._busy, default=day) - HISTORY_SPAN)
+
+    def before(self, day: date) -> list[tuple[date, pl.LazyFrame]]:
+        """The curated partitions of the publishing days before ``day`` that are in the lake, oldest first.
+
+        Raises:
+            CurationError: an earlier curated partition is not a readable Parquet file.
+        """
         earlier = publishing_days(self.spec.calendar, day - HISTORY_SPAN, day - timedelta(days=1))[-self.days:]
-        keys = {earlier_day: self.spec.curated.key(earlier_day) for earlier_day in earlier
-                if earlier_day not in self._frames}
-        if keys:
-            present = self.lake.handler.existing_keys(self.lake.bucket, keys.values(), threshold=2)
-            for earlier_day, key in keys.items():
-                self._frames[earlier_day] = (read_parquet(self.lake.handler.get_bytes(self.lake.bucket, key),
-                                                          self.lake.uri(key)) if key in present else None)
-        return [(earlier_day, frame) for earlier_day in earlier if (frame := self._frames[earlier_day]) is not None]
+        with self._lock:
+            keys = {earlier_day: self.spec.curated.key(earlier_day) for earlier_day in earlier
+                    if earlier_day not in self._files}
+            if keys:
+                self._download(keys)
+            files = [(earlier_day, path) for earlier_day in earlier if (path := self._files[earlier_day]) is not None]
+        return [(earlier_day, read_parquet_file(path, self.lake.uri(self.spec.curated.key(earlier_day))))
+                for earlier_day, path in files]
 
-    def add(self, day: date, frame: pl.DataFrame) -> None:
-        """Remember ``day``'s partition as just curated."""
-        self._frames[day] = frame
+    def add(self, day: date, path: Path) -> None:
+        """Remember ``day``'s partition, just curated to the path :meth:`curating` gave."""
+        with self._lock:  # a copy downloaded meanwhile as a later day's history may be in use: it stays
+            self._files[day] = path
+
+    def _download(self, keys: dict[date, str]) -> None:
+        """Fetch the curated partitions of ``keys`` that exist; remember the others as absent."""
+        present = self.lake.handler.existing_keys(self.lake.bucket, keys.values(), threshold=2)
+        refs = {day: S3ObjectRef(key, self.workdir / f"{partition_key(day)}.parquet")
+                for day, key in keys.items() if key in present}
+        self.lake.handler.download_batch(self.lake.bucket, list(refs.values()), overwrite=True).raise_first_failure()
+        self._files.update({day: refs[day].local_path if day in refs else None for day in keys})
+
+    def _forget(self, before: date) -> None:
+        """Delete the files of the days before ``before``."""
+        for day in [day for day in self._files if day < before]:
+            if (path := self._files.pop(day)) is not None:
+                path.unlink(missing_ok=True)
 
 
-def curate(spec: DatasetSpec, day: date, lake: Store, curated_from: str | None = None,
-           history: History | None = None) -> CurateResult | None:
+def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
+           curated_from: str | None = None) -> CurateResult | None:
     """Parse the raw file of ``day``, check it, and unless an error-severity check failed write the Parquet
     partition (warnings are reported in the outcomes, and the partition written).
 
-    The checks against earlier days read them from ``history`` (one is made when None). The partition
-    records the vendor ETag it was curated from (``source-etag`` metadata). When that ETag is
-    ``curated_from`` (a retried run whose earlier attempt curated this file) and the curated object
-    still records it, nothing is done and None is returned: a retry does not curate the same file twice.
+    The file is streamed: downloaded into ``history``'s working directory, parsed to a local Parquet file
+    and checked there by streaming queries, then uploaded; it is never whole in memory. The checks against
+    earlier days read them from ``history``. The partition records the vendor ETag it was curated from
+    (``source-etag`` metadata). When that ETag is ``curated_from`` (a retried run whose earlier attempt
+    curated this file) and the curated object still records it, nothing is done and None is returned: a
+    retry does not curate the same file twice.
 
     Raises:
         CurationError: the file is unreadable, or a blocking check failed (:class:`ChecksFailedError`);
@@ -150,24 +197,38 @@ def curate(spec: DatasetSpec, day: date, lake: Store, curated_from: str | None =
     if curated_from is not None and source_etag == curated_from == _curated_from(spec, day, lake):
         return None
     where = f"{spec.name} partition {partition_key(day)} ({lake.uri(raw_key)})"
-    kept = "; the curated partition was left as it was"
+    with history.curating(day) as parsed:
+        vendor = _parse_raw(spec, day, lake, parsed, where)
+        outcomes = check_partition(Subject(spec, day, vendor.scan(), vendor.extra_columns, history.before(day)))
+        blocking = [outcome for outcome in outcomes if outcome.blocks]
+        if blocking:
+            parsed.unlink()
+            raise ChecksFailedError(f"{where}: failed check(s) " + "; ".join(f"{o.name}: {o.detail}" for o in blocking)
+                                    + KEPT, outcomes)
+        key = spec.curated.key(day)
+        lake.handler.upload_batch(lake.bucket, [S3ObjectRef(key, parsed, {SOURCE_ETAG: source_etag})],
+                                  overwrite=True).raise_first_failure()
+        history.add(day, parsed)
+    return CurateResult(key, height(vendor.scan()), parsed.stat().st_size,
+                        {name: str(dtype) for name, dtype in vendor.scan().collect_schema().items()}, outcomes,
+                        source_etag)
+
+
+def _parse_raw(spec: DatasetSpec, day: date, lake: Store, parsed: Path, where: str) -> VendorFile:
+    """Download the raw file of ``day`` next to ``parsed`` and parse it there; the download is deleted after.
+
+    Raises:
+        CurationError: the file cannot be parsed; the message says the curated partition was kept.
+    """
+    raw = parsed.with_suffix(".raw")
     try:
-        vendor = parse_vendor_file(spec, lake.handler.get_bytes(lake.bucket, raw_key), where)
+        lake.handler.download_batch(lake.bucket, [S3ObjectRef(spec.raw.key(day), raw)],
+                                    overwrite=True).raise_first_failure()
+        return parse_vendor_file(spec, raw, parsed, where)
     except CurationError as exc:
-        raise CurationError(f"{exc}{kept}") from exc
-    history = history or History(spec, lake)
-    outcomes = check_partition(Subject(spec, day, vendor.frame, vendor.extra_columns, history.before(day)))
-    blocking = [outcome for outcome in outcomes if outcome.blocks]
-    if blocking:
-        raise ChecksFailedError(f"{where}: failed check(s) " + "; ".join(f"{o.name}: {o.detail}" for o in blocking)
-                                + kept, outcomes)
-    data = to_parquet(vendor.frame)
-    key = spec.curated.key(day)
-    lake.handler.put_bytes(lake.bucket, key, data, overwrite=True, content_type="application/vnd.apache.parquet",
-                           metadata={SOURCE_ETAG: source_etag})
-    history.add(day, vendor.frame)
-    return CurateResult(key, vendor.frame.height, len(data),
-                        {name: str(dtype) for name, dtype in vendor.frame.schema.items()}, outcomes, source_etag)
+        raise CurationError(f"{exc}{KEPT}") from exc
+    finally:
+        raw.unlink(missing_ok=True)
 
 
 def mirrored_etag(spec: DatasetSpec, day: date, lake: Store) -> str | None:
@@ -182,26 +243,28 @@ def _curated_from(spec: DatasetSpec, day: date, lake: Store) -> str | None:
     return info.metadata.get(SOURCE_ETAG) if info else None
 
 
-def read_parquet(data: bytes, where: str) -> pl.DataFrame:
-    """Parse a curated Parquet object.
+def roll_up_month(spec: DatasetSpec, year: int, month: int, lake: Store,
+                  workdir: Path) -> tuple[str, pl.DataFrame, int]:
+    """Summarise the curated partitions of one month (to date, for the month in progress), read from its
+    Hive prefix; return the summary's key, the summary and how many days it read.
+
+    The days are downloaded into ``workdir`` and summarised by one streaming query over their files, so the
+    month is never in memory at once (the summary, one row per ticker or node, is).
 
     Raises:
-        CurationError: the bytes are not a readable Parquet file (truncated, overwritten); names ``where``.
+        CurationError: a curated day is not a readable Parquet file; names it.
     """
-    try:
-        return pl.read_parquet(io.BytesIO(data))
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise CurationError(f"{where} is not a readable Parquet file ({exc})") from exc
-
-
-def roll_up_month(spec: DatasetSpec, year: int, month: int, lake: Store) -> tuple[str, pl.DataFrame, int]:
-    """Summarise the curated partitions of one month (to date, for the month in progress), read from its
-    Hive prefix; return the summary's key, the summary and how many days it read."""
     keys = [info.key for info in lake.handler.iter_objects(lake.bucket, spec.curated.month_prefix(year, month))
             if info.key.endswith("/" + spec.curated.filename)]
-    frames = [read_parquet(lake.handler.get_bytes(lake.bucket, key), lake.uri(key)) for key in keys]
-    month_rows = pl.concat(frames) if frames else pl.DataFrame(schema={**spec.schema, "date": pl.Date()})
-    summary = spec.rollup(month_rows.lazy()).collect()
+    refs = [S3ObjectRef(key, workdir / f"{index:02d}.parquet") for index, key in enumerate(keys)]
+    lake.handler.download_batch(lake.bucket, refs, overwrite=True).raise_first_failure()
+    days = [read_parquet_file(ref.local_path, lake.uri(ref.key)) for ref in refs]
+    month_rows = pl.concat(days) if days else pl.LazyFrame(schema={**spec.schema, "date": pl.Date()})
+    try:
+        summary = spec.rollup(month_rows).collect(engine="streaming")
+    except pl.exceptions.PolarsError as exc:
+        raise CurationError(f"{lake.uri(spec.curated.month_prefix(year, month))}: a curated day of the month is "
+                            f"not readable ({exc})") from exc
     key = spec.rollup_key(year, month)
     lake.handler.put_bytes(lake.bucket, key, to_parquet(summary), overwrite=True,
                            content_type="application/vnd.apache.parquet")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import re
 import time
 from datetime import date
 from pathlib import Path
@@ -16,12 +17,15 @@ import polars as pl
 import pytest
 
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
+from lake_assets.defs.assets import PARTITION_WORKERS, each_partition
 from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.checks import checks_for
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
-from lake_assets.lake.layout import partition_key
+from lake_assets.lake.layout import partition_date, partition_key
 from lake_assets.lake.planning import PlanCursor
+from lake_assets.lake.steps import CurateResult, History, Store, curate, mirror_raw
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets_tests.conftest import publish
@@ -318,3 +322,26 @@ def test_definitions_snapshot() -> None:
     keys = day_aggs_days.get_partition_keys()
     assert keys[:3] == ["2024-01-02", "2024-01-03", "2024-01-04"] and "2024-01-06" not in keys
     assert "2024-01-15" not in keys  # Martin Luther King Jr. Day: not published, so not a partition
+
+
+def test_a_long_range_curated_four_at_a_time_keeps_two_weeks_of_history_files(
+        lake: dict[str, S3TransferResource], tmp_path: Path) -> None:
+    days = publishing_days("nyse", date(2024, 1, 2), date(2024, 2, 29))
+    publish(lake, DAY_AGGS, days)
+    with lake["vendor_s3"].open() as vendor, lake["lake_s3"].open() as handler:
+        vendor_store, store = Store(vendor, lake["vendor_s3"].bucket), Store(handler, lake["lake_s3"].bucket)
+        for day in days:
+            mirror_raw(DAY_AGGS, day, vendor_store, store, True, tmp_path)
+        history = History(DAY_AGGS, store, tmp_path)
+        kept: list[int] = []
+
+        def work(key: str) -> CurateResult | None:
+            result = curate(DAY_AGGS, partition_date(key), store, history)
+            kept.append(len(list(history.workdir.iterdir())))
+            return result
+
+        results = dict(each_partition([partition_key(day) for day in days], work))
+    assert not {key: result for key, result in results.items() if not isinstance(result, CurateResult)}
+    assert len(days) == 41 and max(kept) <= 10 + 3 * PARTITION_WORKERS  # 14 days of files, those of days in flight
+    last = {o.name: o.detail for o in results[partition_key(days[-1])].outcomes}  # days in flight are not history
+    assert re.search(r"over 2024-02-2\d\.\.2024-02-2\d \([2-5] day\(s\)\)$", last["row_count_usual"])

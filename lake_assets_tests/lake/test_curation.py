@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import tempfile
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -22,8 +23,17 @@ def outcomes(frame: pl.DataFrame, spec=DAY_AGGS, day: date = DAY) -> dict[str, b
     return {o.name: o.passed for o in check_partition(Subject(spec, day, frame))}
 
 
+def parse(spec, data: bytes, where: str = "where") -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """Parse vendor bytes as curation parses a downloaded file; return the rows and the unknown columns."""
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "data.csv.gz"
+        source.write_bytes(data)
+        vendor = parse_vendor_file(spec, source, Path(work) / "data.parquet", where)
+        return pl.read_parquet(vendor.path), vendor.extra_columns
+
+
 def parsed(spec=DAY_AGGS, day: date = DAY) -> pl.DataFrame:
-    return parse_vendor_file(spec, vendor_file(spec, day), "where").frame
+    return parse(spec, vendor_file(spec, day))[0]
 
 
 @pytest.mark.parametrize("spec", [DAY_AGGS, NODAL_PRICES])
@@ -35,9 +45,9 @@ def test_generated_vendor_files_parse_and_pass_every_check(spec) -> None:
 
 def test_extra_vendor_columns_are_not_curated_and_reported_by_name() -> None:
     drifted = day_aggs_frame(DAY).with_columns(pl.lit("x").alias("vwap_note"))
-    vendor = parse_vendor_file(DAY_AGGS, gzip_csv(drifted), "where")
-    assert "vwap_note" not in vendor.frame.columns and vendor.extra_columns == ("vwap_note",)
-    unknown = next(o for o in check_partition(Subject(DAY_AGGS, DAY, vendor.frame, vendor.extra_columns))
+    frame, extra = parse(DAY_AGGS, gzip_csv(drifted))
+    assert "vwap_note" not in frame.columns and extra == ("vwap_note",)
+    unknown = next(o for o in check_partition(Subject(DAY_AGGS, DAY, frame, extra))
                    if o.name == "unknown_columns")
     assert (unknown.passed, unknown.severity, unknown.blocks) == (False, "warn", False)
     assert "['vwap_note']" in unknown.detail
@@ -46,7 +56,7 @@ def test_extra_vendor_columns_are_not_curated_and_reported_by_name() -> None:
 def test_a_retyped_column_is_refused_with_the_place_named() -> None:
     retyped = day_aggs_frame(DAY).with_columns(pl.lit("n/a").alias("volume"))
     with pytest.raises(CurationError, match=r"^day_aggs 2024-01-02 s3://v/k: a value does not fit"):
-        parse_vendor_file(DAY_AGGS, gzip_csv(retyped), "day_aggs 2024-01-02 s3://v/k")
+        parse(DAY_AGGS, gzip_csv(retyped), "day_aggs 2024-01-02 s3://v/k")
 
 
 def test_null_keys_and_wrong_dates_fail_their_checks() -> None:
@@ -87,8 +97,7 @@ def test_a_vendor_file_written_with_nan_parses_to_nan_and_is_refused() -> None:
     text = gzip.decompress(vendor_file(DAY_AGGS, DAY)).decode().splitlines()
     cells = text[1].split(",")
     cells[list(DAY_AGGS.schema).index("open")] = "NaN"
-    frame = parse_vendor_file(DAY_AGGS, gzip.compress("\n".join([text[0], ",".join(cells), *text[2:]]).encode()),
-                              "where").frame
+    frame = parse(DAY_AGGS, gzip.compress("\n".join([text[0], ",".join(cells), *text[2:]]).encode()))[0]
     assert "finite_values" in failures(frame)
 
 
@@ -104,7 +113,7 @@ def test_hourly_prices_have_one_row_per_hour_of_the_local_day(day: date, hours: 
 
 def test_a_header_only_file_fails_not_empty() -> None:
     header_only = gzip.compress(",".join(NODAL_PRICES.schema).encode() + b"\n")
-    frame = parse_vendor_file(NODAL_PRICES, header_only, "where").frame
+    frame = parse(NODAL_PRICES, header_only)[0]
     assert outcomes(frame, NODAL_PRICES)["not_empty"] is False
     assert nodal_frame(DAY).height == 40 * 24
 
@@ -162,3 +171,31 @@ def test_the_same_file_under_another_date_warns_naming_the_day() -> None:
         pl.lit(parsed(DAY_AGGS, TODAY)["window_start"][0]).alias("window_start"), pl.lit(TODAY).alias("date"))
     detail = failures(copy, day=TODAY, history=history())
     assert set(detail) == {"same_content"} and "[datetime.date(2024, 1, 4)]" in detail["same_content"]
+
+
+@pytest.mark.parametrize("data, message", [
+    (vendor_file(DAY_AGGS, DAY)[:-100], "not valid gzip"),
+    (gzip.decompress(vendor_file(DAY_AGGS, DAY)), "not valid gzip"),  # plain CSV: polars reads it, curation not
+])
+def test_a_truncated_or_plain_file_is_refused_and_leaves_no_parquet(tmp_path: Path, data: bytes, message: str) -> None:
+    source, target = tmp_path / "data.csv.gz", tmp_path / "data.parquet"
+    source.write_bytes(data)
+    with pytest.raises(CurationError, match=message):
+        parse_vendor_file(DAY_AGGS, source, target, "where")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data.csv.gz"]
+
+
+def test_the_checks_judge_a_lazy_scan_as_they_judge_a_frame(tmp_path: Path) -> None:
+    frame = first(first(parsed(), "low", 0.0), "ticker", None)
+    frame.write_parquet(tmp_path / "day.parquet")
+    earlier = [(day, parsed(DAY_AGGS, day)) for day in EARLIER]
+    lazy = [(day, rows.lazy()) for day, rows in earlier]
+    assert failures(pl.scan_parquet(tmp_path / "day.parquet"), day=TODAY, history=lazy) == failures(
+        frame, day=TODAY, history=earlier)
+
+
+def test_duplicate_keys_are_counted_and_shown_from_a_scan(tmp_path: Path) -> None:
+    frame = parsed()
+    pl.concat([frame, frame.head(2)]).write_parquet(tmp_path / "day.parquet")
+    detail = failures(pl.scan_parquet(tmp_path / "day.parquet"))["no_duplicate_keys"]
+    assert detail.startswith("4 rows share a key ('ticker', 'window_start'), e.g. ticker=")
