@@ -7,8 +7,9 @@ is different from *missing*: they are left out of the partitions altogether.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import holidays
 
@@ -38,3 +39,12 @@ def publishing_days(calendar: Calendar, start: date, end: date) -> list[date]:
     closed = set(closed_weekdays(calendar, start, end))
     days = (start + timedelta(days=n) for n in range((end - start).days + 1))
     return [day for day in days if day not in closed and not (closes_weekends(calendar) and day.weekday() >= 5)]
+
+
+def hours_in_day(day: date, zone_name: str) -> int:
+    """How many hours the local ``day`` has in ``zone_name``: 24, or 23 and 25 on daylight-saving days."""
+    zone = ZoneInfo(zone_name)
+    following = day + timedelta(days=1)
+    span = (datetime(following.year, following.month, following.day, tzinfo=zone).astimezone(timezone.utc)
+            - datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(timezone.utc))
+    return int(span.total_seconds() // 3600)

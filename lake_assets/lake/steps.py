@@ -17,10 +17,11 @@ from pathlib import Path
 import polars as pl
 
 from lake_assets.lake.calendars import publishing_days
-from lake_assets.lake.checks import CheckOutcome, Subject, check_partition, height
+from lake_assets.lake.checks import CheckOutcome, Subject, check_partition
 from lake_assets.lake.curation import CurationError, VendorFile, parse_vendor_file, read_parquet_file, to_parquet
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import partition_key
+from lake_assets.lake.queries import height
 from lake_assets.s3 import ObjectInfo, ObjectNotFoundError, S3Handler, S3ObjectRef
 
 #: User-metadata key on a raw copy naming the ETag of the vendor object it was made from.
@@ -125,6 +126,7 @@ class History:
         self.workdir = workdir / "history"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._files: dict[date, Path | None] = {}
+        self._stale: list[tuple[date, Path]] = []
         self._busy: Counter[date] = Counter()
         self._lock = threading.Lock()
 
@@ -158,7 +160,9 @@ class History:
 
     def add(self, day: date, path: Path) -> None:
         """Remember ``day``'s partition, just curated to the path :meth:`curating` gave."""
-        with self._lock:  # a copy downloaded meanwhile as a later day's history may be in use: it stays
+        with self._lock:  # a copy downloaded meanwhile as a later day's history may be in use: deleted later
+            if (copy := self._files.get(day)) is not None and copy != path:
+                self._stale.append((day, copy))
             self._files[day] = path
 
     def _download(self, keys: dict[date, str]) -> None:
@@ -174,6 +178,9 @@ class History:
         for day in [day for day in self._files if day < before]:
             if (path := self._files.pop(day)) is not None:
                 path.unlink(missing_ok=True)
+        for day, path in [(day, path) for day, path in self._stale if day < before]:
+            self._stale.remove((day, path))
+            path.unlink(missing_ok=True)
 
 
 def curate(spec: DatasetSpec, day: date, lake: Store, history: History,

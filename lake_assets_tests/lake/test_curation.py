@@ -199,3 +199,13 @@ def test_duplicate_keys_are_counted_and_shown_from_a_scan(tmp_path: Path) -> Non
     pl.concat([frame, frame.head(2)]).write_parquet(tmp_path / "day.parquet")
     detail = failures(pl.scan_parquet(tmp_path / "day.parquet"))["no_duplicate_keys"]
     assert detail.startswith("4 rows share a key ('ticker', 'window_start'), e.g. ticker=")
+
+
+def test_the_row_checks_read_their_counts_from_the_one_shared_pass() -> None:
+    bad = first(parsed(), "low", 0.0)
+    tallied = {str(aggregate): 0 for check in CHECKS if check.applies_to(DAY_AGGS)
+               for aggregate in check.tallies(DAY_AGGS, DAY)}
+    assert len(tallied) >= 12  # rows, distinct keys, nulls, non-finite, prices, counts, OHLC, dates
+    positive = next(check for check in CHECKS if check.name == "positive_prices")
+    assert not positive.outcome(Subject(DAY_AGGS, DAY, bad)).passed  # counted on its own
+    assert positive.outcome(Subject(DAY_AGGS, DAY, bad, tallies=tallied)).passed  # the shared pass's count is used
