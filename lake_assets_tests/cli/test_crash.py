@@ -26,29 +26,35 @@ pytestmark = pytest.mark.integration
 CHILD = """
 import os, sys, time
 from pathlib import Path
-from lake_assets.s3 import S3Error, S3Handler, S3ObjectRef, S3TransferConfig
-from lake_assets.s3 import download, upload
-real_pwrite, real_part = os.pwrite, upload.FileUploader._upload_part
-def slow_pwrite(fd, data, offset):  # a slow disk
-    time.sleep(0.05)
-    return real_pwrite(fd, data, offset)
-def slow_part(self, *args):  # a slow network
-    time.sleep(0.5)
-    return real_part(self, *args)
-os.pwrite, upload.FileUploader._upload_part = slow_pwrite, slow_part
+from lake_assets.s3 import S3Handler, S3ObjectRef, S3TransferConfig
+from lake_assets.s3 import crt, crt_batch, upload
+def slowly(real, seconds):
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+    return slow
+os.pwrite = slowly(os.pwrite, 0.05)  # a slow disk, for the classic engine's ranges and the CRT's tail
+upload.FileUploader._upload_part = slowly(upload.FileUploader._upload_part, 0.5)  # a slow network
+moment = sys.argv[7]
+if moment == "crt-after-tail":  # the large object's head is asked for late
+    crt.CrtClient.get_head = slowly(crt.CrtClient.get_head, 60)
+if moment == "crt-before-rename":  # every byte is in, the rename comes late
+    crt_batch.commit_part_file = slowly(crt_batch.commit_part_file, 60)
 config = S3TransferConfig(endpoint_url=sys.argv[1], region="us-east-1", access_key_id=sys.argv[2],
                           secret_access_key=os.environ["SECRET"], addressing_style="path", show_progress=False,
-                          max_concurrency=2)
+                          max_concurrency=2, engine="classic" if moment == "classic" else "crt")
 with S3Handler(config) as s3:
     ref = S3ObjectRef(sys.argv[5], Path(sys.argv[4]))
     (s3.download_objects if sys.argv[6] == "down" else s3.upload_objects)(sys.argv[3], [ref])
 """
 
 
-def start_child(seaweed: EmbeddedS3, bucket: str, path: Path, key: str, direction: str) -> subprocess.Popen[bytes]:
+def start_child(seaweed: EmbeddedS3, bucket: str, path: Path, key: str, direction: str,
+                moment: str = "crt") -> subprocess.Popen[bytes]:
+    """A process transferring one file, slowed (or stopped) at ``moment`` so that it can be killed there."""
     keys = seaweed.credentials()
     return subprocess.Popen([sys.executable, "-c", CHILD, seaweed.endpoint_url, keys.access_key_id, bucket,
-                             str(path), key, direction], env={**os.environ, "SECRET": keys.secret_access_key})
+                             str(path), key, direction, moment], env={**os.environ, "SECRET": keys.secret_access_key})
 
 
 def kill_when(child: subprocess.Popen[bytes], ready: object) -> None:
@@ -60,17 +66,29 @@ def kill_when(child: subprocess.Popen[bytes], ready: object) -> None:
     child.wait()
 
 
+def _parts(directory: Path) -> list[Path]:
+    return [p for p in directory.iterdir() if p.name.endswith(PART_SUFFIX)]
+
+
+@pytest.mark.parametrize(("moment", "parts_left"), [
+    ("classic", 1),  # mid-way through the ranges, written by Python into one file
+    ("crt-after-tail", 1),  # the tail is in its file, the head not asked for yet
+    ("crt-before-rename", 2),  # the head and the tail are both complete, not yet joined and renamed
+])
 def test_a_killed_download_leaves_no_file_and_the_next_run_completes_and_cleans_up(
-        seaweed: EmbeddedS3, sw_config: S3TransferConfig, bucket: str, tmp_path: Path) -> None:
+        seaweed: EmbeddedS3, sw_config: S3TransferConfig, bucket: str, tmp_path: Path, moment: str,
+        parts_left: int) -> None:
     data = os.urandom(24 * MiB)
     with S3Handler(sw_config) as s3:
         s3.put_bytes(bucket, "big", data)
     target = tmp_path / "out" / "big"
     target.parent.mkdir()
-    child = start_child(seaweed, bucket, target, "big", "down")
-    kill_when(child, lambda: any(p.name.endswith(PART_SUFFIX) and p.stat().st_size for p in target.parent.iterdir()))
+    child = start_child(seaweed, bucket, target, "big", "down", moment)
+    kill_when(child, lambda: sum(1 for p in _parts(target.parent) if p.stat().st_size) >= parts_left)
     assert not target.exists()
-    assert [p.name.startswith(f".big.{child.pid}.") for p in target.parent.iterdir()] == [True]
+    left = list(target.parent.iterdir())
+    assert len(left) == parts_left and all(p.name.startswith(f".big.{child.pid}.") for p in left), left
+    assert _parts(target.parent) == left
     with S3Handler(sw_config) as s3:
         assert s3.download_objects(bucket, [S3ObjectRef("big", target)]) == ([target], [], [])
     assert target.read_bytes() == data and list(target.parent.iterdir()) == [target]
