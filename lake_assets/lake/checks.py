@@ -58,8 +58,8 @@ class Subject:
         return self.frame.lazy()
 
     def aggregate(self, *aggregates: pl.Expr) -> list[Any]:
-        """The values of aggregates over the rows: looked up in ``tallies`` (the one pass :func:`check_partition`
-        makes for every check's declared aggregates), the others computed now."""
+        """The values of aggregates over the rows: looked up in ``tallies`` (every check's declared aggregates,
+        counted while parsing or by :func:`check_partition`), the others computed now."""
         found = {**self.tallies, **tally(self.rows, [a for a in aggregates if str(a) not in self.tallies])}
         return [found[str(aggregate)] for aggregate in aggregates]
 
@@ -82,7 +82,7 @@ class CheckOutcome:
 @dataclass(frozen=True)
 class Check:
     """One data check: ``run(subject)`` judges a partition; ``tallies`` declares the aggregates it asks the subject
-    for, which :func:`check_partition` computes for every check in one pass over the rows."""
+    for, which are counted for every check in one pass over the rows (the parse's, or :func:`check_partition`'s)."""
 
     name: str
     description: str
@@ -283,10 +283,15 @@ def checks_for(spec: DatasetSpec) -> list[Check]:
     return [check for check in CHECKS if check.applies_to(spec)]
 
 
+def declared_tallies(spec: DatasetSpec, day: date) -> list[pl.Expr]:
+    """Every aggregate the checks that apply to ``spec`` declare for ``day``: counted while parsing, they cost
+    no pass over the rows of their own."""
+    return [aggregate for check in checks_for(spec) for aggregate in check.tallies(spec, day)]
+
+
 def check_partition(subject: Subject) -> list[CheckOutcome]:
-    """Run every check that applies to the subject's dataset on one partition, their declared aggregates computed
-    first in one pass over the rows (a partition of hundreds of MB is read once for all the row checks)."""
-    checks = checks_for(subject.spec)
-    aggregates = [aggregate for check in checks for aggregate in check.tallies(subject.spec, subject.day)]
-    subject = replace(subject, tallies={**subject.tallies, **tally(subject.rows, aggregates)})
-    return [check.outcome(subject) for check in checks]
+    """Run every check that applies to the subject's dataset on one partition, the declared aggregates not in
+    ``subject.tallies`` computed first in one pass over the rows (a partition of hundreds of MB is read once)."""
+    missing = [a for a in declared_tallies(subject.spec, subject.day) if str(a) not in subject.tallies]
+    subject = replace(subject, tallies={**subject.tallies, **tally(subject.rows, missing)})
+    return [check.outcome(subject) for check in checks_for(subject.spec)]

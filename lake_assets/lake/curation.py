@@ -8,12 +8,15 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.queries import write_and_tally
 
 
 class CurationError(ValueError):
@@ -22,20 +25,23 @@ class CurationError(ValueError):
 
 @dataclass(frozen=True)
 class VendorFile:
-    """A vendor file parsed into a local Parquet file in the spec's schema (with its ``date`` column), and the
-    columns the vendor sent that the schema does not know."""
+    """A vendor file parsed into a local Parquet file in the spec's schema (with its ``date`` column), the
+    columns the vendor sent that the schema does not know, and the aggregates counted while parsing."""
 
     path: Path
     extra_columns: tuple[str, ...]
+    tallies: Mapping[str, Any] = field(default_factory=dict)
 
     def scan(self) -> pl.LazyFrame:
         """The parsed rows, read lazily from the local file."""
         return pl.scan_parquet(self.path)
 
 
-def parse_vendor_file(spec: DatasetSpec, source: Path, target: Path, where: str) -> VendorFile:
+def parse_vendor_file(spec: DatasetSpec, source: Path, target: Path, where: str,
+                      tallies: Sequence[pl.Expr] = ()) -> VendorFile:
     """Parse a gzipped vendor CSV at ``source`` into a zstd Parquet file at ``target``, streaming; columns it does
-    not know are named, not parsed.
+    not know are named, not parsed. The aggregates ``tallies`` (the checks', see
+    :func:`~lake_assets.lake.checks.declared_tallies`) are counted over the parsed rows on the way.
 
     Memory stays at a few batches of rows whatever the file's size: polars decompresses, parses and writes
     in a streaming pipeline. ``target`` is written whole or not at all.
@@ -53,7 +59,7 @@ def parse_vendor_file(spec: DatasetSpec, source: Path, target: Path, where: str)
             .with_columns(spec.row_date.alias("date")))
     partial = target.with_name(target.name + ".partial")
     try:
-        rows.sink_parquet(partial, compression="zstd", statistics=True)
+        counted = write_and_tally(rows, partial, tallies)
     except (OSError, EOFError, zlib.error) as exc:
         partial.unlink(missing_ok=True)
         raise CurationError(f"{where}: not valid gzip ({exc})") from exc
@@ -61,7 +67,7 @@ def parse_vendor_file(spec: DatasetSpec, source: Path, target: Path, where: str)
         partial.unlink(missing_ok=True)
         raise CurationError(f"{where}: a value does not fit the schema {dict(spec.schema)} ({exc})") from exc
     partial.replace(target)
-    return VendorFile(target, tuple(column for column in header if column not in spec.schema))
+    return VendorFile(target, tuple(column for column in header if column not in spec.schema), counted)
 
 
 def _header(source: Path, where: str) -> list[str]:

@@ -6,6 +6,7 @@ Each runs on polars' streaming engine, so its memory is a few batches of rows, n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -27,11 +28,26 @@ def height(frame: Frame) -> int:
 
 def tally(rows: pl.LazyFrame, aggregates: Sequence[pl.Expr]) -> dict[str, Any]:
     """The values of aggregate expressions over ``rows``, in one pass; keyed by each expression's text."""
-    unique = {str(expr): expr for expr in aggregates}
-    if not unique:
-        return {}
-    values = collect(rows.select(expr.alias(f"_{index}") for index, expr in enumerate(unique.values()))).row(0)
-    return dict(zip(unique, values))
+    unique = _by_text(aggregates)
+    return dict(zip(unique, collect(_selection(rows, unique)).row(0))) if unique else {}
+
+
+def write_and_tally(rows: pl.LazyFrame, path: Path, aggregates: Sequence[pl.Expr]) -> dict[str, Any]:
+    """Write ``rows`` to a zstd Parquet file at ``path`` and return :func:`tally`'s values of ``aggregates``
+    over them, in one streaming pass (polars runs the plan the two queries share once): rows that cost a parse
+    to produce are produced once."""
+    unique = _by_text(aggregates)
+    sink = rows.sink_parquet(path, compression="zstd", statistics=True, lazy=True)
+    results = pl.collect_all([sink, _selection(rows, unique)] if unique else [sink], engine="streaming")
+    return dict(zip(unique, results[1].row(0))) if unique else {}
+
+
+def _by_text(aggregates: Sequence[pl.Expr]) -> dict[str, pl.Expr]:
+    return {str(expr): expr for expr in aggregates}
+
+
+def _selection(rows: pl.LazyFrame, aggregates: dict[str, pl.Expr]) -> pl.LazyFrame:
+    return rows.select(expr.alias(f"_{index}") for index, expr in enumerate(aggregates.values()))
 
 
 def last_closes(spec: DatasetSpec, frame: Frame) -> pl.LazyFrame:

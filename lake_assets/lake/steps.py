@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from lake_assets.lake.calendars import publishing_days
-from lake_assets.lake.checks import CheckOutcome, Subject, check_partition
+from lake_assets.lake.checks import CheckOutcome, Subject, check_partition, declared_tallies
 from lake_assets.lake.curation import CurationError, VendorFile, parse_vendor_file, read_parquet_file, to_parquet
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import partition_key
@@ -189,7 +189,8 @@ def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
     partition (warnings are reported in the outcomes, and the partition written).
 
     The file is streamed: downloaded into ``history``'s working directory, parsed to a local Parquet file
-    and checked there by streaming queries, then uploaded; it is never whole in memory. The checks against
+    (the checks' row counts taken in the same pass) and checked there by streaming queries, then uploaded;
+    it is never whole in memory. The checks against
     earlier days read them from ``history``. The partition records the vendor ETag it was curated from
     (``source-etag`` metadata). When that ETag is ``curated_from`` (a retried run whose earlier attempt
     curated this file) and the curated object still records it, nothing is done and None is returned: a
@@ -206,7 +207,8 @@ def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
     where = f"{spec.name} partition {partition_key(day)} ({lake.uri(raw_key)})"
     with history.curating(day) as parsed:
         vendor = _parse_raw(spec, day, lake, parsed, where)
-        outcomes = check_partition(Subject(spec, day, vendor.scan(), vendor.extra_columns, history.before(day)))
+        outcomes = check_partition(Subject(spec, day, vendor.scan(), vendor.extra_columns, history.before(day),
+                                           vendor.tallies))
         blocking = [outcome for outcome in outcomes if outcome.blocks]
         if blocking:
             parsed.unlink()
@@ -231,7 +233,7 @@ def _parse_raw(spec: DatasetSpec, day: date, lake: Store, parsed: Path, where: s
     try:
         lake.handler.download_batch(lake.bucket, [S3ObjectRef(spec.raw.key(day), raw)],
                                     overwrite=True).raise_first_failure()
-        return parse_vendor_file(spec, raw, parsed, where)
+        return parse_vendor_file(spec, raw, parsed, where, declared_tallies(spec, day))
     except CurationError as exc:
         raise CurationError(f"{exc}{KEPT}") from exc
     finally:

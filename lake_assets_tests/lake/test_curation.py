@@ -12,9 +12,10 @@ import polars as pl
 import pytest
 
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv, nodal_frame, vendor_file
-from lake_assets.lake.checks import CHECKS, Subject, check_partition, hours_in_day
+from lake_assets.lake.checks import CHECKS, Subject, check_partition, declared_tallies, hours_in_day
 from lake_assets.lake.curation import CurationError, parse_vendor_file
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES
+from lake_assets.lake.queries import tally
 
 DAY = date(2024, 1, 2)
 
@@ -209,3 +210,18 @@ def test_the_row_checks_read_their_counts_from_the_one_shared_pass() -> None:
     positive = next(check for check in CHECKS if check.name == "positive_prices")
     assert not positive.outcome(Subject(DAY_AGGS, DAY, bad)).passed  # counted on its own
     assert positive.outcome(Subject(DAY_AGGS, DAY, bad, tallies=tallied)).passed  # the shared pass's count is used
+
+
+def test_the_parse_counts_what_the_checks_declare_and_check_partition_uses_it(tmp_path: Path) -> None:
+    raw = day_aggs_frame(DAY)
+    bad = pl.concat([first(first(raw, "low", 0.0), "volume", -5), raw.head(1)])  # a zero low, a count, a dup
+    source, target = tmp_path / "data.csv.gz", tmp_path / "data.parquet"
+    source.write_bytes(gzip_csv(bad))
+    vendor = parse_vendor_file(DAY_AGGS, source, target, "where", declared_tallies(DAY_AGGS, DAY))
+    assert vendor.tallies == tally(pl.scan_parquet(target), declared_tallies(DAY_AGGS, DAY))
+    assert {0, 1, raw.height, raw.height + 1} <= set(vendor.tallies.values())
+    subject = Subject(DAY_AGGS, DAY, vendor.scan(), tallies=vendor.tallies)
+    assert check_partition(subject) == check_partition(replace(subject, tallies={}))
+    told = {name: 0 for name in vendor.tallies} | {str(pl.len()): raw.height + 1}
+    failed = [o.name for o in check_partition(replace(subject, tallies=told)) if not o.passed]
+    assert "positive_prices" not in failed and "non_negative_counts" not in failed  # counts told are not recounted
