@@ -239,7 +239,8 @@ class EmbeddedS3:
                    for rack in center.get("Racks") or [])
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Stop the server cleanly (SIGTERM, then SIGKILL after ``timeout``); return whether one ran."""
+        """Stop the server cleanly (SIGTERM, then SIGKILL after ``timeout``); return whether one ran. Returns once
+        its ports are released too (up to 10 s), so the same ports can be started on again at once."""
         pid = self.running_pid()
         if pid is None:
             return False
@@ -252,6 +253,9 @@ class EmbeddedS3:
             os.killpg(pid, signal.SIGKILL)
             while self._alive(pid):
                 time.sleep(0.1)
+        deadline = time.monotonic() + 10  # the leader shows as a zombie while its threads still close sockets
+        while busy_ports(self.ports) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self._process = None
         self._pid_file.unlink(missing_ok=True)
         return True
