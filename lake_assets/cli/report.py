@@ -13,20 +13,25 @@ def print_coverage(console: Console, rows: list[Coverage]) -> bool:
     """Print the coverage table; return True when every dataset has vendor files and all are curated."""
     table = Table(title="lake coverage, from the first to the last vendor file")
     for column in ("dataset", "first", "last", "expected", "published", "curated", "missing", "unpublished",
-                   "closed", "after last"):
+                   "closed", "after last", "off calendar"):
         table.add_column(column, justify="left" if column in ("dataset", "first", "last") else "right")
     for row in rows:
         table.add_row(row.dataset, row.first or "-", row.last or "-", str(row.expected), str(row.published),
                       str(row.curated), str(len(row.missing)), str(len(row.unpublished)), str(row.closed_days),
-                      str(row.after_last))
+                      str(row.after_last), str(len(row.off_calendar)))
     console.print(table)
     for row in rows:
         if row.missing:
             console.print(f"[yellow]{row.dataset}: missing in the lake: {', '.join(row.missing[:10])}[/]")
         if row.unpublished:
             console.print(f"[yellow]{row.dataset}: not published by the vendor: {', '.join(row.unpublished[:10])}[/]")
+        if row.off_calendar:
+            console.print(f"[yellow]{row.dataset}: vendor files on days the calendar closes, not curated: "
+                          f"{', '.join(row.off_calendar[:10])}[/]")
     complete = all(row.complete and row.published for row in rows)
     console.print("closed: days in the window the calendar skips (weekends, holidays): not published, not missing")
+    console.print("off calendar: vendor files dated on a day the calendar closes: never curated; fix the "
+                  "calendar (a real trading day) or the vendor's file")
     console.print("after last: partitions to date after the vendor's last file, not published yet; Dagster's "
                   "partition health counts expected + after last partitions, and shows these as missing")
     console.print("[green]full coverage[/]" if complete else "[red]coverage incomplete[/]")

@@ -15,7 +15,7 @@ from typing import NoReturn, TypeVar
 
 import dagster as dg
 
-from lake_assets.defs.checks import check_results, check_specs
+from lake_assets.defs.checks import check_evaluations, check_results, check_specs
 from lake_assets.defs.freshness import freshness_policy
 from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata
 from lake_assets.defs.io_manager import lake_metadata
@@ -151,12 +151,12 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
     @dg.asset(
         key=asset_key, group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet", "s3"},
         deps=[raw], partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk),
-        check_specs=check_specs(spec, asset_key), pool="s3", output_required=False, retry_policy=STEP_RETRIES,
+        check_specs=check_specs(spec, asset_key, partitions), pool="s3", output_required=False, retry_policy=STEP_RETRIES,
         freshness_policy=freshness_policy(spec), metadata=lake_metadata(spec.curated.prefix, spec.curated.filename),
         description=f"{spec.description}\n\nTyped, checked Parquet at "
                     f"`{spec.curated.listing_prefix}year=YYYY/month=MM/day=DD/data.parquet` (Hive partitioning).",
     )
-    def curated(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> Iterator[dg.AssetCheckResult]:
+    def curated(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]:
         require_partitions(context, partitions)
         recorded = (latest_partition_metadata(context.instance, asset_key, context.partition_keys, "source_etag")
                     if resumed(context) else {})
@@ -165,7 +165,8 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         errors: dict[str, Exception] = {}
         with lake_s3.open() as lake, tempfile.TemporaryDirectory() as work:
             store = Store(lake, lake_s3.bucket)
-            history = History(spec, store, Path(work))
+            history = History(spec, store, Path(work),
+                              planned=[partition_date(key) for key in context.partition_keys])
             for key, result in each_partition(context.partition_keys, lambda key: curate(
                     spec, partition_date(key), store, history, recorded.get(key))):
                 if isinstance(result, ChecksFailedError):
@@ -180,6 +181,8 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         for key, result in written.items():
             context.log_event(dg.AssetMaterialization(asset_key=asset_key, partition=key,
                                                       metadata=_partition_metadata(lake_s3.bucket, result)))
+        if len(context.partition_keys) > 1:
+            yield from check_evaluations(spec, asset_key, outcomes)
         if outcomes:
             yield from check_results(spec, outcomes)
         if errors:

@@ -2,14 +2,17 @@
 
 The policy (when a failed request is made again, how often) is plain Python in
 :mod:`lake_assets.lake.healing`; this module tags runs with the request they belong to and their
-attempt, reads them back, and asks the instance which partitions are curated. Runs of the in-process
+attempt, reads them back, and asks the instance which of the partitions in play were curated since
+(their materializations after a given run began, and the runs still working on them). It never asks for
+the status of every partition: Dagster's per-partition status costs about a millisecond a key for a
+calendar of twenty years, so a tick that asked it of the whole history cost seconds. Runs of the in-process
 runner (``lake run``) left unfinished by a killed process are marked failed and killed here, so the
 next tick retries them at once: a killed process says nothing about the vendor or the lake.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -29,8 +32,9 @@ PERMANENT_TAG = "lake/permanent-failure"
 #: When failed requests are made again; a tick looks back over ``HISTORY_SECONDS`` of the sensor's runs.
 HEALING = HealingPolicy()
 HISTORY_SECONDS = 24 * 3600
+#: Failed runs a tick reads, newest first, to find the partitions whose vendor file may have been corrected.
+RECENT_FAILED_RUNS = 50
 _FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
-_CURATED_OR_CURATING = (dg.AssetPartitionStatus.MATERIALIZED, dg.AssetPartitionStatus.IN_PROGRESS)
 
 
 def run_request(keys: tuple[str, ...], request: str, attempt: int, run_key: str) -> dg.RunRequest:
@@ -81,7 +85,7 @@ def _history(request: str, runs: list[dg.RunRecord], partitions: dg.PartitionsDe
     return RequestHistory(
         request=request, keys=keys, attempts=int(newest.dagster_run.tags.get(ATTEMPT_TAG, "1")),
         active=any(status not in _FINISHED for status in statuses),
-        succeeded=dg.DagsterRunStatus.SUCCESS in statuses, last_end=newest.end_time,
+        succeeded=dg.DagsterRunStatus.SUCCESS in statuses, last_end=newest.end_time, last_start=began(newest),
         killed=newest.dagster_run.tags.get(KILLED_TAG) == "true",
         permanent=newest.dagster_run.tags.get(PERMANENT_TAG) == "true")
 
@@ -93,14 +97,21 @@ def older_history(instance: dg.DagsterInstance, request: str,
     return _history(request, runs, partitions) if runs else None
 
 
-def heal(instance: dg.DagsterInstance, asset: dg.AssetKey, sensor: str, partitions: dg.PartitionsDefinition,
-         planned: Iterable[PartitionRun], now: float) -> tuple[list[PartitionRun], HealPlan]:
+def began(record: dg.RunRecord) -> float:
+    """When a run began, or was created if it never started."""
+    return record.start_time or record.create_timestamp.timestamp()
+
+
+def heal(instance: dg.DagsterInstance, asset: dg.AssetKey, sensor: str, job_name: str,
+         partitions: dg.PartitionsDefinition, planned: Iterable[PartitionRun],
+         now: float) -> tuple[list[PartitionRun], HealPlan]:
     """Split a tick's work into new requests and retries of failed ones whose ``asset`` partitions are still missing.
 
     A planned run that is a request made before (same partitions, same source ETags) is left to the
     retries, since Dagster drops a repeated run key: at once if that request succeeded (the lake lost
     its partitions since), after its backoff if it failed. A failed request whose partitions a new run
-    covers is not retried.
+    covers is not retried. Only the failed requests' partitions are looked up: a partition is still
+    missing unless it was materialized after the request's last run began, or a run is working on it.
     """
     histories = request_histories(instance, sensor, partitions, now - HISTORY_SECONDS)
     recent = {history.request for history in histories}
@@ -110,19 +121,71 @@ def heal(instance: dg.DagsterInstance, asset: dg.AssetKey, sensor: str, partitio
     new = [run for run in planned if run.run_key not in known]
     lost = {run.run_key for run in planned if run.run_key in known}
     covered = {key for run in new for key in run.keys}
-    keys = sorted({key for history in histories for key in history.keys} - covered)
-    if not keys:
-        return new, HealPlan()
-    statuses = instance.get_status_by_partition(asset, keys, partitions) or {}
-    not_curated = {key for key in keys if statuses.get(key) not in _CURATED_OR_CURATING}
-    return new, plan_retries(histories, not_curated, now, HEALING, lost)
+    since = {key: history.last_start for history in histories if not history.active and not history.succeeded
+             for key in history.keys if key not in covered}
+    return new, plan_retries(histories, not_curated_since(instance, asset, job_name, partitions, since), now,
+                             HEALING, lost)
 
 
-def failed_partitions(instance: dg.DagsterInstance, asset: dg.AssetKey, partitions: dg.PartitionsDefinition,
-                      keys: Sequence[str], limit: int) -> list[str]:
-    """Up to ``limit`` partitions of ``asset`` whose latest run failed, by the instance's partition status."""
-    statuses = instance.get_status_by_partition(asset, list(keys), partitions) or {}
-    return [key for key, status in statuses.items() if status == dg.AssetPartitionStatus.FAILED][:limit]
+def not_curated_since(instance: dg.DagsterInstance, asset: dg.AssetKey, job_name: str,
+                      partitions: dg.PartitionsDefinition, since: Mapping[str, float]) -> set[str]:
+    """Those of ``since``'s partitions of ``asset`` with no materialization at or after their time, and that no
+    unfinished run of ``job_name`` (or selecting ``asset``) is working on."""
+    if not since:
+        return set()
+    latest = latest_materializations(instance, asset, since, min(since.values()))
+    busy = in_flight(instance, asset, job_name, partitions)
+    return {key for key, time in since.items() if latest.get(key, float("-inf")) < time and key not in busy}
+
+
+def latest_materializations(instance: dg.DagsterInstance, asset: dg.AssetKey, keys: Iterable[str],
+                            after: float) -> dict[str, float]:
+    """When each of ``asset``'s ``keys`` that has one was last materialized, counting materializations after ``after``."""
+    found: dict[str, float] = {}
+    records_filter = dg.AssetRecordsFilter(asset_key=asset, asset_partitions=sorted(keys), after_timestamp=after)
+    cursor = None
+    while True:
+        result = instance.fetch_materializations(records_filter, limit=1000, cursor=cursor)
+        for record in result.records:
+            if record.partition_key is not None:
+                found[record.partition_key] = max(found.get(record.partition_key, record.timestamp), record.timestamp)
+        if not result.has_more:
+            return found
+        cursor = result.cursor
+
+
+def in_flight(instance: dg.DagsterInstance, asset: dg.AssetKey, job_name: str,
+              partitions: dg.PartitionsDefinition) -> set[str]:
+    """The partitions of ``asset`` that unfinished runs (of ``job_name``, or selecting ``asset``) are working on."""
+    records = instance.get_run_records(dg.RunsFilter(
+        statuses=[status for status in dg.DagsterRunStatus if status not in _FINISHED]))
+    return {key for record in records if _targets(record.dagster_run, asset, job_name)
+            for key in run_partitions(dict(record.dagster_run.tags), partitions)}
+
+
+def _targets(run: dg.DagsterRun, asset: dg.AssetKey, job_name: str) -> bool:
+    """Whether ``run`` materializes ``asset``: a run of ``job_name``, or one whose selection holds the asset."""
+    return run.job_name == job_name or asset in (run.asset_selection or ())
+
+
+def failed_partitions(instance: dg.DagsterInstance, asset: dg.AssetKey, job_name: str,
+                      partitions: dg.PartitionsDefinition, limit: int) -> list[str]:
+    """Up to ``limit`` partitions of ``asset`` whose latest run failed, newest failure first.
+
+    Read from the newest :data:`RECENT_FAILED_RUNS` failed runs that target the asset: a partition of
+    one of them is failed unless it was materialized after that run began. An older failure is found
+    by the sensor's full pass instead, which compares every vendor file with the lake.
+    """
+    since: dict[str, float] = {}
+    for record in instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]),
+                                           limit=RECENT_FAILED_RUNS):
+        if _targets(record.dagster_run, asset, job_name):
+            for key in run_partitions(dict(record.dagster_run.tags), partitions):
+                since.setdefault(key, began(record))
+    if not since:
+        return []
+    latest = latest_materializations(instance, asset, since, min(since.values()))
+    return [key for key, time in since.items() if latest.get(key, float("-inf")) < time][:limit]
 
 
 def latest_partition_metadata(instance: dg.DagsterInstance, asset: dg.AssetKey, keys: Sequence[str],

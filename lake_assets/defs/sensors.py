@@ -70,7 +70,7 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                              cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK)
             lists = vendor.get_statistics()["total_requests"] + lake.get_statistics()["total_requests"]
             planned = {key for run in plan.runs for key in run.keys}
-            failed = [key for key in failed_partitions(context.instance, curated, partitions, keys, MAX_RECHECKS)
+            failed = [key for key in failed_partitions(context.instance, curated, job_name, partitions, MAX_RECHECKS)
                       if key not in planned]
             rechecks = plan_rechecks(
                 spec, keys, failed, lambda key: vendor.find(vendor_s3.bucket, spec.source.key(partition_date(key))),
@@ -80,7 +80,7 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
         context.log.info("%s: %s pass, %d vendor files seen, %d partitions in %d runs, %d LIST requests%s",
                          spec.name, "full" if plan.full_pass else "incremental", plan.source_seen, plan.partitions,
                          len(plan.runs), lists, " (capped)" if plan.capped else "")
-        return _requests(context, spec, curated, partitions, plan.runs + rechecks, now,
+        return _requests(context, spec, curated, job_name, partitions, plan.runs + rechecks, now,
                          f"{plan.source_seen} vendor files seen, {len(rechecks)} failed partition(s) corrected",
                          plan.cursor.to_json())
 
@@ -101,17 +101,17 @@ def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsD
             runs = plan_rollups(spec, lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix),
                                 lake.iter_objects(lake_s3.bucket, spec.rollup_prefix + "/"))
         valid = [run for run in runs if months.has_partition_key(run.start)]
-        return _requests(context, spec, dg.AssetKey([spec.name, "monthly"]), months, valid, now,
+        return _requests(context, spec, dg.AssetKey([spec.name, "monthly"]), job_name, months, valid, now,
                          f"{len(runs)} month(s) out of date", None)
 
     return rollups
 
 
-def _requests(context: dg.SensorEvaluationContext, spec: DatasetSpec, asset: dg.AssetKey,
+def _requests(context: dg.SensorEvaluationContext, spec: DatasetSpec, asset: dg.AssetKey, job_name: str,
               partitions: dg.PartitionsDefinition, planned: list[PartitionRun], now: float, seen: str,
               cursor: str | None) -> dg.SensorResult:
     """The tick's result: new requests and due retries of failed ones, or why there are none."""
-    new, healing = heal(context.instance, asset, context.sensor_name, partitions, planned, now)
+    new, healing = heal(context.instance, asset, context.sensor_name, job_name, partitions, planned, now)
     log_healing(context.log, spec, healing, now)
     requests = [first_request(run) for run in new] + [retry_request(retry) for retry in healing.retries]
     if not requests:

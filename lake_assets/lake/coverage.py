@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from lake_assets.lake.calendars import publishing_days
@@ -20,7 +20,9 @@ class Coverage:
     ``unpublished`` are publishing days on which the vendor has no file (missing at the source);
     ``closed_days`` are days in the window the calendar skips: not published, by design;
     ``after_last`` are partitions after the vendor's last file, to date: not published yet (Dagster's
-    partition health counts them as missing, so ``expected + after_last`` is Dagster's partition count).
+    partition health counts them as missing, so ``expected + after_last`` is Dagster's partition count);
+    ``off_calendar`` are vendor files dated on a day that is not a partition (the calendar closes it):
+    never curated, so the lake is not complete while one is there (the calendar is wrong, or the file).
     """
 
     dataset: str
@@ -33,11 +35,13 @@ class Coverage:
     unpublished: list[str]
     closed_days: int
     after_last: int = 0
+    off_calendar: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        """True when every published partition is curated and nothing expected is unpublished."""
-        return not self.missing and not self.unpublished
+        """True when every published partition is curated, nothing expected is unpublished and no vendor
+        file is dated on a day the calendar closes."""
+        return not self.missing and not self.unpublished and not self.off_calendar
 
 
 def by_partition(infos: Iterable[ObjectInfo], date_of: Callable[[str], date]) -> dict[str, ObjectInfo]:
@@ -51,14 +55,23 @@ def by_partition(infos: Iterable[ObjectInfo], date_of: Callable[[str], date]) ->
     return indexed
 
 
+def off_calendar_files(partition_keys: Sequence[str], source: Mapping[str, ObjectInfo]) -> list[str]:
+    """The vendor keys of ``source`` (by partition key, as :func:`by_partition` gives) dated on a day that is
+    not a partition, up to the last partition (a later file is not due yet), in date order."""
+    valid, last = set(partition_keys), partition_keys[-1] if partition_keys else ""
+    return [info.key for key, info in sorted(source.items()) if key not in valid and key <= last]
+
+
 def coverage(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
              lake: Iterable[ObjectInfo]) -> Coverage:
     """Compare the vendor's files with the curated zone over the published window."""
     valid = set(partition_keys)
-    published = {key: info for key, info in by_partition(source, spec.source.date_of).items() if key in valid}
+    vendor = by_partition(source, spec.source.date_of)
+    off_calendar = off_calendar_files(partition_keys, vendor)
+    published = {key: info for key, info in vendor.items() if key in valid}
     curated = by_partition(lake, spec.curated.date_of)
     if not published:
-        return Coverage(spec.name, None, None, 0, 0, 0, [], [], 0, len(partition_keys))
+        return Coverage(spec.name, None, None, 0, 0, 0, [], [], 0, len(partition_keys), off_calendar)
     first, last = min(published), max(published)
     window = [key for key in partition_keys if first <= key <= last]
     missing = [key for key in sorted(published)
@@ -69,5 +82,5 @@ def coverage(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[
         dataset=spec.name, first=first, last=last, expected=len(window), published=len(published),
         curated=len(published) - len(missing), missing=missing,
         unpublished=[key for key in window if key not in published], closed_days=calendar_days - open_days,
-        after_last=sum(1 for key in partition_keys if key > last),
+        after_last=sum(1 for key in partition_keys if key > last), off_calendar=off_calendar,
     )

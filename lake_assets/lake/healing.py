@@ -35,7 +35,8 @@ class HealingPolicy:
 
 @dataclass(frozen=True)
 class RequestHistory:
-    """The runs one request has had so far, as the Dagster instance records them."""
+    """The runs one request has had so far, as the Dagster instance records them (``last_start``: when its
+    newest run began, the moment after which a materialization of its partitions counts as their repair)."""
 
     request: str
     keys: tuple[str, ...]
@@ -45,6 +46,7 @@ class RequestHistory:
     last_end: float | None
     killed: bool = False
     permanent: bool = False
+    last_start: float = 0.0
 
     @property
     def span(self) -> str:

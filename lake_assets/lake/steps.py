@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -117,11 +117,15 @@ class History:
 
     Each is downloaded once per run (a range run curates day after day, and the day just curated is the
     next one's history). A range run curates a few partitions at a time, in threads, in ascending order;
-    once a day is done, the files older than any day still to come compares with are deleted, so a run
-    keeps about two weeks of files, never its whole range.
+    a day's comparison waits until the earlier days of the run it compares with (``planned``) are
+    settled, curated or refused, so it sees the same earlier days as when curated alone: the day just
+    curated, or the last good copy in the lake when that day was refused. Once a day is done, the files
+    older than any day still to come compares with are deleted, so a run keeps about two weeks of files,
+    never its whole range.
     """
 
-    def __init__(self, spec: DatasetSpec, lake: Store, workdir: Path, days: int = HISTORY_DAYS) -> None:
+    def __init__(self, spec: DatasetSpec, lake: Store, workdir: Path, days: int = HISTORY_DAYS,
+                 planned: Iterable[date] = ()) -> None:
         self.spec, self.lake, self.days = spec, lake, days
         self.workdir = workdir / "history"
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -129,10 +133,13 @@ class History:
         self._stale: list[tuple[date, Path]] = []
         self._busy: Counter[date] = Counter()
         self._lock = threading.Lock()
+        self._pending = set(planned)
+        self._settled = threading.Condition(self._lock)
 
     @contextmanager
     def curating(self, day: date) -> Iterator[Path]:
-        """Mark ``day`` in progress and yield where its partition is parsed to (kept as history by :meth:`add`)."""
+        """Mark ``day`` in progress and yield where its partition is parsed to (kept as history by :meth:`add`);
+        on leaving, ``day`` is settled, curated or not, for the later days waiting to compare with it."""
         with self._lock:
             self._busy[day] += 1
         try:
@@ -140,6 +147,8 @@ class History:
         finally:
             with self._lock:
                 self._busy -= Counter({day: 1})
+                self._pending.discard(day)
+                self._settled.notify_all()
                 self._forget(min(self._busy, default=day) - HISTORY_SPAN)
 
     def before(self, day: date) -> list[tuple[date, pl.LazyFrame]]:
@@ -150,6 +159,7 @@ class History:
         """
         earlier = publishing_days(self.spec.calendar, day - HISTORY_SPAN, day - timedelta(days=1))[-self.days:]
         with self._lock:
+            self._settled.wait_for(lambda: self._pending.isdisjoint(earlier))
             keys = {earlier_day: self.spec.curated.key(earlier_day) for earlier_day in earlier
                     if earlier_day not in self._files}
             if keys:
@@ -201,11 +211,11 @@ def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
             the curated partition is untouched.
     """
     raw_key = spec.raw.key(day)
-    source_etag = lake.handler.info(lake.bucket, raw_key).metadata.get(SOURCE_ETAG, "")
-    if curated_from is not None and source_etag == curated_from == _curated_from(spec, day, lake):
-        return None
-    where = f"{spec.name} partition {partition_key(day)} ({lake.uri(raw_key)})"
     with history.curating(day) as parsed:
+        source_etag = lake.handler.info(lake.bucket, raw_key).metadata.get(SOURCE_ETAG, "")
+        if curated_from is not None and source_etag == curated_from == _curated_from(spec, day, lake):
+            return None
+        where = f"{spec.name} partition {partition_key(day)} ({lake.uri(raw_key)})"
         vendor = _parse_raw(spec, day, lake, parsed, where)
         outcomes = check_partition(Subject(spec, day, vendor.scan(), vendor.extra_columns, history.before(day),
                                            vendor.tallies))

@@ -16,6 +16,7 @@ from lake_assets.cli.sample import day_aggs_frame, gzip_csv, nodal_frame
 from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.checks import checks_for
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets_tests.conftest import publish
 
@@ -114,3 +115,30 @@ def test_hourly_prices_on_daylight_saving_days_pass_with_their_hours_and_fail_wi
     expected = 23 if day.month == 3 else 25
     assert f"40 node(s) without {expected} hourly rows ({day} has {expected} hours in America/Chicago)" in \
         hours.metadata["detail"].value
+
+
+def test_a_range_run_records_each_days_checks_against_its_partition_and_catches_a_file_published_twice(
+        lake: dict[str, S3TransferResource], tmp_path: Path) -> None:
+    """Days curated together compare with the same earlier days as when curated alone: the run's own
+    earlier days, though they are curated in parallel threads; every check result names its partition."""
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    publish(lake, DAY_AGGS, DAYS[:6])
+    stamp = day_aggs_frame(DAYS[1])["window_start"][0]
+    publish(lake, DAY_AGGS, [DAYS[1]], data=gzip_csv(day_aggs_frame(DAYS[0]).with_columns(
+        pl.lit(stamp).alias("window_start"))))  # the first day's file again, dated the second
+    result = dg.materialize(raw_and_curated(DAY_AGGS), resources=lake, instance=instance, tags={
+        "dagster/asset_partition_range_start": DAYS[0].isoformat(),
+        "dagster/asset_partition_range_end": DAYS[5].isoformat()})
+    assert result.success
+    by_partition = {(e.check_name, e.partition): e for e in result.get_asset_check_evaluations() if e.partition}
+    same = by_partition[("same_content", DAYS[1].isoformat())]
+    assert not same.passed and same.severity == dg.AssetCheckSeverity.WARN
+    assert "the same values as [datetime.date(2024, 1, 2)]" in same.metadata["detail"].value
+    assert "over 2024-01-02..2024-01-08 (5 day(s))" in by_partition[("row_count_usual", DAYS[5].isoformat())].metadata[
+        "detail"].value  # the last day compared with the run's five earlier days
+    for check in checks_for(DAY_AGGS):
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey(["day_aggs", "curated"]), check.name), limit=100)
+        per_day = {record.partition: record.status.value for record in records if record.partition}
+        assert per_day == {day.isoformat(): "FAILED" if (check.name, day) == ("same_content", DAYS[1]) else "SUCCEEDED"
+                           for day in DAYS[:6]}, check.name  # nothing left PLANNED

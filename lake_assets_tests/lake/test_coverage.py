@@ -32,3 +32,13 @@ def test_coverage_separates_missing_unpublished_and_closed_days() -> None:
 def test_no_vendor_files_means_no_window() -> None:
     result = coverage(DAY_AGGS, KEYS, [], [])
     assert result.first is None and result.expected == 0 and result.complete
+
+
+def test_a_vendor_file_on_a_day_the_calendar_closes_is_counted_and_the_lake_is_not_complete() -> None:
+    mlk, saturday, later = date(2024, 1, 15), date(2024, 1, 6), date(2024, 2, 3)  # a holiday, a weekend, not due
+    source = [ObjectInfo(DAY_AGGS.source.key(d), 1, "e", T0) for d in [*DAYS, mlk, saturday, later]]
+    curated = [ObjectInfo(DAY_AGGS.curated.key(d), 1, "c", T0 + timedelta(hours=1)) for d in DAYS]
+    result = coverage(DAY_AGGS, KEYS, source, curated)
+    assert not result.missing and not result.unpublished and result.published == len(DAYS)
+    assert result.off_calendar == [DAY_AGGS.source.key(saturday), DAY_AGGS.source.key(mlk)]
+    assert not result.complete
