@@ -22,6 +22,7 @@ from lake_assets.cli.embedded import console, serving
 from lake_assets.cli.main_job import SAMPLE_END, SAMPLE_START, activate, lake_coverage, publish_vendor_sample
 from lake_assets.cli.report import print_coverage
 from lake_assets.cli.runner import AUTOMATION_CURSOR, AutomationReport, run_automation, run_sensor_backfill
+from lake_assets.cli.sample import unsampled
 from lake_assets.lake.datasets import DATASETS
 
 
@@ -39,6 +40,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         activate(server, args.dagster_home)
         new = publish_vendor_sample(server)
         console.print(f"vendor bucket: {new} new files for {SAMPLE_START} .. {SAMPLE_END}")
+        for name in unsampled(DATASETS):
+            console.print(f"{name}: no sample generator, so no sample published; its partitions are the vendor "
+                          f"files its prefix holds")
         from lake_assets.definitions import defs  # resolved now that the environment points at the server
 
         began = time.perf_counter()

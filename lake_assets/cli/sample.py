@@ -83,6 +83,11 @@ def vendor_file(spec: DatasetSpec, day: date) -> bytes:
     return gzip_csv(generate(day))
 
 
+def unsampled(specs: Sequence[DatasetSpec]) -> list[str]:
+    """The names of the specs that have no sample generator (their vendor files are the vendor's own)."""
+    return [spec.name for spec in specs if spec.name not in GENERATORS]
+
+
 def gzip_csv(frame: pl.DataFrame) -> bytes:
     """Return ``frame`` as a gzipped CSV with a header row, with a fixed gzip timestamp (same bytes each time)."""
     buffer = io.BytesIO()
@@ -91,13 +96,17 @@ def gzip_csv(frame: pl.DataFrame) -> bytes:
 
 
 def publish_sample(vendor: S3Handler, bucket: str, specs: Sequence[DatasetSpec], start: date, end: date) -> int:
-    """Publish each spec's vendor files for its publishing days in ``[start, end]``; return how many were new.
+    """Publish the vendor files of each spec that has a sample generator for its publishing days in
+    ``[start, end]``; return how many were new. A spec without one (:func:`unsampled`) is left to the
+    files its vendor prefix holds.
 
     Files already there are kept (``overwrite=False``), so publishing twice changes nothing and the
     lake built from the first publication stays complete.
     """
     written = 0
     for spec in specs:
+        if spec.name not in GENERATORS:
+            continue
         for day in publishing_days(spec.calendar, max(start, spec.start_date), end):
             written += vendor.put_bytes(bucket, spec.source.key(day), vendor_file(spec, day), content_type="application/gzip",
                                         metadata={"dataset": spec.name})

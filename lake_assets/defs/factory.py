@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from lake_assets.defs.assets import build_curated_asset, build_raw_asset, build_rollup_asset
+from lake_assets.defs.calendar_check import build_off_calendar_check
 from lake_assets.defs.freshness import build_due_check
 from lake_assets.defs.partitions import daily_partitions, monthly_partitions
 from lake_assets.defs.schedules import build_due_schedule
@@ -32,23 +33,25 @@ def build_dataset_defs(spec: DatasetSpec) -> dg.Definitions:
 
     What runs when: the missing-partition sensor requests published days (ingest job), the rollup
     sensor requests months whose days changed (monthly job), and the schedule checks, when a day is
-    due, that it was curated (due-check job). Sensors and schedule are on by default.
+    due, that it was curated and that no vendor file is dated on a day the calendar closes (due-check
+    job). Sensors and schedule are on by default.
     """
     days, months = daily_partitions(spec), monthly_partitions(spec)
     raw = build_raw_asset(spec, days)
     curated = build_curated_asset(spec, days, raw)
     monthly = build_rollup_asset(spec, months, curated)
-    due = build_due_check(spec, days)
-    job = dg.define_asset_job(ingest_job_name(spec),
-                              selection=dg.AssetSelection.assets(raw, curated) - dg.AssetSelection.checks(due),
+    due, calendar = build_due_check(spec, days), build_off_calendar_check(spec, days)
+    job = dg.define_asset_job(ingest_job_name(spec), selection=dg.AssetSelection.assets(raw, curated)
+                              - dg.AssetSelection.checks(due, calendar),
                               description=f"Mirror and curate {spec.name} partitions.")
     rollup = dg.define_asset_job(rollup_job_name(spec), selection=dg.AssetSelection.assets(monthly),
                                  description=f"Summarise a month of {spec.name}.")
-    due_job = dg.define_asset_job(due_job_name(spec), selection=dg.AssetSelection.checks(due),
-                                  description=f"Check that the newest due {spec.name} partition is curated.")
+    due_job = dg.define_asset_job(due_job_name(spec), selection=dg.AssetSelection.checks(due, calendar),
+                                  description=f"Check that the newest due {spec.name} partition is curated and "
+                                              f"that the vendor published only on the calendar's days.")
     return dg.Definitions(
         assets=[raw, curated, monthly],
-        asset_checks=[due],
+        asset_checks=[due, calendar],
         jobs=[job, rollup, due_job],
         schedules=[build_due_schedule(spec, due_job.name)],
         sensors=[build_missing_partitions_sensor(spec, job.name, days), build_rollup_sensor(spec, rollup.name, months)],

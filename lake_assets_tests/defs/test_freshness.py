@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +14,8 @@ from lake_assets.defs.settings import resource_env
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.due import newest_due_day
 from lake_assets.lake.layout import partition_key
-from lake_assets.s3 import S3TransferConfig
+from lake_assets.local_s3 import EmbeddedS3
+from lake_assets.s3 import S3Handler
 
 
 @pytest.mark.parametrize(("spec", "cron", "timezone_name"), [
@@ -39,15 +40,39 @@ def test_the_curated_assets_declare_a_freshness_policy() -> None:
     assert policies["spp_nodal_prices"].fail_window.to_timedelta() == timedelta(days=1) + GRACE
 
 
-def test_the_due_check_fails_until_the_newest_due_partition_is_curated(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in resource_env("LAKE_S3", "lake", S3TransferConfig()).items():
-        monkeypatch.setenv(name, value)  # every job has the lake's IO manager, configured from the environment
+@pytest.mark.integration
+def test_the_due_check_fails_until_the_newest_due_partition_is_curated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seaweed: EmbeddedS3, bucket: str) -> None:
+    for prefix in ("LAKE_S3", "VENDOR_S3"):  # every job has the lake's IO manager; the due job lists the vendor
+        for name, value in resource_env(prefix, bucket, seaweed.transfer_config()).items():
+            monkeypatch.setenv(name, value)
     instance = dg.DagsterInstance.local_temp(str(tmp_path))
     job = defs.resolve_job_def("spp_nodal_prices_due_check")
     due = partition_key(newest_due_day(NODAL_PRICES, datetime.now(timezone.utc) - GRACE))
-    late = job.execute_in_process(instance=instance).get_asset_check_evaluations()[0]
+    late = evaluations(job.execute_in_process(instance=instance))["newest_partition_due"]
     assert not late.passed and late.severity == dg.AssetCheckSeverity.WARN
     assert late.metadata["partition"].value == due and "not curated (missing)" in late.metadata["detail"].value
     instance.report_runless_asset_event(dg.AssetMaterialization(["spp_nodal_prices", "curated"], partition=due))
-    assert job.execute_in_process(instance=instance).get_asset_check_evaluations()[0].passed
+    assert evaluations(job.execute_in_process(instance=instance))["newest_partition_due"].passed
+
+
+@pytest.mark.integration
+def test_a_vendor_file_on_a_day_the_calendar_closes_fails_the_off_calendar_check_as_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seaweed: EmbeddedS3, bucket: str) -> None:
+    for prefix in ("LAKE_S3", "VENDOR_S3"):
+        for name, value in resource_env(prefix, bucket, seaweed.transfer_config()).items():
+            monkeypatch.setenv(name, value)
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    job = defs.resolve_job_def("day_aggs_due_check")
+    with S3Handler(seaweed.transfer_config(show_progress=False)) as vendor:
+        vendor.put_bytes(bucket, DAY_AGGS.source.key(date(2024, 1, 12)), b"x")  # a Friday
+        assert evaluations(job.execute_in_process(instance=instance))["vendor_files_on_calendar"].passed
+        vendor.put_bytes(bucket, DAY_AGGS.source.key(date(2024, 1, 15)), b"x")  # Martin Luther King Jr. Day
+    check = evaluations(job.execute_in_process(instance=instance))["vendor_files_on_calendar"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["files"].value == [DAY_AGGS.source.key(date(2024, 1, 15))]
+    assert "1 vendor file(s) on days the nyse calendar closes, not curated" in check.metadata["detail"].value
+
+
+def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}

@@ -311,7 +311,8 @@ def test_definitions_snapshot() -> None:
         "assets": ["analytics/daily_returns", "analytics/volatility_20d", "day_aggs/curated", "day_aggs/monthly",
                    "day_aggs/raw", "spp_nodal_prices/curated", "spp_nodal_prices/monthly", "spp_nodal_prices/raw"],
         "checks": sorted(f"{spec.name}/curated:{name}" for spec in (DAY_AGGS, NODAL_PRICES)
-                         for name in ["newest_partition_due", *(check.name for check in checks_for(spec))]),
+                         for name in ["newest_partition_due", "vendor_files_on_calendar",
+                                      *(check.name for check in checks_for(spec))]),
         "schedules": ["day_aggs_due", "spp_nodal_prices_due"],
         "sensors": ["day_aggs_missing_partitions", "day_aggs_rollups", "lake_automation",
                     "spp_nodal_prices_missing_partitions", "spp_nodal_prices_rollups"],

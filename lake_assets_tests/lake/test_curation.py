@@ -11,11 +11,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lake_assets.cli.sample import day_aggs_frame, gzip_csv, nodal_frame, vendor_file
+from lake_assets.cli.sample import day_aggs_frame, gzip_csv, nodal_frame, publish_sample, unsampled, vendor_file
 from lake_assets.lake.checks import CHECKS, Subject, check_partition, declared_tallies, hours_in_day
 from lake_assets.lake.curation import CurationError, parse_vendor_file
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES
+from lake_assets.lake.layout import KeyTemplate
 from lake_assets.lake.queries import tally
+from lake_assets.s3 import S3Handler, S3TransferConfig
+from lake_assets_tests.conftest import MOTO_BUCKET
 
 DAY = date(2024, 1, 2)
 
@@ -135,6 +138,15 @@ def test_checks_follow_the_registry_for_each_dataset() -> None:
 def test_a_dataset_without_a_sample_generator_is_refused_by_name() -> None:
     with pytest.raises(KeyError, match="no sample generator for dataset 'new_feed'"):
         vendor_file(replace(NODAL_PRICES, name="new_feed"), DAY)
+
+
+def test_the_sample_skips_a_dataset_without_a_generator_and_publishes_the_others(
+        moto_config: S3TransferConfig) -> None:
+    new_feed = replace(NODAL_PRICES, name="new_feed", source=KeyTemplate("new/{date}.csv.gz"))
+    assert unsampled([DAY_AGGS, new_feed]) == ["new_feed"]
+    with S3Handler(moto_config) as vendor:
+        assert publish_sample(vendor, MOTO_BUCKET, [new_feed, DAY_AGGS], DAY, DAY) == 1
+        assert [info.key for info in vendor.iter_objects(MOTO_BUCKET)] == [DAY_AGGS.source.key(DAY)]
 
 
 EARLIER = [date(2024, 1, d) for d in (2, 3, 4, 5, 8)]

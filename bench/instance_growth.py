@@ -1,0 +1,107 @@
+"""Benchmark: how much the Dagster instance grows per 1,000 curated partitions of a dataset with 13 checks.
+
+Publishes ``--days`` sample days of ``day_aggs`` from 2006-01-03 (a calendar of twenty years: its partitions
+definition carries every NYSE holiday to 2040) on a fresh embedded SeaweedFS, curates them with the ingest
+job in range runs of the dataset's chunk (31 days), in process, into a SQLite instance on disk, and reports
+per 1,000 partitions: the growth of the instance's files, the bytes of the event log's rows by event type,
+and the check executions by status (none should stay PLANNED). Run on demand:
+
+    .venv/bin/python bench/instance_growth.py [--days 124]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sqlite3
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from lake_assets.cli.runner import QUIET
+from lake_assets.cli.sample import vendor_file
+from lake_assets.defs.factory import build_dataset_defs, ingest_job_name
+from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.lake.layout import partition_key
+from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.local_s3.server import LOCAL_REGION
+
+SPEC = dataclasses.replace(DAY_AGGS, start_date=date(2006, 1, 3))
+
+
+def files_size(root: Path) -> int:
+    """Bytes of every file under ``root``."""
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+
+
+def row_bytes(root: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Bytes of the serialized events in every event log table, by event type, and check executions by status."""
+    events: dict[str, int] = {}
+    checks: dict[str, int] = {}
+    for db in root.rglob("*.db"):
+        with sqlite3.connect(db) as connection:
+            tables = {name for (name,) in connection.execute("select name from sqlite_master where type='table'")}
+            if "event_logs" in tables:
+                for kind, size in connection.execute(
+                        "select dagster_event_type, sum(length(event)) from event_logs group by 1"):
+                    events[kind or "log"] = events.get(kind or "log", 0) + size
+            if "asset_check_executions" in tables:
+                for status, count, size in connection.execute("select execution_status, count(*), "
+                                                              "sum(length(evaluation_event)) from "
+                                                              "asset_check_executions group by 1"):
+                    checks[status] = checks.get(status, 0) + count
+                    events[f"check rows {status}"] = size
+    return events, checks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=124)
+    args = parser.parse_args()
+    days = publishing_days(SPEC.calendar, SPEC.start_date, date(2026, 1, 1))[:args.days]
+    with tempfile.TemporaryDirectory() as work:
+        server = EmbeddedS3(Path(work) / "s3", free_ports())
+        server.start()
+        try:
+            server.ensure_buckets("vendor", "lake")
+            keys = server.credentials()
+            resources = {name: S3TransferResource(bucket=bucket, endpoint_url=server.endpoint_url,
+                                                  region_name=LOCAL_REGION, aws_access_key_id=keys.access_key_id,
+                                                  aws_secret_access_key=keys.secret_access_key, addressing_style="path")
+                         for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
+            with resources["vendor_s3"].open() as vendor:
+                for day in days:
+                    vendor.put_bytes("vendor", SPEC.source.key(day), vendor_file(DAY_AGGS, day), overwrite=True)
+            job = dg.Definitions.merge(build_dataset_defs(SPEC), dg.Definitions(resources=resources)) \
+                .resolve_job_def(ingest_job_name(SPEC))
+            home = Path(work) / "home"
+            home.mkdir()
+            with dg.instance_for_test(temp_dir=str(home)) as instance:
+                before = files_size(home)
+                began = time.perf_counter()
+                for start in range(0, len(days), SPEC.chunk):
+                    chunk = days[start:start + SPEC.chunk]
+                    assert job.execute_in_process(instance=instance, run_config=QUIET, tags={
+                        "dagster/asset_partition_range_start": partition_key(chunk[0]),
+                        "dagster/asset_partition_range_end": partition_key(chunk[-1])}).success
+                seconds = time.perf_counter() - began
+                per_1000 = 1000 / len(days)
+                events, checks = row_bytes(home)
+                print(f"{len(days)} partitions in {seconds:.1f} s; instance files grew "
+                      f"{(files_size(home) - before) * per_1000 / 1e6:.1f} MB per 1,000 partitions")
+                print(f"check executions by status: {checks}")
+                print("| rows | MB per 1,000 partitions |\n| --- | ---: |")
+                for kind, size in sorted(events.items(), key=lambda item: -item[1]):
+                    print(f"| {kind} | {size * per_1000 / 1e6:.2f} |")
+                print(f"| all rows | {sum(events.values()) * per_1000 / 1e6:.2f} |")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""A warning check that the vendor publishes only on the days its calendar opens.
+
+A vendor file dated on a day the dataset's calendar closes is never a partition, so it is never
+curated: if the calendar is wrong about a real trading day, that day would be lost without a word.
+This check lists the vendor's prefix and fails (WARN) naming such files; ``lake status`` counts them.
+"""
+
+import dagster as dg
+
+from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.coverage import by_partition, off_calendar_files
+from lake_assets.lake.datasets import DatasetSpec
+
+OFF_CALENDAR_CHECK = "vendor_files_on_calendar"
+#: Off-calendar vendor keys a failed result lists.
+MAX_LISTED = 50
+
+
+def build_off_calendar_check(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
+    """A warning check: no vendor file of ``spec`` is dated on a day its calendar closes."""
+
+    @dg.asset_check(asset=dg.AssetKey([spec.name, "curated"]), name=OFF_CALENDAR_CHECK, blocking=False,
+                    description=f"No vendor file under `{spec.source.static_prefix}` is dated on a day the "
+                                f"`{spec.calendar}` calendar closes (such a file is never curated: the calendar "
+                                f"or the file is wrong).")
+    def vendor_files_on_calendar(context: dg.AssetCheckExecutionContext,
+                                 vendor_s3: S3TransferResource) -> dg.AssetCheckResult:
+        with vendor_s3.open() as vendor:
+            files = by_partition(vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix),
+                                 spec.source.date_of)
+        off = off_calendar_files(partitions.get_partition_keys(), files)
+        for key in off[:MAX_LISTED]:
+            context.log.warning("%s: vendor published %s on a day the %s calendar closes", spec.name, key,
+                                spec.calendar)
+        detail = (f"{len(off)} vendor file(s) on days the {spec.calendar} calendar closes, not curated: "
+                  f"{', '.join(off[:3])}" if off else f"all {len(files)} vendor files are on publishing days")
+        return dg.AssetCheckResult(passed=not off, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"off_calendar": len(off), "detail": f"{spec.name}: {detail}",
+                                             "files": dg.MetadataValue.json(off[:MAX_LISTED])})
+
+    return vendor_files_on_calendar
