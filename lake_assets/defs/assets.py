@@ -7,7 +7,7 @@ is exact per partition and what S3 holds is what Dagster records, also when a ra
 """
 
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +16,6 @@ from typing import NoReturn, TypeVar
 import dagster as dg
 
 from lake_assets.defs.checks import check_evaluations, check_results, check_specs
-from lake_assets.defs.freshness import freshness_policy
 from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata
 from lake_assets.defs.io_manager import lake_metadata
 from lake_assets.defs.partitions import requested_keys_error
@@ -39,6 +38,8 @@ from lake_assets.lake.steps import (
 from lake_assets.s3 import AccessDeniedError, BucketNotFoundError, InvalidCredentialsError
 
 T = TypeVar("T")
+#: What a curated partition's materialization says when an earlier attempt of the same request wrote it.
+EARLIER_ATTEMPT = "already curated from this vendor file by an earlier attempt"
 #: Partitions of one range run worked on at once (S3 round trips and polars overlap; two cores).
 PARTITION_WORKERS = 4
 
@@ -152,15 +153,17 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         key=asset_key, group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet", "s3"},
         deps=[raw], partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk),
         check_specs=check_specs(spec, asset_key, partitions), pool="s3", output_required=False, retry_policy=STEP_RETRIES,
-        freshness_policy=freshness_policy(spec), metadata=lake_metadata(spec.curated.prefix, spec.curated.filename),
+        metadata=lake_metadata(spec.curated.prefix, spec.curated.filename),
         description=f"{spec.description}\n\nTyped, checked Parquet at "
                     f"`{spec.curated.listing_prefix}year=YYYY/month=MM/day=DD/data.parquet` (Hive partitioning).",
     )
-    def curated(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]:
+    def curated(context: dg.AssetExecutionContext,
+                lake_s3: S3TransferResource) -> Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]:
         require_partitions(context, partitions)
-        recorded = (latest_partition_metadata(context.instance, asset_key, context.partition_keys, "source_etag")
-                    if resumed(context) else {})
+        recorded = latest_partition_metadata(context.instance, asset_key, context.partition_keys) \
+            if resumed(context) else {}
         written: dict[str, CurateResult] = {}
+        kept: dict[str, Mapping[str, dg.MetadataValue]] = {}
         outcomes: dict[str, list[CheckOutcome]] = {}
         errors: dict[str, Exception] = {}
         with lake_s3.open() as lake, tempfile.TemporaryDirectory() as work:
@@ -168,19 +171,21 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
             history = History(spec, store, Path(work),
                               planned=[partition_date(key) for key in context.partition_keys])
             for key, result in each_partition(context.partition_keys, lambda key: curate(
-                    spec, partition_date(key), store, history, recorded.get(key))):
+                    spec, partition_date(key), store, history, _source_etag(recorded.get(key)))):
                 if isinstance(result, ChecksFailedError):
                     outcomes[key] = result.outcomes
                 if isinstance(result, Exception):
                     errors[key] = result
                 elif result is None:
-                    context.log.info("%s %s: already curated from this vendor file by an earlier attempt",
-                                     spec.name, key)
+                    context.log.info("%s %s: %s", spec.name, key, EARLIER_ATTEMPT)
+                    kept[key] = {**recorded[key], "action": dg.MetadataValue.text(EARLIER_ATTEMPT)}
                 else:
                     written[key], outcomes[key] = result, result.outcomes
         for key, result in written.items():
             context.log_event(dg.AssetMaterialization(asset_key=asset_key, partition=key,
                                                       metadata=_partition_metadata(lake_s3.bucket, result)))
+        for key, metadata in kept.items():  # recorded again, so this run's failure does not mark them failed
+            context.log_event(dg.AssetMaterialization(asset_key=asset_key, partition=key, metadata=metadata))
         if len(context.partition_keys) > 1:
             yield from check_evaluations(spec, asset_key, outcomes)
         if outcomes:
@@ -195,6 +200,12 @@ def resumed(context: dg.AssetExecutionContext) -> bool:
     """Whether this step repeats earlier work of the same request: a step retry, a run retry, or a heal."""
     tags = context.run.tags
     return context.retry_number > 0 or "dagster/parent_run_id" in tags or int(tags.get(ATTEMPT_TAG, "1")) > 1
+
+
+def _source_etag(metadata: Mapping[str, dg.MetadataValue] | None) -> str | None:
+    """The vendor ETag a recorded materialization of a curated partition names, if any."""
+    value = (metadata or {}).get("source_etag")
+    return str(value.value) if value is not None else None
 
 
 def _partition_metadata(bucket: str, result: CurateResult) -> dict[str, object]:

@@ -188,20 +188,19 @@ def failed_partitions(instance: dg.DagsterInstance, asset: dg.AssetKey, job_name
     return [key for key, time in since.items() if latest.get(key, float("-inf")) < time][:limit]
 
 
-def latest_partition_metadata(instance: dg.DagsterInstance, asset: dg.AssetKey, keys: Sequence[str],
-                              name: str) -> dict[str, str]:
-    """The value of metadata entry ``name`` on the latest materialization of each of ``asset``'s ``keys``
-    that has one (a source ETag, say), by the instance's records."""
+def latest_partition_metadata(instance: dg.DagsterInstance, asset: dg.AssetKey,
+                              keys: Sequence[str]) -> dict[str, Mapping[str, dg.MetadataValue]]:
+    """The metadata of the latest materialization of each of ``asset``'s ``keys`` that has one, by the
+    instance's records."""
     if not keys:
         return {}
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset, asset_partitions=list(keys)), limit=10 * len(keys)).records
-    found: dict[str, str] = {}
+    found: dict[str, Mapping[str, dg.MetadataValue]] = {}
     for record in records:  # newest first
         materialization = record.asset_materialization
         if materialization and materialization.partition and materialization.partition not in found:
-            value = materialization.metadata.get(name)
-            found[materialization.partition] = str(value.value) if value is not None else ""
+            found[materialization.partition] = materialization.metadata
     return found
 
 

@@ -23,11 +23,3 @@ def newest_due_day(spec: DatasetSpec, now: datetime) -> date | None:
                                  today + timedelta(days=spec.end_offset))
     due = [day for day in candidates if spec.due_at(day) <= now]
     return due[-1] if due else None
-
-
-def longest_silence(spec: DatasetSpec, start: date, end: date) -> timedelta:
-    """Return the longest time between two consecutive due times in ``[start, end]``: how long the
-    dataset can go without a new partition by design (a long weekend), so freshness never flags it."""
-    days = publishing_days(spec.calendar, start, end)
-    gaps = (spec.due_at(later) - spec.due_at(earlier) for earlier, later in zip(days, days[1:]))
-    return max(gaps, default=timedelta(days=1))

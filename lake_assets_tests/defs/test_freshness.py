@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -13,7 +13,8 @@ from lake_assets.defs.freshness import GRACE
 from lake_assets.defs.settings import resource_env
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.due import newest_due_day
-from lake_assets.lake.layout import partition_key
+from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.layout import partition_date, partition_key
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.s3 import S3Handler
 
@@ -32,12 +33,10 @@ def test_the_schedule_checks_at_the_due_hour_and_requests_no_data(spec: DatasetS
     assert {key.name for key in job.asset_layer.asset_graph.asset_check_keys} >= {"newest_partition_due"}
 
 
-def test_the_curated_assets_declare_a_freshness_policy() -> None:
-    graph = defs.resolve_asset_graph()
-    policies = {spec.name: graph.get(dg.AssetKey([spec.name, "curated"])).freshness_policy
-                for spec in (DAY_AGGS, NODAL_PRICES)}
-    assert policies["day_aggs"].fail_window.to_timedelta() == timedelta(days=4) + GRACE  # a long weekend
-    assert policies["spp_nodal_prices"].fail_window.to_timedelta() == timedelta(days=1) + GRACE
+def test_the_curated_assets_declare_no_freshness_policy_that_would_judge_materialization_time() -> None:
+    graph = defs.resolve_asset_graph()  # a re-curated old day would look fresh: the due check judges dates
+    assert all(graph.get(dg.AssetKey([spec.name, "curated"])).freshness_policy is None
+               for spec in (DAY_AGGS, NODAL_PRICES))
 
 
 @pytest.mark.integration
@@ -51,7 +50,15 @@ def test_the_due_check_fails_until_the_newest_due_partition_is_curated(
     due = partition_key(newest_due_day(NODAL_PRICES, datetime.now(timezone.utc) - GRACE))
     late = evaluations(job.execute_in_process(instance=instance))["newest_partition_due"]
     assert not late.passed and late.severity == dg.AssetCheckSeverity.WARN
-    assert late.metadata["partition"].value == due and "not curated (missing)" in late.metadata["detail"].value
+    assert late.metadata["partition"].value == due and "not curated (missing); nothing is curated" in \
+        late.metadata["detail"].value
+    old = publishing_days(NODAL_PRICES.calendar, date(2024, 1, 1), partition_date(due))[-4]
+    with S3Handler(seaweed.transfer_config(show_progress=False)) as lake:
+        lake.put_bytes(bucket, NODAL_PRICES.curated.key(old), b"x")  # the lake's newest day: three days behind
+    stale = evaluations(job.execute_in_process(instance=instance))["newest_partition_due"]
+    assert not stale.passed and stale.metadata["publishing_days_behind"].value == 3
+    assert f"the newest curated partition is {partition_key(old)}, 3 publishing day(s) behind" in \
+        stale.metadata["detail"].value
     instance.report_runless_asset_event(dg.AssetMaterialization(["spp_nodal_prices", "curated"], partition=due))
     assert evaluations(job.execute_in_process(instance=instance))["newest_partition_due"].passed
 

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
-from lake_assets.defs.assets import PARTITION_WORKERS, each_partition
+from lake_assets.defs.assets import EARLIER_ATTEMPT, PARTITION_WORKERS, each_partition
 from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
@@ -157,6 +157,17 @@ def test_a_range_run_with_a_bad_day_records_the_good_days_and_the_failed_check(
     with lake["lake_s3"].open() as handler:
         curated = {info.key for info in handler.iter_objects(lake["lake_s3"].bucket, DAY_AGGS.curated.listing_prefix)}
     assert curated == {DAY_AGGS.curated.key(JAN[0]), DAY_AGGS.curated.key(JAN[2])}
+
+    healed = dg.materialize(assets(defs), resources=lake, instance=instance, raise_on_error=False, tags={
+        "dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-04",
+        "lake/attempt": "2"})  # healing's next attempt: the good days were curated, the bad file is unchanged
+    assert not healed.success
+    assert instance.get_status_by_partition(dg.AssetKey(["day_aggs", "curated"]),
+                                            ["2024-01-02", "2024-01-03", "2024-01-04"],
+                                            defs.resolve_job_def("day_aggs_ingest").partitions_def) == statuses
+    again = {m.partition: m.metadata for m in healed.asset_materializations_for_node("day_aggs__curated")}
+    assert again["2024-01-02"]["action"].value == EARLIER_ATTEMPT and again["2024-01-02"]["source_etag"] == \
+        result.asset_materializations_for_node("day_aggs__curated")[0].metadata["source_etag"]
 
 
 @pytest.mark.parametrize("tags", [

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from lake_assets.lake.calendars import CLOSURES_UNTIL
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
-from lake_assets.lake.due import longest_silence, newest_due_day
+from lake_assets.lake.due import newest_due_day
 
 NEW_YORK, CHICAGO = ZoneInfo("America/New_York"), ZoneInfo("America/Chicago")
 
@@ -26,11 +25,6 @@ NEW_YORK, CHICAGO = ZoneInfo("America/New_York"), ZoneInfo("America/Chicago")
 def test_the_newest_due_day_follows_the_calendar_and_the_publishing_hour(spec: DatasetSpec, now: datetime,
                                                                          expected: date | None) -> None:
     assert newest_due_day(spec, now) == expected
-
-
-def test_the_longest_silence_is_a_long_weekend_for_stocks_and_a_day_for_prices() -> None:
-    assert longest_silence(DAY_AGGS, DAY_AGGS.start_date, CLOSURES_UNTIL) == timedelta(days=4)
-    assert longest_silence(NODAL_PRICES, NODAL_PRICES.start_date, CLOSURES_UNTIL) == timedelta(days=1)
 
 
 def test_a_day_ahead_dataset_has_tomorrows_partition() -> None:
