@@ -1,4 +1,5 @@
-"""The datasets this project ships: Polygon-style US stock day aggregates and ISO nodal prices."""
+"""The kinds of dataset this project ships: Polygon-style US stock day aggregates and ISO nodal prices
+(``datasets.toml`` says which datasets of these kinds the code location builds)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,3 @@ NODAL_PRICES = DatasetSpec(
     hourly_per="node",
     stamp_columns=("interval_start",),
 )
-
-#: Every dataset the Dagster definitions are built from.
-DATASETS: tuple[DatasetSpec, ...] = (DAY_AGGS, NODAL_PRICES)
