@@ -7,6 +7,7 @@ import dagster as dg
 from lake_assets.defs.assets import build_curated_asset, build_raw_asset, build_rollup_asset
 from lake_assets.defs.calendar_check import build_off_calendar_check
 from lake_assets.defs.freshness import build_due_check
+from lake_assets.defs.healing import DATASET_TAG
 from lake_assets.defs.partitions import daily_partitions, monthly_partitions
 from lake_assets.defs.schedules import build_due_schedule
 from lake_assets.defs.sensors import build_missing_partitions_sensor, build_rollup_sensor
@@ -42,7 +43,7 @@ def build_dataset_defs(spec: DatasetSpec) -> dg.Definitions:
     monthly = build_rollup_asset(spec, months, curated)
     due, calendar = build_due_check(spec, days), build_off_calendar_check(spec, days)
     job = dg.define_asset_job(ingest_job_name(spec), selection=dg.AssetSelection.assets(raw, curated)
-                              - dg.AssetSelection.checks(due, calendar),
+                              - dg.AssetSelection.checks(due, calendar), tags={DATASET_TAG: spec.name},
                               description=f"Mirror and curate {spec.name} partitions.")
     rollup = dg.define_asset_job(rollup_job_name(spec), selection=dg.AssetSelection.assets(monthly),
                                  description=f"Summarise a month of {spec.name}.")

@@ -29,6 +29,8 @@ SENSOR_TAG = "dagster/sensor_name"
 #: whether its process was killed under it, and whether it failed on input no retry can fix.
 REQUEST_TAG, ATTEMPT_TAG, RUNNER_TAG, KILLED_TAG = "lake/request", "lake/attempt", "lake/runner", "lake/killed"
 PERMANENT_TAG = "lake/permanent-failure"
+#: Run tag of every ingest run: the dataset, by which the run queue runs one ingest run of a dataset at a time.
+DATASET_TAG = "lake/dataset"
 #: When failed requests are made again; a tick looks back over ``HISTORY_SECONDS`` of the sensor's runs.
 HEALING = HealingPolicy()
 HISTORY_SECONDS = 24 * 3600

@@ -10,6 +10,7 @@ import dagster as dg
 import yaml
 
 from lake_assets.definitions import defs
+from lake_assets.defs.healing import DATASET_TAG
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,3 +77,13 @@ def test_the_month_in_progress_and_published_day_ahead_prices_are_partitions() -
                             dg.AssetKey(["spp_nodal_prices", "curated"]))}
     assert last == {"day_aggs/monthly": "2026-11-01", "day_aggs/curated": "2026-11-20",
                     "spp_nodal_prices/curated": "2026-11-24"}
+
+
+def test_the_run_queue_runs_one_ingest_run_of_a_dataset_at_a_time() -> None:
+    """A range's history checks compare its first days with the previous range's last days: the queue (FIFO,
+    the sensor requests in date order) must not start a dataset's next range before the previous one ends."""
+    limits = yaml.safe_load((ROOT / "dagster_home" / "dagster.yaml").read_text())["concurrency"]["runs"][
+        "tag_concurrency_limits"]
+    tags = {defs.resolve_job_def(f"{name}_ingest").tags.get(DATASET_TAG) for name in ("day_aggs", "spp_nodal_prices")}
+    assert tags == {"day_aggs", "spp_nodal_prices"}
+    assert {"key": DATASET_TAG, "limit": 1, "value": {"applyLimitPerUniqueValue": True}} in limits
