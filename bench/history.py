@@ -1,0 +1,100 @@
+"""Twenty years of daily history through ``lake run``'s path: the first backfill, a no-op run, and the ticks after.
+
+    .venv/bin/python bench/history.py [--start 2006-01-03] [--until 2025-12-31] [--tickers 3]
+
+Publishes one small vendor file per NYSE trading day (``--tickers`` rows a day, as a history of index
+closes is) to a fresh embedded SeaweedFS, for a ``day_aggs`` dataset starting at ``--start``; then, in
+this process and against a SQLite instance on disk, as ``lake run`` does: ticks the missing-partition
+sensor and the rollup sensor until they request nothing, running every request in process (the first
+backfill); does it again (a no-op ``lake run``: nothing to do); and times one full-pass and one
+incremental tick of the sensor over the instance the backfill left. Reports the times, the CPU seconds
+of the ticks and the instance's size per 1,000 partitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from lake_assets.cli.runner import run_sensor_backfill
+from lake_assets.cli.sample import day_aggs_frame, gzip_csv
+from lake_assets.defs.factory import build_dataset_defs
+from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.local_s3.server import LOCAL_REGION
+
+sys.path.insert(0, str(Path(__file__).parent))
+from backfill import NO_TELEMETRY  # noqa: E402  (bench/ is not a package)
+from instance_growth import files_size  # noqa: E402
+
+
+def tick_cpu(defs: dg.Definitions, instance: dg.DagsterInstance, name: str,
+             cursor: str | None) -> tuple[float, str | None]:
+    """CPU seconds of one tick of sensor ``name`` from ``cursor``, and the cursor it leaves."""
+    sensor = defs.resolve_sensor_def(name)
+    began = time.process_time()
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=defs.resources or {},
+                                 definitions=defs, sensor_name=name) as context:
+        result = sensor(context)
+    return time.process_time() - began, result.cursor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2006, 1, 3))
+    parser.add_argument("--until", type=date.fromisoformat, default=date(2025, 12, 31))
+    parser.add_argument("--tickers", type=int, default=3)
+    args = parser.parse_args()
+    spec = dataclasses.replace(DAY_AGGS, start_date=args.start)
+    days = publishing_days(spec.calendar, args.start, args.until)
+    with tempfile.TemporaryDirectory() as work:
+        server = EmbeddedS3(Path(work) / "s3", free_ports())
+        server.start()
+        try:
+            server.ensure_buckets("vendor", "lake")
+            keys = server.credentials()
+            resources = {name: S3TransferResource(bucket=bucket, endpoint_url=server.endpoint_url,
+                                                  region_name=LOCAL_REGION, aws_access_key_id=keys.access_key_id,
+                                                  aws_secret_access_key=keys.secret_access_key, addressing_style="path")
+                         for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
+            with resources["vendor_s3"].open() as vendor:
+                for day in days:
+                    vendor.put_bytes("vendor", spec.source.key(day), gzip_csv(day_aggs_frame(day, args.tickers)))
+            defs = dg.Definitions.merge(build_dataset_defs(spec), dg.Definitions(resources=resources))
+            home = Path(work) / "home"
+            home.mkdir()
+            instance = dg.DagsterInstance.local_temp(str(home), overrides=NO_TELEMETRY)
+            began = time.perf_counter()
+            first = run_sensor_backfill(defs, instance, spec, lambda *_: None)
+            first_seconds = time.perf_counter() - began
+            size = files_size(home)
+            began = time.perf_counter()
+            again = run_sensor_backfill(defs, instance, spec, lambda *_: None)
+            noop_seconds = time.perf_counter() - began
+            full, cursor = tick_cpu(defs, instance, f"{spec.name}_missing_partitions", None)
+            incremental, _ = tick_cpu(defs, instance, f"{spec.name}_missing_partitions", cursor)
+            rollups, _ = tick_cpu(defs, instance, f"{spec.name}_rollups", None)
+            print(f"{len(days)} trading days {days[0]}..{days[-1]}, {args.tickers} rows a day")
+            print("| figure | result |\n| --- | ---: |")
+            print(f"| first backfill, in process | {first_seconds:.0f} s: {first.runs} runs, {len(first.months)} "
+                  f"rollups, {len(first.failed_runs)} failed, {first.ticks} ticks |")
+            print(f"| no-op `lake run` | {noop_seconds:.1f} s ({again.runs} runs, {again.ticks} ticks) |")
+            print(f"| missing-partition tick, full pass / incremental | {full:.2f} / {incremental:.2f} CPU s |")
+            print(f"| rollup tick | {rollups:.2f} CPU s |")
+            print(f"| instance (SQLite) after the first backfill | {size / 1e6:.0f} MB, "
+                  f"{size / len(days) * 1000 / 1e6:.0f} MB per 1,000 partitions |")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
