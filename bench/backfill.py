@@ -28,7 +28,7 @@ from lake_assets.cli.runner import QUIET, request_partitions
 from lake_assets.cli.sample import publish_sample
 from lake_assets.defs.factory import build_dataset_defs, ingest_job_name
 from lake_assets.defs.resources import s3_resource_from_env
-from lake_assets.lake.datasets.catalog import DAY_AGGS
+from lake_assets.lake.datasets import DAY_AGGS, DatasetSpec
 from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.s3 import S3Handler
 
@@ -43,26 +43,33 @@ def empty_lake(server: EmbeddedS3) -> None:
         s3.delete_objects(LAKE_BUCKET, [info.key for info in s3.iter_objects(LAKE_BUCKET)])
 
 
-def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, per_partition: bool) -> tuple[float, float, int]:
-    """Tick the sensor once and execute what it asks; return tick seconds, run seconds and runs launched."""
-    spec = DAY_AGGS
+def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, per_partition: bool,
+             spec: DatasetSpec = DAY_AGGS) -> tuple[float, float, int]:
+    """Tick ``spec``'s sensor until it asks for nothing and execute what it asks; return tick seconds, run seconds
+    and runs launched (the lake starts empty: every request is new)."""
     sensor = defs.resolve_sensor_def(f"{spec.name}_missing_partitions")
     job = defs.resolve_job_def(ingest_job_name(spec))
-    began = time.perf_counter()
-    with dg.build_sensor_context(instance=instance, resources=defs.resources or {}, definitions=defs,
-                                 sensor_name=sensor.name) as context:
-        requests = list(sensor(context).run_requests or [])
-    ticked = time.perf_counter()
-    runs = 0
-    for request in requests:
-        keys = request_partitions(request, job)
-        batches = [dict(partition_key=key, tags={}) for key in keys] if per_partition else [
-            dict(partition_key=request.partition_key, tags=dict(request.tags))]
-        for batch in batches:
-            outcome = job.execute_in_process(instance=instance, raise_on_error=True, run_config=QUIET, **batch)
-            runs += 1
-            assert outcome.success
-    return ticked - began, time.perf_counter() - ticked, runs
+    ticking = running = 0.0
+    runs, cursor = 0, None
+    while True:  # a tick asks for at most MAX_PARTITIONS_PER_TICK partitions: a long history takes several
+        began = time.perf_counter()
+        with dg.build_sensor_context(instance=instance, resources=defs.resources or {}, definitions=defs,
+                                     sensor_name=sensor.name, cursor=cursor) as context:
+            result = sensor(context)
+        requests, cursor = list(result.run_requests or []), result.cursor
+        ticked = time.perf_counter()
+        ticking += ticked - began
+        if not requests:
+            return ticking, running, runs
+        for request in requests:
+            keys = request_partitions(request, job)
+            batches = [dict(partition_key=key, tags={}) for key in keys] if per_partition else [
+                dict(partition_key=request.partition_key, tags=dict(request.tags))]
+            for batch in batches:
+                outcome = job.execute_in_process(instance=instance, raise_on_error=True, run_config=QUIET, **batch)
+                runs += 1
+                assert outcome.success
+        running += time.perf_counter() - ticked
 
 
 def main() -> None:

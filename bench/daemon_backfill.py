@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/daemon_backfill.py [--executor in_process|multiprocess] [--concurrency 2]
         [--dequeue-interval SECONDS] [--modes in-process,ranges,per-partition] [--until 2024-12-31]
+        [--start 2024-01-01]
 
 Publishes 2024's vendor files (252 NYSE trading days, 100 tickers each) to a fresh embedded SeaweedFS,
 then starts the production layout on loopback: ``dagster code-server``, ``dagster-webserver`` and
@@ -21,11 +22,14 @@ emptied before each:
 the mutation to the backfill's ``COMPLETED_SUCCESS`` (or the last run's end); when the last run ended
 ("data complete") and the first began, counted from the mutation; the runs phase between them, and its
 ratio to the in-process time; the runs' own durations (start to end, as Dagster records them).
+``--start 2006-01-03`` backfills twenty years instead (with ``--until 2025-12-31``: 5,031 partitions), from the
+code location ``history`` of ``bench/executor_defs.py`` (``day_aggs`` alone, from 2006, in process).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -46,6 +50,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from backfill import NO_TELEMETRY, backfill, empty_lake  # noqa: E402
+from executor_defs import HISTORY_START  # noqa: E402
 
 from lake_assets.cli.env_file import dagster_env, is_setting, merge_env_file  # noqa: E402
 from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET, activate  # noqa: E402
@@ -53,7 +58,7 @@ from lake_assets.cli.sample import publish_sample  # noqa: E402
 from lake_assets.defs.factory import build_dataset_defs, ingest_job_name  # noqa: E402
 from lake_assets.defs.partitions import daily_partitions  # noqa: E402
 from lake_assets.defs.resources import s3_resource_from_env  # noqa: E402
-from lake_assets.lake.datasets.catalog import DAY_AGGS  # noqa: E402
+from lake_assets.lake.datasets import DAY_AGGS, DatasetSpec  # noqa: E402
 from lake_assets.local_s3 import EmbeddedS3, free_ports  # noqa: E402
 from lake_assets.s3 import S3Handler  # noqa: E402
 from lake_assets_tests.graphql import (  # noqa: E402
@@ -198,13 +203,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def in_process(server: EmbeddedS3, dagster_home: Path) -> tuple[float, int]:
+def in_process(server: EmbeddedS3, dagster_home: Path, spec: DatasetSpec) -> tuple[float, int]:
     """The range runs the sensor asks for, executed in this process; return run seconds and runs."""
     activate(server, dagster_home)
-    defs = dg.Definitions.merge(build_dataset_defs(DAY_AGGS), dg.Definitions(resources={
+    defs = dg.Definitions.merge(build_dataset_defs(spec), dg.Definitions(resources={
         "vendor_s3": s3_resource_from_env("VENDOR_S3"), "lake_s3": s3_resource_from_env("LAKE_S3")}))
     with dg.DagsterInstance.local_temp(overrides=NO_TELEMETRY) as instance:
-        _, seconds, runs = backfill(defs, instance, per_partition=False)
+        _, seconds, runs = backfill(defs, instance, per_partition=False, spec=spec)
     return seconds, runs
 
 
@@ -230,7 +235,11 @@ def main() -> None:
     parser.add_argument("--dequeue-interval", type=int, help="seconds between the queue's dequeues (Dagster: 5)")
     parser.add_argument("--modes", default="in-process,ranges,per-partition")
     parser.add_argument("--until", type=date.fromisoformat, default=date(2024, 12, 31), help="last vendor day")
+    parser.add_argument("--start", type=date.fromisoformat, default=YEAR_START,
+                        help=f"first vendor day; before {DAY_AGGS.start_date}, the code location of twenty years")
     args = parser.parse_args()
+    history = args.start < DAY_AGGS.start_date
+    spec = dataclasses.replace(DAY_AGGS, start_date=HISTORY_START) if history else DAY_AGGS
     modes = args.modes.split(",")
     work = Path(tempfile.mkdtemp(prefix="lake-bench-daemon-", dir="/var/tmp"))
     server = EmbeddedS3(work / "s3", free_ports())
@@ -244,11 +253,11 @@ def main() -> None:
     layout = Layout(project, env, logs)
     try:
         server.ensure_buckets(VENDOR_BUCKET, LAKE_BUCKET)
-        days = [key for key in daily_partitions(DAY_AGGS).get_partition_keys()
-                if YEAR_START.isoformat() <= key <= args.until.isoformat()]
-        layout.up(args.executor)
+        days = [key for key in daily_partitions(spec).get_partition_keys()
+                if args.start.isoformat() <= key <= args.until.isoformat()]
+        layout.up("history" if history else args.executor)
         with S3Handler(server.transfer_config(show_progress=False)) as vendor:
-            publish_sample(vendor, VENDOR_BUCKET, [DAY_AGGS], YEAR_START, args.until)
+            publish_sample(vendor, VENDOR_BUCKET, [spec], args.start, args.until)
         print(f"{len(days)} partitions; executor {args.executor}; {args.concurrency} runs at once; dequeue interval "
               f"{args.dequeue_interval or 'as in dagster_home/dagster.yaml'}; logs in {logs}\n")
         print("| mode | runs | wall s | data complete s | first run starts s | runs phase s | vs in-process |"
@@ -258,7 +267,7 @@ def main() -> None:
         for mode in modes:
             empty_lake(server)
             if mode == "in-process":
-                seconds, count = in_process(server, work / "in-process-home")
+                seconds, count = in_process(server, work / "in-process-home", spec)
                 data_seconds, first_start, durations = seconds, 0.0, [seconds]
                 baseline = baseline or seconds
             else:
@@ -267,7 +276,7 @@ def main() -> None:
                         "partitionNames": days, "title": "bench",
                         "assetSelection": [{"path": ["day_aggs", "raw"]}, {"path": ["day_aggs", "curated"]}]})
                 else:
-                    started, seconds, runs = layout.run_per_partition(ingest_job_name(DAY_AGGS), days)
+                    started, seconds, runs = layout.run_per_partition(ingest_job_name(spec), days)
                 count = len(runs)
                 data_seconds = max(run["endTime"] for run in runs) - started
                 first_start = min(run["startTime"] for run in runs) - started

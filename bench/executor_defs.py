@@ -1,8 +1,17 @@
-"""The code location with each executor Dagster offers, for ``bench/daemon_backfill.py`` (``-a`` picks one)."""
+"""The code location with each executor Dagster offers, for ``bench/daemon_backfill.py`` (``-a`` picks one), and
+the code location with twenty years of ``day_aggs`` (``history``), for its ``--start 2006-01-03``."""
+
+import dataclasses
+from datetime import date
 
 import dagster as dg
 
 from lake_assets import definitions
+from lake_assets.defs.factory import build_dataset_defs
+from lake_assets.lake.datasets import DAY_AGGS
+
+#: The first day of ``history``'s ``day_aggs``.
+HISTORY_START = date(2006, 1, 3)
 
 
 def _with_executor(executor: dg.ExecutorDefinition) -> dg.Definitions:
@@ -16,3 +25,7 @@ def _with_executor(executor: dg.ExecutorDefinition) -> dg.Definitions:
 in_process = _with_executor(dg.in_process_executor)
 #: One process per step (Dagster's default).
 multiprocess = _with_executor(dg.multiprocess_executor)
+#: ``day_aggs`` alone, from :data:`HISTORY_START`, with the code location's resources and executor.
+history = dg.Definitions.merge(
+    build_dataset_defs(dataclasses.replace(DAY_AGGS, start_date=HISTORY_START)),
+    dg.Definitions(resources=definitions.defs.resources, executor=dg.in_process_executor))
