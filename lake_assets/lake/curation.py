@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +20,22 @@ from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.queries import write_and_tally
 
 
+#: How polars names an operating-system error in its messages: "... (os error 28)".
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
 class CurationError(ValueError):
     """A vendor file that cannot be turned into a curated partition: retrying it cannot help."""
+
+
+def local_io_error(exc: BaseException) -> OSError | None:
+    """The local I/O failure ``exc`` is (a full temporary disk, an unreadable local file), or None when it is
+    about the data: a local failure is transient, and must not pass for a bad vendor file."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc
+    if isinstance(exc, (OSError, pl.exceptions.PolarsError)) and (found := _OS_ERROR.search(str(exc))):
+        return OSError(int(found[1]), str(exc))  # polars' own errors carry the OS error in their text
+    return None
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,7 @@ def parse_vendor_file(spec: DatasetSpec, source: Path, target: Path, where: str,
         CurationError: the file is not gzip or is truncated, the CSV is empty or unparsable, a column is
             missing, or a value does not fit its column's type. ``where`` (dataset, partition, object)
             leads the message.
+        OSError: reading or writing the local files failed (a full disk): transient, not the vendor's.
     """
     header = _header(source, where)
     missing = [column for column in spec.schema if column not in header]
@@ -60,12 +76,13 @@ def parse_vendor_file(spec: DatasetSpec, source: Path, target: Path, where: str,
     partial = target.with_name(target.name + ".partial")
     try:
         counted = write_and_tally(rows, partial, tallies)
-    except (OSError, EOFError, zlib.error) as exc:
+    except (OSError, EOFError, zlib.error, pl.exceptions.PolarsError) as exc:
         partial.unlink(missing_ok=True)
+        if (local := local_io_error(exc)) is not None:
+            raise local from exc
+        if isinstance(exc, pl.exceptions.PolarsError):
+            raise CurationError(f"{where}: a value does not fit the schema {dict(spec.schema)} ({exc})") from exc
         raise CurationError(f"{where}: not valid gzip ({exc})") from exc
-    except pl.exceptions.PolarsError as exc:
-        partial.unlink(missing_ok=True)
-        raise CurationError(f"{where}: a value does not fit the schema {dict(spec.schema)} ({exc})") from exc
     partial.replace(target)
     return VendorFile(target, tuple(column for column in header if column not in spec.schema), counted)
 
@@ -78,6 +95,8 @@ def _header(source: Path, where: str) -> list[str]:
             if not first.strip() and not stream.read(1 << 16).strip():
                 raise CurationError(f"{where}: the file is empty")
     except (OSError, EOFError, zlib.error) as exc:
+        if (local := local_io_error(exc)) is not None:
+            raise local from exc
         raise CurationError(f"{where}: not valid gzip ({exc})") from exc
     try:
         return pl.read_csv(io.BytesIO(first), n_rows=0).columns
@@ -97,9 +116,12 @@ def read_parquet_file(path: Path, where: str) -> pl.LazyFrame:
 
     Raises:
         CurationError: the file is not a readable Parquet file (truncated, overwritten); names ``where``.
+        OSError: the local file could not be read (transient).
     """
     try:
         pl.read_parquet_schema(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
+        if (local := local_io_error(exc)) is not None:
+            raise local from exc
         raise CurationError(f"{where} is not a readable Parquet file ({exc})") from exc
     return pl.scan_parquet(path)

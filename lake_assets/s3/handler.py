@@ -36,16 +36,15 @@ class S3Handler(ObjectCalls):
 
     ``__enter__`` builds one boto3 client and two thread pools (objects, and parts of large objects),
     shared by every call; ``__exit__`` tears them down. With the ``"crt"`` engine (the default), a
-    batch's uploads up to ``multipart_threshold`` and all its downloads go through ``awscrt``,
-    whose C event loops cost a fraction of boto3's CPU per request and write downloads to their
-    files without passing the bytes through Python (see :func:`~lake_assets.s3.crt_batch.download_files`);
-    multipart uploads and single-object calls stay on boto3. The CRT signs
-    with boto3's credential chain, refreshed as boto3 refreshes it. When ``HTTP_PROXY``/``HTTPS_PROXY``
-    applies to the endpoint, a warning says so and every batch runs on the classic engine (see
-    :func:`~lake_assets.s3.crt.crt_usable`). Every write asks for server-side encryption unless the
-    config disables it. Batch calls check the bucket once (a HeadBucket, remembered for the handler's
-    life), so a missing bucket or bad credentials raise one clear :class:`S3Error` instead of failing
-    every object.
+    batch's uploads up to ``multipart_threshold`` and all its downloads go through ``awscrt``, whose C
+    event loops cost a fraction of boto3's CPU per request and write downloads to their files without
+    passing the bytes through Python (:func:`~lake_assets.s3.crt_batch.download_files`); multipart uploads
+    and single-object calls stay on boto3. The CRT signs with boto3's credential chain, refreshed as boto3
+    refreshes it. When ``HTTP_PROXY``/``HTTPS_PROXY`` applies to the endpoint, a warning says so and every
+    batch runs on the classic engine (:func:`~lake_assets.s3.crt.crt_usable`). Every write asks for
+    server-side encryption unless the config disables it. Batch calls check the bucket once (a HeadBucket,
+    remembered for the handler's life), so a missing bucket or bad credentials raise one clear
+    :class:`S3Error` instead of failing every object.
 
     Results: :meth:`upload_batch` and :meth:`download_batch` return a :class:`BatchResult` holding
     each failure with its reason; :meth:`upload_objects` and :meth:`download_objects` return the
@@ -106,9 +105,7 @@ class S3Handler(ObjectCalls):
         Kept per thread, so batches run concurrently on one handler keep their own reasons. The
         ``*_batch`` calls return the same failures in their :class:`BatchResult` instead.
         """
-        if not hasattr(self._per_thread, "failures"):
-            self._per_thread.failures = []
-        failures: list[TransferFailure] = self._per_thread.failures
+        failures: list[TransferFailure] = self._per_thread.__dict__.setdefault("failures", [])
         return failures
 
     def _seed_tuple(self, batch: Callable[[], BatchResult[Item]]) -> tuple[list[Item], list[Item], list[Path]]:
@@ -227,7 +224,8 @@ class S3Handler(ObjectCalls):
         if not present:
             return result
         self._check_bucket(bucket)
-        existing = set() if overwrite else self.existing_keys(bucket, [ref.key for ref in present])
+        existing = set() if overwrite else self.existing_keys(bucket, [ref.key for ref in present],
+                                                              unknown_is_absent=True)
         result.skipped.extend(ref.key for ref in present if ref.key in existing)
         todo = [ref for ref in present if ref.key not in existing]
         self._stats.add("skipped", len(result.skipped))
@@ -254,19 +252,22 @@ class S3Handler(ObjectCalls):
                     self._stats.add("uploaded" if written else "skipped")
         return result
 
-    def existing_keys(self, bucket: str, keys: Iterable[str], threshold: int | None = None) -> set[str]:
+    def existing_keys(self, bucket: str, keys: Iterable[str], threshold: int | None = None,
+                      unknown_is_absent: bool = False) -> set[str]:
         """Return which of ``keys`` exist: one HEAD each below ``threshold`` keys (default: the config's
         ``existence_check_threshold``), else LIST by prefix; neighbouring keys (days) deserve a low threshold.
+        A HEAD that failed (not a 404) raises, as a reader needs; a writer whose conditional write protects the
+        key anyway may pass ``unknown_is_absent`` to count it absent, with a warning.
 
         Raises:
-            S3Error: the bucket is missing, the credentials are rejected, or the endpoint is down.
+            S3Error: a missing bucket, rejected credentials, the endpoint down, or a failed HEAD.
         """
         self._check_bucket(bucket)
         objects_pool, _ = self._pools()
 
         def on_error(key: str, exc: Exception) -> None:
             error = classify(exc, operation="HeadObject", bucket=bucket, key=key)
-            if is_bucket_wide(error):
+            if is_bucket_wide(error) or not unknown_is_absent:
                 raise error
             logger.warning("%s; treating the key as absent, the conditional write still protects it", error)
 

@@ -84,8 +84,7 @@ def existing_keys(client: BaseClient, bucket: str, keys: Iterable[str], threshol
     Fewer than ``threshold`` keys: one HEAD each, run on ``executor``. Otherwise keys are grouped by
     prefix, and a group is answered by listing its key range (about ceil(range / 1000) requests)
     when it holds more keys than one LIST request is worth in HEADs, else by HEADs. A HEAD that fails for another
-    reason than 404 is passed to ``on_error`` and the key counted as absent, so a later conditional
-    write still protects it.
+    reason than 404 is passed to ``on_error``, which raises, or returns to count the key absent.
     """
     unique = sorted(set(keys))
     if not unique:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import tempfile
 from dataclasses import replace
@@ -195,6 +196,17 @@ def test_a_truncated_or_plain_file_is_refused_and_leaves_no_parquet(tmp_path: Pa
     source.write_bytes(data)
     with pytest.raises(CurationError, match=message):
         parse_vendor_file(DAY_AGGS, source, target, "where")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data.csv.gz"]
+
+
+def test_a_full_local_disk_is_a_transient_local_error_not_a_bad_vendor_file(tmp_path: Path) -> None:
+    """A bad vendor file is given up until the vendor corrects it; a full temporary disk must be retried."""
+    source, target = tmp_path / "data.csv.gz", tmp_path / "data.parquet"
+    source.write_bytes(vendor_file(DAY_AGGS, DAY))
+    (tmp_path / "data.parquet.partial").symlink_to("/dev/full")  # where the parse writes: "no space left"
+    with pytest.raises(OSError) as raised:  # not CurationError (a ValueError)
+        parse_vendor_file(DAY_AGGS, source, target, "where")
+    assert raised.value.errno == errno.ENOSPC
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data.csv.gz"]
 
 

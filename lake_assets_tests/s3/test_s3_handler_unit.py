@@ -28,6 +28,7 @@ from lake_assets.s3 import (
     InvalidCredentialsError,
     NoProgress,
     ObjectNotFoundError,
+    S3Error,
     S3Handler,
     S3ObjectRef,
     S3TransferConfig,
@@ -423,3 +424,15 @@ def test_a_batch_call_that_raises_leaves_no_reasons_of_an_earlier_call(moto_conf
         with pytest.raises(BucketNotFoundError):
             s3.upload_objects("no-such-bucket", [S3ObjectRef("k", write_files(tmp_path, {"f": 1})["f"])])
         assert s3.failures == []
+
+
+def test_a_failed_head_is_an_error_to_a_reader_and_absent_to_a_conditional_writer(
+        moto_config: S3TransferConfig, tmp_path: Path) -> None:
+    path = write_files(tmp_path, {"k": 100})["k"]
+    with S3Handler(moto_config) as s3:
+        s3.put_bytes(BUCKET, "there", b"x")
+        answer_first_sends(s3.client, "HeadObject", [(403, "AccessDenied")])
+        with pytest.raises(S3Error, match="HeadObject s3://unit-bucket/there failed"):  # not "absent": a reader would lose the day silently
+            s3.existing_keys(BUCKET, ["there"], threshold=2)
+        answer_first_sends(s3.client, "HeadObject", [(403, "AccessDenied")])
+        assert s3.upload_objects(BUCKET, [S3ObjectRef("k", path)]) == (["k"], [], [])  # its precondition protects it
