@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo ui test lock clean bench-setup bench postgresql
+.PHONY: setup demo ui test test-fast lock clean bench-setup bench postgresql
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ CHROMIUM ?= /usr/bin/chromium
 
 test: setup $(CHROMIUM) postgresql
 	LAKE_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
+
+# The fast tier, for a developer's loop: the tests not marked `integration` (moto, pure logic, the definitions);
+# no SeaweedFS, no browser, no PostgreSQL, no daemon. `make test` stays the CI command.
+test-fast: setup
+	$(BIN)/pytest -m "not integration" -q
 
 /usr/bin/chromium:
 	apt-get update -qq
