@@ -18,7 +18,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from lake_assets.cli.embedded import console, server_for, serving
-from lake_assets.cli.env_file import LAKE_BUCKET, VENDOR_BUCKET, check_settings, dagster_env, merge_env_file
+from lake_assets.cli.env_file import (
+    LAKE_BUCKET,
+    VENDOR_BUCKET,
+    check_settings,
+    dagster_env,
+    merge_env_file,
+    probe_settings,
+)
 from lake_assets.local_s3 import DEFAULT_S3_PORT, EmbeddedS3Error
 from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets.s3 import S3Error, S3Handler
@@ -88,8 +95,12 @@ def cmd_s3_env(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    """Check the code location's settings in the environment and ``--env-file``; print them, secrets hidden."""
+    """Check the code location's settings in the environment and ``--env-file``; print them, secrets hidden;
+    with ``--check``, also reach each bucket with its identity."""
     report, problems = check_settings(args.env_file)
+    if args.check:
+        reached, unreachable = probe_settings(args.env_file)
+        report, problems = report + reached, problems + unreachable
     for line in report:
         console.print(line, highlight=False, markup=False)
     for problem in problems:
@@ -181,8 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     config = _add(commands, "config", cmd_config, "check the code location's S3 settings",
                   "Reads VENDOR_S3_* and LAKE_S3_* from the environment and --env-file as `dagster dev` would, "
                   "prints what each resource will use (secrets hidden) and names every missing or wrong "
-                  "variable; exits 2 then. Starts nothing and contacts no server.")
+                  "variable; exits 2 then. Starts nothing; contacts no server unless --check.")
     config.add_argument("--env-file", type=Path, default=Path(".env"), help="the .env file (default ./.env)")
+    config.add_argument("--check", action="store_true",
+                        help="also reach each bucket with its identity: it exists, lists, and (the lake) takes a "
+                             "write; names the missing bucket, rejected keys or missing permission")
     demo = _add(commands, "transfer-demo", cmd_demo, "upload, download and verify a sample set on the embedded S3",
                 "Starts the embedded S3 if needed (stopped after unless --keep-running); files under --home/demo.")
     demo.add_argument("--files", type=int, default=500, help="number of small files (default 500)")

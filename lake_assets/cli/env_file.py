@@ -13,12 +13,25 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from lake_assets.defs.settings import PREFIXES, SETTINGS, SettingError, bucket_from_env, resource_env, settings_from_env
+from lake_assets.defs.settings import (
+    PREFIXES,
+    SETTINGS,
+    SettingError,
+    bucket_from_env,
+    resource_env,
+    settings_from_env,
+    transfer_config,
+)
 from lake_assets.local_s3 import EmbeddedS3
+from lake_assets.s3 import S3Error, S3Handler
 
 #: Buckets the code location uses on the embedded server: the vendor's, and the lake.
 VENDOR_BUCKET = "vendor"
 LAKE_BUCKET = "lake"
+#: Whether the code location writes through each resource: the lake's identity is probed with a write.
+WRITES = {"VENDOR_S3": False, "LAKE_S3": True}
+#: The object a write probe puts and deletes again, at the top of the lake's bucket.
+PROBE_KEY = ".lake-config-probe"
 #: The fields a check report shows in full; keys are shortened, secrets never shown.
 _SHOWN = ("endpoint_url", "region_name", "profile_name", "sse", "kms_key_id", "addressing_style", "engine")
 
@@ -83,3 +96,31 @@ def check_settings(env_file: Path) -> tuple[list[str], list[str]]:
         except SettingError as exc:
             problems.append(str(exc))
     return report, problems
+
+
+def probe_settings(env_file: Path) -> tuple[list[str], list[str]]:
+    """Reach each resource's bucket with its own identity, as its runs will: the bucket answers (HeadBucket),
+    lists, and for the lake takes and gives back a write; return a line per resource reached, and a line per
+    problem naming the bucket, the endpoint and what is wrong (a missing bucket, rejected keys, no permission).
+    Resources whose settings are themselves wrong are left to :func:`check_settings`."""
+    environ = effective_environment(env_file)
+    reached: list[str] = []
+    problems: list[str] = []
+    for prefix in PREFIXES:
+        try:
+            bucket, config = bucket_from_env(prefix, environ), transfer_config(settings_from_env(prefix, environ))
+        except SettingError:
+            continue
+        where = f"{prefix}: s3://{bucket} at {config.endpoint_url or 'AWS'}"
+        try:
+            with S3Handler(config) as s3:
+                s3.check_bucket(bucket)
+                next(iter(s3.iter_objects(bucket)), None)
+                if WRITES[prefix]:
+                    s3.put_bytes(bucket, PROBE_KEY, b"", overwrite=True)
+                    s3.delete_objects(bucket, [PROBE_KEY])
+        except S3Error as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        reached.append(f"{where}: reached, listed{', written and deleted' if WRITES[prefix] else ''}")
+    return reached, problems

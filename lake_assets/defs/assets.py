@@ -19,7 +19,7 @@ from lake_assets.defs.checks import check_evaluations, check_results, check_spec
 from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata
 from lake_assets.defs.io_manager import lake_metadata
 from lake_assets.defs.partitions import requested_keys_error
-from lake_assets.defs.resources import S3TransferResource
+from lake_assets.defs.resources import SETUP_ERRORS, S3TransferResource
 from lake_assets.lake.checks import CheckOutcome
 from lake_assets.lake.curation import CurationError
 from lake_assets.lake.datasets import DatasetSpec
@@ -35,7 +35,6 @@ from lake_assets.lake.steps import (
     mirror_raw,
     roll_up_month,
 )
-from lake_assets.s3 import AccessDeniedError, BucketNotFoundError, InvalidCredentialsError
 
 T = TypeVar("T")
 #: What a curated partition's materialization says when an earlier attempt of the same request wrote it.
@@ -63,8 +62,6 @@ def each_partition(keys: Sequence[str], work: Callable[[str], T]) -> list[tuple[
 
 #: Failures in the vendor's file: no retry helps until the vendor corrects it (a new ETag, a new request).
 VENDOR_ERRORS = (CurationError, NotPublishedError)
-#: Failures of the identity or bucket: an incident that outlasts a step retry; healing retries later.
-SETUP_ERRORS = (AccessDeniedError, InvalidCredentialsError, BucketNotFoundError)
 #: Step retries for what the transfer handler's own retries could not absorb (an S3 outage of a minute);
 #: the errors above fail the step with ``allow_retries=False`` instead.
 STEP_RETRIES = dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -152,7 +149,8 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
     @dg.asset(
         key=asset_key, group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet", "s3"},
         deps=[raw], partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk),
-        check_specs=check_specs(spec, asset_key, partitions), pool="s3", output_required=False, retry_policy=STEP_RETRIES,
+        check_specs=check_specs(spec, asset_key, partitions), pool="s3", output_required=False,
+        retry_policy=STEP_RETRIES,
         metadata=lake_metadata(spec.curated.prefix, spec.curated.filename),
         description=f"{spec.description}\n\nTyped, checked Parquet at "
                     f"`{spec.curated.listing_prefix}year=YYYY/month=MM/day=DD/data.parquet` (Hive partitioning).",

@@ -19,12 +19,21 @@ from lake_assets.defs.settings import (
     SettingError,
     check_choice,
     settings_from_env,
+    transfer_config,
 )
-from lake_assets.s3 import S3Handler, S3TransferConfig
+from lake_assets.s3 import (
+    AccessDeniedError,
+    BucketNotFoundError,
+    InvalidCredentialsError,
+    S3Handler,
+    S3TransferConfig,
+)
 
 _DEFAULTS = S3TransferConfig()
 #: The fields a ``<env_prefix>_*`` variable may override.
 _EFFECTIVE_FIELDS = tuple(setting.field for setting in SETTINGS.values())
+#: Failures of the identity or bucket: no step retry helps; the sensors' healing retries the request later.
+SETUP_ERRORS = (AccessDeniedError, InvalidCredentialsError, BucketNotFoundError)
 
 
 def _one_of(field: str, value: Any, choices: tuple[str, ...]) -> Any:
@@ -103,35 +112,27 @@ class S3TransferResource(ResourceWithS3Configuration):
 
     def transfer_config(self) -> S3TransferConfig:
         """Return the transfer layer's config for this resource (progress bars off: logs are not a terminal)."""
-        fields = self.settings()
-        connection: dict[str, Any] = {
-            "region": fields["region_name"], "endpoint_url": fields["endpoint_url"],
-            "profile": fields["profile_name"], "access_key_id": fields["aws_access_key_id"],
-            "secret_access_key": fields["aws_secret_access_key"], "session_token": fields["aws_session_token"],
-            "kms_key_id": fields["kms_key_id"],
-        }
         try:
-            return S3TransferConfig(
-                **{name: value for name, value in connection.items() if value},
-                retry_attempts=fields["max_attempts"] - 1,
-                enable_encryption=fields["sse"] != "none",
-                encryption_type="aws:kms" if fields["sse"] == "aws:kms" else "AES256",
-                max_concurrency=fields["max_concurrency"],
-                addressing_style=fields["addressing_style"],
-                engine=fields["engine"],
-                max_in_flight=fields["max_in_flight"],
-                use_ssl=self.use_ssl,
-                verify_tls=self.verify is not False,
-                unsigned=self.use_unsigned_session,
-                show_progress=False,
-            )
-        except ValueError as exc:
+            return transfer_config(self.settings(), use_ssl=self.use_ssl, verify_tls=self.verify is not False,
+                                   unsigned=self.use_unsigned_session)
+        except SettingError as exc:
             raise SettingError(f"{self.env_prefix or 'S3 resource'}: {exc}") from exc
 
     @contextmanager
     def open(self) -> Iterator[S3Handler]:
-        """Yield a ready handler for the duration of one asset or sensor evaluation."""
+        """Yield a ready handler for the duration of one asset or sensor evaluation, once its bucket answered.
+
+        A missing bucket, rejected keys or a denied identity fail the run or tick at once, naming the
+        bucket, the endpoint and the variables' prefix, and are never retried as a step: waiting does not
+        create a bucket (the sensors' healing retries the request later, after the settings are fixed).
+        """
         with S3Handler(self.transfer_config()) as handler:
+            try:
+                handler.check_bucket(self.bucket)
+            except SETUP_ERRORS as exc:
+                endpoint = handler.config.endpoint_url or "AWS"
+                raise dg.Failure(description=f"{self.env_prefix or 'S3 resource'} (bucket {self.bucket} at "
+                                             f"{endpoint}): {exc}", allow_retries=False) from exc
             yield handler
 
     def shares_store_with(self, other: S3TransferResource) -> bool:

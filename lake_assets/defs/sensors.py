@@ -68,7 +68,7 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                              vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix, start_after=start),
                              lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix, start_after=lake_start),
                              cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK)
-            lists = vendor.get_statistics()["total_requests"] + lake.get_statistics()["total_requests"]
+            lists = sum(handler.get_statistics()["requests"].get("ListObjectsV2", 0) for handler in (vendor, lake))
             planned = {key for run in plan.runs for key in run.keys}
             failed = [key for key in failed_partitions(context.instance, curated, job_name, partitions, MAX_RECHECKS)
                       if key not in planned]

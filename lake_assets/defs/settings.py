@@ -153,3 +153,31 @@ def resource_env(prefix: str, bucket: str, config: S3TransferConfig) -> dict[str
     if values["SSE"] == "AES256":
         values["SSE"] = ""
     return {f"{prefix}_{suffix}": value for suffix, value in values.items() if value}
+
+
+def transfer_config(fields: Mapping[str, Any], use_ssl: bool = True, verify_tls: bool = True,
+                    unsigned: bool = False) -> S3TransferConfig:
+    """The transfer layer's config for a resource's fields (``settings_from_env``'s, or a resource's own), with
+    progress bars off (logs are not a terminal); a field left out takes the transfer layer's default.
+
+    Raises:
+        SettingError: the fields do not make a valid config.
+    """
+    defaults = S3TransferConfig()
+    connection = {"region": fields.get("region_name"), "endpoint_url": fields.get("endpoint_url"),
+                  "profile": fields.get("profile_name"), "access_key_id": fields.get("aws_access_key_id"),
+                  "secret_access_key": fields.get("aws_secret_access_key"),
+                  "session_token": fields.get("aws_session_token"), "kms_key_id": fields.get("kms_key_id")}
+    sse = fields.get("sse", "AES256")
+    try:
+        return S3TransferConfig(
+            **{name: value for name, value in connection.items() if value},
+            retry_attempts=fields.get("max_attempts", defaults.retry_attempts + 1) - 1,
+            enable_encryption=sse != "none", encryption_type="aws:kms" if sse == "aws:kms" else "AES256",
+            max_concurrency=fields.get("max_concurrency", defaults.max_concurrency),
+            addressing_style=fields.get("addressing_style", defaults.addressing_style),
+            engine=fields.get("engine", defaults.engine),
+            max_in_flight=fields.get("max_in_flight", defaults.max_in_flight),
+            use_ssl=use_ssl, verify_tls=verify_tls, unsigned=unsigned, show_progress=False)
+    except ValueError as exc:
+        raise SettingError(str(exc)) from exc

@@ -129,7 +129,8 @@ class S3Handler(ObjectCalls):
             raise RuntimeError(_NOT_OPEN)
         return self._objects, self._parts
 
-    def _check_bucket(self, bucket: str) -> None:
+    def check_bucket(self, bucket: str) -> None:
+        """Raise the named :class:`S3Error` if ``bucket`` is missing or refuses these keys (once per bucket)."""
         if self._buckets is None:
             raise RuntimeError(_NOT_OPEN)
         self._buckets.ensure(bucket)
@@ -168,7 +169,7 @@ class S3Handler(ObjectCalls):
         result: BatchResult[Path] = BatchResult([], skipped, [])
         if not todo:
             return result
-        self._check_bucket(bucket)
+        self.check_bucket(bucket)
         downloader = FileDownloader(self.client, self.config, parts_pool, self._stats)
         for directory in {ref.local_path.parent for ref in todo}:
             directory.mkdir(parents=True, exist_ok=True)
@@ -223,7 +224,7 @@ class S3Handler(ObjectCalls):
                            result.failures)
         if not present:
             return result
-        self._check_bucket(bucket)
+        self.check_bucket(bucket)
         existing = set() if overwrite else self.existing_keys(bucket, [ref.key for ref in present],
                                                               unknown_is_absent=True)
         result.skipped.extend(ref.key for ref in present if ref.key in existing)
@@ -262,7 +263,7 @@ class S3Handler(ObjectCalls):
         Raises:
             S3Error: a missing bucket, rejected credentials, the endpoint down, or a failed HEAD.
         """
-        self._check_bucket(bucket)
+        self.check_bucket(bucket)
         objects_pool, _ = self._pools()
 
         def on_error(key: str, exc: Exception) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,10 @@ from dotenv import dotenv_values
 
 from lake_assets.cli import main
 from lake_assets.cli.commands import build_parser
-from lake_assets.local_s3 import free_ports
+from lake_assets.cli.main_job import activate
+from lake_assets.defs.settings import SettingError, resource_env
+from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.s3 import S3Handler
 
 _PROBE = """
 import json, sys
@@ -80,3 +84,47 @@ def test_dagster_settings_are_merged_into_env_and_checked(tmp_path: Path, capsys
     assert "LAKE_S3_BUCKET is not set" in errors
     assert "VENDOR_S3_SSE must be one of AES256, aws:kms, none; got 'kms'" in errors
     assert "Traceback" not in errors
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("lake_bucket", "identity", "keys", "message"), [
+    (None, "admin", None, "LAKE_S3: s3://{bucket} at {endpoint}: reached, listed, written and deleted"),
+    ("no-such-bucket", "admin", None, "bucket s3://no-such-bucket does not exist at {endpoint}"),
+    (None, "admin", ("NOPE", "wrong-secret"), "(check the access key, secret and profile)"),
+    (None, "reader", None, "PutObject s3://{bucket}/.lake-config-probe failed"),
+], ids=["reached", "missing-bucket", "wrong-keys", "read-only-identity"])
+def test_config_check_reaches_each_bucket_with_its_identity_and_names_what_is_wrong(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, no_lake_settings: None,
+        seaweed: EmbeddedS3, bucket: str, lake_bucket: str | None, identity: str, keys: tuple[str, str] | None,
+        message: str) -> None:
+    lake = resource_env("LAKE_S3", lake_bucket or bucket, seaweed.transfer_config(identity))
+    if keys:
+        lake.update(LAKE_S3_ACCESS_KEY_ID=keys[0], LAKE_S3_SECRET_ACCESS_KEY=keys[1])
+    for name, value in {**resource_env("VENDOR_S3", bucket, seaweed.transfer_config("reader")), **lake}.items():
+        monkeypatch.setenv(name, value)
+    before = _listing(seaweed, bucket)
+    code = main(["config", "--check", "--env-file", str(tmp_path / "none.env")])
+    out = " ".join(capsys.readouterr().out.split())  # rich folds long lines
+    assert message.format(bucket=bucket, endpoint=seaweed.endpoint_url) in out
+    assert code == (0 if lake_bucket is None and identity == "admin" and not keys else 2)
+    assert f"VENDOR_S3: s3://{bucket} at {seaweed.endpoint_url}: reached, listed" in out  # the reader may read
+    assert _listing(seaweed, bucket) == before  # the probe leaves nothing behind
+    assert "Traceback" not in out
+
+
+def _listing(seaweed: EmbeddedS3, bucket: str) -> list[str]:
+    with S3Handler(seaweed.transfer_config(show_progress=False)) as s3:
+        return [info.key for info in s3.iter_objects(bucket)]
+
+
+@pytest.mark.integration
+def test_lake_run_refuses_a_setting_the_shell_made_instead_of_ignoring_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_lake_settings: None, seaweed: EmbeddedS3) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))  # lake's own --dagster-home wins: allowed
+    activate(seaweed, tmp_path / "dh")  # its own settings again are fine
+    activate(seaweed, tmp_path / "dh")
+    monkeypatch.setenv("LAKE_S3_BUCKET", "no-such-bucket")
+    with pytest.raises(SettingError, match="the environment sets LAKE_S3_BUCKET: unset them here, or run the code "
+                                           "location on your settings with `dagster dev`"):
+        activate(seaweed, tmp_path / "dh")
+    assert os.environ["LAKE_S3_BUCKET"] == "no-such-bucket"  # left as the user set it

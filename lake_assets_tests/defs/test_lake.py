@@ -360,3 +360,30 @@ def test_a_long_range_curated_four_at_a_time_keeps_two_weeks_of_history_files(
     assert len(days) == 41 and max(kept) <= 2 * 10 + 2 * PARTITION_WORKERS
     last = {o.name: o.detail for o in results[partition_key(days[-1])].outcomes}  # days in flight are not history
     assert re.search(r"over 2024-02-\d\d\.\.2024-02-2\d \([2-5] day\(s\)\)$", last["row_count_usual"])
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("bucket", "no-such-bucket", "bucket s3://no-such-bucket does not exist at {endpoint}"),
+    ("aws_access_key_id", "NOPE", "(check the access key, secret and profile)"),
+], ids=["missing-bucket", "wrong-keys"])
+def test_a_run_with_a_wrong_bucket_or_keys_fails_at_once_naming_them_and_writes_nothing(
+        lake: dict[str, S3TransferResource], seaweed: EmbeddedS3, tmp_path: Path, setting: str, value: str,
+        message: str) -> None:
+    publish(lake, DAY_AGGS, JAN[:1])
+    keys = seaweed.credentials()
+    fields = {"bucket": lake["lake_s3"].bucket, "endpoint_url": seaweed.endpoint_url, "region_name": LOCAL_REGION,
+              "aws_access_key_id": keys.access_key_id, "aws_secret_access_key": keys.secret_access_key,
+              "addressing_style": "path", "env_prefix": "LAKE_S3"}
+    wrong = {**lake, "lake_s3": S3TransferResource(**{**fields, setting: value})}
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    began = time.monotonic()
+    result = dg.materialize(assets(with_resources(build_dataset_defs(DAY_AGGS), wrong)), partition_key="2024-01-02",
+                            resources=wrong, instance=instance, raise_on_error=False)
+    assert not result.success and time.monotonic() - began < 15  # no step retries (20 s, then 40 s)
+    failure = next(event for event in result.all_events if event.is_step_failure).step_failure_data
+    description = failure.user_failure_data.description if failure.user_failure_data else ""
+    assert f"LAKE_S3 (bucket {wrong['lake_s3'].bucket} at {seaweed.endpoint_url}): " in description
+    assert message.format(endpoint=seaweed.endpoint_url) in description
+    assert not [event for event in result.all_events if event.event_type_value == "STEP_RESTARTED"]
+    with lake["lake_s3"].open() as handler:
+        assert list(handler.iter_objects(lake["lake_s3"].bucket)) == []

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from lake_assets.defs.resources import S3TransferResource, s3_resource_from_env
-from lake_assets.defs.settings import SettingError, resource_env, settings_from_env
+from lake_assets.defs.settings import SETTINGS, SettingError, resource_env, settings_from_env
 from lake_assets.s3 import S3TransferConfig
 
 
@@ -138,3 +139,15 @@ def test_settings_written_for_a_config_read_back_as_it(monkeypatch: pytest.Monke
         "addressing_style": "path", "engine": "classic", "max_concurrency": 7}
     assert resource_env("VENDOR_S3", "vendor", S3TransferConfig()) == {
         "VENDOR_S3_BUCKET": "vendor", "VENDOR_S3_REGION": "us-west-2"}  # defaults are left out
+
+
+def test_the_readmes_variable_table_is_the_settings_registry() -> None:
+    """Every variable the README's Configuration table names is one the resources read, and every one they read
+    is there, with the defaults the transfer layer has."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("| variable (`VENDOR_S3_` or `LAKE_S3_` + ...) | unset means |", 1)[1].split("\n\n", 1)[0]
+    named = set(re.findall(r"`([A-Z][A-Z_]+)`", "\n".join(row.split("|")[1] for row in table.splitlines()[2:])))
+    assert named == {"BUCKET", *SETTINGS}
+    defaults = S3TransferConfig()
+    assert (f"| {defaults.max_concurrency}, {defaults.max_in_flight}, {defaults.retry_attempts + 1} |" in table
+            and f"`{defaults.engine}` |" in table)
