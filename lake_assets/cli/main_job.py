@@ -55,4 +55,5 @@ def lake_coverage(server: EmbeddedS3, defs: dg.Definitions) -> list[Coverage]:
     with S3Handler(server.transfer_config(show_progress=False)) as s3:
         return [coverage(spec, defs.resolve_job_def(ingest_job_name(spec)).partitions_def.get_partition_keys(),
                          s3.iter_objects(VENDOR_BUCKET, spec.source.static_prefix),
-                         s3.iter_objects(LAKE_BUCKET, spec.curated.listing_prefix)) for spec in DATASETS]
+                         s3.iter_objects(LAKE_BUCKET, spec.curated.listing_prefix),
+                         s3.iter_objects(LAKE_BUCKET, spec.quarantine.listing_prefix)) for spec in DATASETS]

@@ -13,18 +13,21 @@ def print_coverage(console: Console, rows: list[Coverage]) -> bool:
     """Print the coverage table; return True when every dataset has vendor files and all are curated."""
     table = Table(title="lake coverage, from the first to the last vendor file")
     for column in ("dataset", "first", "last", "expected", "published", "curated", "missing", "unpublished",
-                   "closed", "after last", "off calendar"):
+                   "closed", "after last", "off calendar", "quarantined"):
         table.add_column(column, justify="left" if column in ("dataset", "first", "last") else "right")
     for row in rows:
         table.add_row(row.dataset, row.first or "-", row.last or "-", str(row.expected), str(row.published),
                       str(row.curated), str(len(row.missing)), str(len(row.unpublished)), str(row.closed_days),
-                      str(row.after_last), str(len(row.off_calendar)))
+                      str(row.after_last), str(len(row.off_calendar)), str(len(row.quarantined)))
     console.print(table)
     for row in rows:
         if row.missing:
             console.print(f"[yellow]{row.dataset}: missing in the lake: {', '.join(row.missing[:10])}[/]")
         if row.unpublished:
             console.print(f"[yellow]{row.dataset}: not published by the vendor: {', '.join(row.unpublished[:10])}[/]")
+        if row.quarantined:
+            console.print(f"[yellow]{row.dataset}: vendor corrections that did not curate, in quarantine with their "
+                          f"reason (the lake keeps the last good day): {', '.join(row.quarantined[:10])}[/]")
         if row.off_calendar:
             console.print(f"[yellow]{row.dataset}: vendor files on days the calendar closes, not curated: "
                           f"{', '.join(row.off_calendar[:10])}[/]")

@@ -25,10 +25,10 @@ from lake_assets.lake.curation import CurationError
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.datasets.spec import ROLLUP_FILENAME
 from lake_assets.lake.layout import partition_date
+from lake_assets.lake.history import History
 from lake_assets.lake.steps import (
     ChecksFailedError,
     CurateResult,
-    History,
     NotPublishedError,
     Store,
     curate,
@@ -108,6 +108,7 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
             lake_s3: S3TransferResource) -> dg.MaterializeResult:
         require_partitions(context, partitions)
         actions: dict[str, str] = {}
+        targets: dict[str, str] = {}
         errors: dict[str, Exception] = {}
         with vendor_s3.open() as vendor, lake_s3.open() as lake, tempfile.TemporaryDirectory() as work:
             vendor_store, lake_store = Store(vendor, vendor_s3.bucket), Store(lake, lake_s3.bucket)
@@ -119,7 +120,8 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
                     errors[key] = result
                     continue
                 actions[key] = f"{result.action} (source ETag {result.source.etag})"
-                context.log.info("%s %s: %s %s", spec.name, key, result.action, lake_store.uri(result.raw_key))
+                targets[key] = lake_store.uri(result.raw_key)  # the raw zone, or quarantine beside a good copy
+                context.log.info("%s %s: %s %s", spec.name, key, result.action, targets[key])
         if errors:
             for key, action in actions.items():
                 context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=key,
@@ -128,7 +130,7 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
         metadata: dict[str, object] = {"partitions": len(actions)}
         if len(actions) == 1:
             key = context.partition_keys[0]
-            metadata["uri"] = dg.MetadataValue.url(f"s3://{lake_s3.bucket}/{spec.raw.key_for_partition(key)}")
+            metadata["uri"] = dg.MetadataValue.url(targets[key])
             metadata["action"] = actions[key]
         else:
             metadata["actions"] = dg.MetadataValue.json(actions)

@@ -22,7 +22,10 @@ class Coverage:
     ``after_last`` are partitions after the vendor's last file, to date: not published yet (Dagster's
     partition health counts them as missing, so ``expected + after_last`` is Dagster's partition count);
     ``off_calendar`` are vendor files dated on a day that is not a partition (the calendar closes it):
-    never curated, so the lake is not complete while one is there (the calendar is wrong, or the file).
+    never curated, so the lake is not complete while one is there (the calendar is wrong, or the file);
+    ``quarantined`` are partitions whose vendor file changed since they were curated and the new one has not
+    curated (or not yet): the lake keeps the last good day, the new file waits in quarantine with its
+    reason, and these are not counted missing.
     """
 
     dataset: str
@@ -36,12 +39,13 @@ class Coverage:
     closed_days: int
     after_last: int = 0
     off_calendar: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        """True when every published partition is curated, nothing expected is unpublished and no vendor
-        file is dated on a day the calendar closes."""
-        return not self.missing and not self.unpublished and not self.off_calendar
+        """True when every published partition is curated from its current file, nothing expected is
+        unpublished, no vendor file is dated on a day the calendar closes and none waits in quarantine."""
+        return not self.missing and not self.unpublished and not self.off_calendar and not self.quarantined
 
 
 def by_partition(infos: Iterable[ObjectInfo], date_of: Callable[[str], date]) -> dict[str, ObjectInfo]:
@@ -63,24 +67,26 @@ def off_calendar_files(partition_keys: Sequence[str], source: Mapping[str, Objec
 
 
 def coverage(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
-             lake: Iterable[ObjectInfo]) -> Coverage:
-    """Compare the vendor's files with the curated zone over the published window."""
+             lake: Iterable[ObjectInfo], quarantine: Iterable[ObjectInfo] = ()) -> Coverage:
+    """Compare the vendor's files with the curated zone over the published window; ``quarantine`` lists the
+    dataset's quarantine prefix."""
     valid = set(partition_keys)
     vendor = by_partition(source, spec.source.date_of)
     off_calendar = off_calendar_files(partition_keys, vendor)
     published = {key: info for key, info in vendor.items() if key in valid}
     curated = by_partition(lake, spec.curated.date_of)
+    waiting = sorted(by_partition(quarantine, spec.quarantine.date_of))
     if not published:
         return Coverage(spec.name, None, None, 0, 0, 0, [], [], 0, len(partition_keys), off_calendar)
     first, last = min(published), max(published)
     window = [key for key in partition_keys if first <= key <= last]
-    missing = [key for key in sorted(published)
-               if key not in curated or curated[key].last_modified < published[key].last_modified]
+    missing = [key for key in sorted(published) if key not in waiting
+               and (key not in curated or curated[key].last_modified < published[key].last_modified)]
     calendar_days = (partition_date(last) - partition_date(first)).days + 1
     open_days = len(publishing_days(spec.calendar, partition_date(first), partition_date(last)))
     return Coverage(
         dataset=spec.name, first=first, last=last, expected=len(window), published=len(published),
         curated=len(published) - len(missing), missing=missing,
         unpublished=[key for key in window if key not in published], closed_days=calendar_days - open_days,
-        after_last=sum(1 for key in partition_keys if key > last), off_calendar=off_calendar,
+        after_last=sum(1 for key in partition_keys if key > last), off_calendar=off_calendar, quarantined=waiting,
     )

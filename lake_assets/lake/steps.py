@@ -6,17 +6,13 @@ and these steps are testable on their own.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.checks import CheckOutcome, Subject, check_partition, declared_tallies
 from lake_assets.lake.curation import CurationError, VendorFile, parse_vendor_file, read_parquet_file, to_parquet
 from lake_assets.lake.datasets import DatasetSpec
@@ -24,10 +20,11 @@ from lake_assets.lake.layout import partition_key
 from lake_assets.lake.queries import height
 from lake_assets.s3 import ObjectInfo, ObjectNotFoundError, S3Handler, S3ObjectRef
 
+if TYPE_CHECKING:
+    from lake_assets.lake.history import History
+
 #: User-metadata key on a raw copy naming the ETag of the vendor object it was made from.
 SOURCE_ETAG = "source-etag"
-#: Earlier publishing days the history checks compare a partition with, and how far back to look for them.
-HISTORY_DAYS, HISTORY_SPAN = 5, timedelta(days=14)
 #: How a curation error ends: nothing was written.
 KEPT = "; the curated partition was left as it was"
 
@@ -79,9 +76,12 @@ class CurateResult:
 
 def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_side: bool,
                workdir: Path) -> MirrorResult:
-    """Make the raw zone hold the vendor's current file for ``day``, byte for byte, encrypted.
+    """Make the lake hold the vendor's current file for ``day``, byte for byte, encrypted: in the raw zone, or,
+    when the raw copy is the one the curated partition was made from, in quarantine beside it, so that a
+    vendor correction that fails curation never replaces the last good file (:func:`curate` promotes it
+    into the raw zone once it curates).
 
-    Skips the transfer when the raw copy was made from the source's current ETag (recorded in the
+    Skips the transfer when the copy was made from the source's current ETag (recorded in the
     copy's ``source-etag`` metadata; timestamps are only second-accurate). With ``server_side`` the
     bytes never leave the server (CopyObject, pinned to the source's ETag, so a file replaced
     mid-copy fails instead of landing half-old); else they go through ``workdir``.
@@ -98,105 +98,40 @@ def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_
         raise NotPublishedError(f"{spec.name} {partition_key(day)}: {vendor.uri(source_key)} is not published") from exc
     existing = lake.handler.find(lake.bucket, raw_key)
     if existing is not None and existing.metadata.get(SOURCE_ETAG) == source.etag:
+        _release(spec, day, lake)  # the vendor is back to the good file: nothing waits in quarantine
         return MirrorResult(source, raw_key, "up to date")
+    target = raw_key
+    if existing is not None and existing.metadata.get(SOURCE_ETAG) == _curated_from(spec, day, lake):
+        target = spec.quarantine.key(day)
+        staged = lake.handler.find(lake.bucket, target)
+        if staged is not None and staged.metadata.get(SOURCE_ETAG) == source.etag:
+            return MirrorResult(source, target, "up to date")
+        _release(spec, day, lake)
     provenance = {SOURCE_ETAG: source.etag, "source-key": source_key}
     if server_side:
-        lake.handler.copy_object(vendor.bucket, source_key, lake.bucket, raw_key, overwrite=True,
+        lake.handler.copy_object(vendor.bucket, source_key, lake.bucket, target, overwrite=True,
                                  source_etag=source.etag, metadata=provenance)
-        return MirrorResult(source, raw_key, "copied")
+        return MirrorResult(source, target, "copied")
     local = workdir / f"{spec.name}-{partition_key(day)}{Path(source_key).suffix}"
     vendor.handler.download_batch(vendor.bucket, [S3ObjectRef(source_key, local)], overwrite=True).raise_first_failure()
-    lake.handler.upload_batch(lake.bucket, [S3ObjectRef(raw_key, local, provenance)],
+    lake.handler.upload_batch(lake.bucket, [S3ObjectRef(target, local, provenance)],
                               overwrite=True).raise_first_failure()
-    return MirrorResult(source, raw_key, "transferred")
+    return MirrorResult(source, target, "transferred")
 
 
-class History:
-    """The curated partitions before a day, for the checks that compare with earlier days: at most
-    ``days`` publishing days back, as local Parquet files in ``workdir``.
-
-    Each is downloaded once per run (a range run curates day after day, and the day just curated is the
-    next one's history). A range run curates a few partitions at a time, in threads, in ascending order;
-    a day's comparison waits until the earlier days of the run it compares with (``planned``) are
-    settled, curated or refused, so it sees the same earlier days as when curated alone: the day just
-    curated, or the last good copy in the lake when that day was refused. Once a day is done, the files
-    older than any day still to come compares with are deleted, so a run keeps about two weeks of files,
-    never its whole range.
-    """
-
-    def __init__(self, spec: DatasetSpec, lake: Store, workdir: Path, days: int = HISTORY_DAYS,
-                 planned: Iterable[date] = ()) -> None:
-        self.spec, self.lake, self.days = spec, lake, days
-        self.workdir = workdir / "history"
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self._files: dict[date, Path | None] = {}
-        self._stale: list[tuple[date, Path]] = []
-        self._busy: Counter[date] = Counter()
-        self._lock = threading.Lock()
-        self._pending = set(planned)
-        self._settled = threading.Condition(self._lock)
-
-    @contextmanager
-    def curating(self, day: date) -> Iterator[Path]:
-        """Mark ``day`` in progress and yield where its partition is parsed to (kept as history by :meth:`add`);
-        on leaving, ``day`` is settled, curated or not, for the later days waiting to compare with it."""
-        with self._lock:
-            self._busy[day] += 1
-        try:
-            yield self.workdir / f"{partition_key(day)}.curated.parquet"  # not the name of a downloaded day
-        finally:
-            with self._lock:
-                self._busy -= Counter({day: 1})
-                self._pending.discard(day)
-                self._settled.notify_all()
-                self._forget(min(self._busy, default=day) - HISTORY_SPAN)
-
-    def before(self, day: date) -> list[tuple[date, pl.LazyFrame]]:
-        """The curated partitions of the publishing days before ``day`` that are in the lake, oldest first.
-
-        Raises:
-            CurationError: an earlier curated partition is not a readable Parquet file.
-        """
-        earlier = publishing_days(self.spec.calendar, day - HISTORY_SPAN, day - timedelta(days=1))[-self.days:]
-        with self._lock:
-            self._settled.wait_for(lambda: self._pending.isdisjoint(earlier))
-            keys = {earlier_day: self.spec.curated.key(earlier_day) for earlier_day in earlier
-                    if earlier_day not in self._files}
-            if keys:
-                self._download(keys)
-            files = [(earlier_day, path) for earlier_day in earlier if (path := self._files[earlier_day]) is not None]
-        return [(earlier_day, read_parquet_file(path, self.lake.uri(self.spec.curated.key(earlier_day))))
-                for earlier_day, path in files]
-
-    def add(self, day: date, path: Path) -> None:
-        """Remember ``day``'s partition, just curated to the path :meth:`curating` gave."""
-        with self._lock:  # a copy downloaded meanwhile as a later day's history may be in use: deleted later
-            if (copy := self._files.get(day)) is not None and copy != path:
-                self._stale.append((day, copy))
-            self._files[day] = path
-
-    def _download(self, keys: dict[date, str]) -> None:
-        """Fetch the curated partitions of ``keys`` that exist; remember the others as absent."""
-        present = self.lake.handler.existing_keys(self.lake.bucket, keys.values(), threshold=2)
-        refs = {day: S3ObjectRef(key, self.workdir / f"{partition_key(day)}.parquet")
-                for day, key in keys.items() if key in present}
-        self.lake.handler.download_batch(self.lake.bucket, list(refs.values()), overwrite=True).raise_first_failure()
-        self._files.update({day: refs[day].local_path if day in refs else None for day in keys})
-
-    def _forget(self, before: date) -> None:
-        """Delete the files of the days before ``before``."""
-        for day in [day for day in self._files if day < before]:
-            if (path := self._files.pop(day)) is not None:
-                path.unlink(missing_ok=True)
-        for day, path in [(day, path) for day, path in self._stale if day < before]:
-            self._stale.remove((day, path))
-            path.unlink(missing_ok=True)
+def _release(spec: DatasetSpec, day: date, lake: Store) -> None:
+    """Delete ``day``'s quarantined vendor file and its reason, if any."""
+    lake.handler.delete_objects(lake.bucket, [spec.quarantine.key(day), spec.quarantine_reason.key(day)])
 
 
 def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
            curated_from: str | None = None) -> CurateResult | None:
     """Parse the raw file of ``day``, check it, and unless an error-severity check failed write the Parquet
     partition (warnings are reported in the outcomes, and the partition written).
+
+    The file is the quarantined one when there is one (a vendor correction that would replace the raw
+    copy the partition was curated from): once it curates, it is promoted into the raw zone; when it
+    does not, it stays in quarantine with the reason beside it, and the raw zone keeps the good file.
 
     The file is streamed: downloaded into ``history``'s working directory, parsed to a local Parquet file
     (the checks' row counts taken in the same pass) and checked there by streaming queries, then uploaded;
@@ -210,38 +145,49 @@ def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
         CurationError: the file is unreadable, or a blocking check failed (:class:`ChecksFailedError`);
             the curated partition is untouched.
     """
-    raw_key = spec.raw.key(day)
     with history.curating(day) as parsed:
-        source_etag = lake.handler.info(lake.bucket, raw_key).metadata.get(SOURCE_ETAG, "")
+        staged = lake.handler.find(lake.bucket, spec.quarantine.key(day))
+        source = staged or lake.handler.info(lake.bucket, spec.raw.key(day))
+        source_etag = source.metadata.get(SOURCE_ETAG, "")
         if curated_from is not None and source_etag == curated_from == _curated_from(spec, day, lake):
             return None
-        where = f"{spec.name} partition {partition_key(day)} ({lake.uri(raw_key)})"
-        vendor = _parse_raw(spec, day, lake, parsed, where)
-        outcomes = check_partition(Subject(spec, day, vendor.scan(), vendor.extra_columns, history.before(day),
-                                           vendor.tallies))
-        blocking = [outcome for outcome in outcomes if outcome.blocks]
-        if blocking:
-            parsed.unlink()
-            raise ChecksFailedError(f"{where}: failed check(s) " + "; ".join(f"{o.name}: {o.detail}" for o in blocking)
-                                    + KEPT, outcomes)
+        where = f"{spec.name} partition {partition_key(day)} ({lake.uri(source.key)})"
+        try:
+            vendor = _parse_raw(spec, day, source.key, lake, parsed, where)
+            outcomes = check_partition(Subject(spec, day, vendor.scan(), vendor.extra_columns, history.before(day),
+                                               vendor.tallies))
+            if blocking := [outcome for outcome in outcomes if outcome.blocks]:
+                parsed.unlink()
+                raise ChecksFailedError(f"{where}: failed check(s) "
+                                        + "; ".join(f"{o.name}: {o.detail}" for o in blocking) + KEPT, outcomes)
+        except CurationError as exc:
+            if staged is not None:  # the raw zone keeps the good file; say why this one waits
+                lake.handler.put_bytes(lake.bucket, spec.quarantine_reason.key(day), f"{exc}\n".encode(),
+                                       overwrite=True, content_type="text/plain")
+            raise
         key = spec.curated.key(day)
         lake.handler.upload_batch(lake.bucket, [S3ObjectRef(key, parsed, {SOURCE_ETAG: source_etag})],
                                   overwrite=True).raise_first_failure()
+        if staged is not None:
+            lake.handler.copy_object(lake.bucket, staged.key, lake.bucket, spec.raw.key(day), overwrite=True,
+                                     source_etag=staged.etag)
+            _release(spec, day, lake)
         history.add(day, parsed)
     return CurateResult(key, height(vendor.scan()), parsed.stat().st_size,
                         {name: str(dtype) for name, dtype in vendor.scan().collect_schema().items()}, outcomes,
                         source_etag)
 
 
-def _parse_raw(spec: DatasetSpec, day: date, lake: Store, parsed: Path, where: str) -> VendorFile:
-    """Download the raw file of ``day`` next to ``parsed`` and parse it there; the download is deleted after.
+def _parse_raw(spec: DatasetSpec, day: date, key: str, lake: Store, parsed: Path, where: str) -> VendorFile:
+    """Download the vendor file of ``day`` at ``key`` next to ``parsed`` and parse it there; the download is deleted
+    after.
 
     Raises:
         CurationError: the file cannot be parsed; the message says the curated partition was kept.
     """
     raw = parsed.with_suffix(".raw")
     try:
-        lake.handler.download_batch(lake.bucket, [S3ObjectRef(spec.raw.key(day), raw)],
+        lake.handler.download_batch(lake.bucket, [S3ObjectRef(key, raw)],
                                     overwrite=True).raise_first_failure()
         return parse_vendor_file(spec, raw, parsed, where, declared_tallies(spec, day))
     except CurationError as exc:
@@ -251,8 +197,10 @@ def _parse_raw(spec: DatasetSpec, day: date, lake: Store, parsed: Path, where: s
 
 
 def mirrored_etag(spec: DatasetSpec, day: date, lake: Store) -> str | None:
-    """The vendor ETag the raw zone's copy of ``day`` was made from, or None if there is no copy."""
-    info = lake.handler.find(lake.bucket, spec.raw.key(day))
+    """The vendor ETag the lake's newest copy of ``day`` was made from (the quarantined one, else the raw zone's),
+    or None if there is no copy."""
+    info = lake.handler.find(lake.bucket, spec.quarantine.key(day)) or lake.handler.find(lake.bucket,
+                                                                                          spec.raw.key(day))
     return info.metadata.get(SOURCE_ETAG) if info else None
 
 

@@ -25,7 +25,8 @@ from lake_assets.lake.checks import checks_for
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.layout import partition_date, partition_key
 from lake_assets.lake.planning import PlanCursor
-from lake_assets.lake.steps import CurateResult, History, Store, curate, mirror_raw
+from lake_assets.lake.history import History
+from lake_assets.lake.steps import CurateResult, Store, curate, mirror_raw
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets_tests.conftest import publish
@@ -299,12 +300,26 @@ def test_bad_vendor_files_fail_clearly_and_keep_the_last_good_partition(
     publish(lake, DAY_AGGS, [JAN[0]])
     assert dg.materialize(assets(defs), partition_key="2024-01-02", resources=lake).success
     good = curated_frame(lake, JAN[0])
+    bucket, raw = lake["lake_s3"].bucket, DAY_AGGS.raw.key(JAN[0])
+    with lake["lake_s3"].open() as handler:
+        raw_before = handler.info(bucket, raw)
     publish(lake, DAY_AGGS, [JAN[0]], data=payload)
     with pytest.raises(dg.Failure) as failure:
         dg.materialize(assets(defs), partition_key="2024-01-02", resources=lake)
     text = str(failure.value.description)
     assert message in text and "day_aggs partition 2024-01-02" in text and "left as it was" in text
     assert curated_frame(lake, JAN[0]).equals(good)
+    with lake["lake_s3"].open() as handler:  # the raw zone keeps the file that curated; the bad one waits aside
+        assert handler.info(bucket, raw).etag == raw_before.etag
+        assert handler.get_bytes(bucket, DAY_AGGS.quarantine.key(JAN[0])) == payload
+        assert message in handler.get_bytes(bucket, DAY_AGGS.quarantine_reason.key(JAN[0])).decode()
+
+    publish(lake, DAY_AGGS, [JAN[0]], data=gzip_csv(day_aggs_frame(JAN[0]).head(90)))  # the vendor's correction
+    assert dg.materialize(assets(defs), partition_key="2024-01-02", resources=lake).success
+    assert curated_frame(lake, JAN[0]).height == 90
+    with lake["lake_s3"].open() as handler:  # promoted into the raw zone; nothing left in quarantine
+        assert handler.get_bytes(bucket, raw) == gzip_csv(day_aggs_frame(JAN[0]).head(90))
+        assert list(handler.iter_objects(bucket, DAY_AGGS.quarantine.listing_prefix)) == []
 
 
 def test_definitions_snapshot() -> None:

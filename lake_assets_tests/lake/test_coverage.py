@@ -42,3 +42,13 @@ def test_a_vendor_file_on_a_day_the_calendar_closes_is_counted_and_the_lake_is_n
     assert not result.missing and not result.unpublished and result.published == len(DAYS)
     assert result.off_calendar == [DAY_AGGS.source.key(saturday), DAY_AGGS.source.key(mlk)]
     assert not result.complete
+
+
+def test_a_quarantined_correction_is_counted_apart_not_missing_and_the_lake_is_not_complete() -> None:
+    source = [ObjectInfo(DAY_AGGS.source.key(d), 1, "e", T0 + timedelta(hours=2 if d == DAYS[3] else 0)) for d in DAYS]
+    curated = [ObjectInfo(DAY_AGGS.curated.key(d), 1, "c", T0 + timedelta(hours=1)) for d in DAYS]
+    waiting = [ObjectInfo(DAY_AGGS.quarantine.key(DAYS[3]), 1, "q", T0),
+               ObjectInfo(DAY_AGGS.quarantine_reason.key(DAYS[3]), 1, "r", T0)]
+    result = coverage(DAY_AGGS, KEYS, source, curated, waiting)
+    assert result.quarantined == [KEYS[3]] and result.missing == [] and not result.complete
+    assert coverage(DAY_AGGS, KEYS, source, curated).missing == [KEYS[3]]  # without quarantine: a newer file

@@ -82,6 +82,17 @@ class DatasetSpec:
         return HiveLayout(f"raw/dataset={self.name}", self.raw_filename)
 
     @property
+    def quarantine(self) -> HiveLayout:
+        """Where a vendor file waits that would replace a raw copy that curated, until it curates itself (the
+        raw zone keeps the last good file); ``quarantine_reason`` says why one failed."""
+        return HiveLayout(f"quarantine/dataset={self.name}", self.raw_filename)
+
+    @property
+    def quarantine_reason(self) -> HiveLayout:
+        """Beside a quarantined vendor file: why it did not curate, as text."""
+        return HiveLayout(f"quarantine/dataset={self.name}", "reason.txt")
+
+    @property
     def curated(self) -> HiveLayout:
         """Where the typed Parquet partitions live."""
         return HiveLayout(f"curated/dataset={self.name}", "data.parquet")
