@@ -123,8 +123,11 @@ def heal(instance: dg.DagsterInstance, asset: dg.AssetKey, sensor: str, job_name
     new = [run for run in planned if run.run_key not in known]
     lost = {run.run_key for run in planned if run.run_key in known}
     covered = {key for run in new for key in run.keys}
-    since = {key: history.last_start for history in histories if not history.active and not history.succeeded
-             for key in history.keys if key not in covered}
+    since: dict[str, float] = {}  # each failed partition, and when the newest failed run covering it began
+    for history in histories:
+        if not history.active and not history.succeeded:
+            for key in set(history.keys) - covered:
+                since[key] = max(since.get(key, history.last_start), history.last_start)
     return new, plan_retries(histories, not_curated_since(instance, asset, job_name, partitions, since), now,
                              HEALING, lost)
 
@@ -142,7 +145,8 @@ def not_curated_since(instance: dg.DagsterInstance, asset: dg.AssetKey, job_name
 
 def latest_materializations(instance: dg.DagsterInstance, asset: dg.AssetKey, keys: Iterable[str],
                             after: float) -> dict[str, float]:
-    """When each of ``asset``'s ``keys`` that has one was last materialized, counting materializations after ``after``."""
+    """When each of ``asset``'s ``keys`` that has one was last materialized, counting materializations after
+    ``after``."""
     found: dict[str, float] = {}
     records_filter = dg.AssetRecordsFilter(asset_key=asset, asset_partitions=sorted(keys), after_timestamp=after)
     cursor = None

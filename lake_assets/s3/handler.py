@@ -70,7 +70,7 @@ class S3Handler(ObjectCalls):
         self._objects: ThreadPoolExecutor | None = None
         self._parts: ThreadPoolExecutor | None = None
         self._crt: CrtClient | None = None
-        self._use_crt = False
+        self._use_crt, self._crt_lock = False, threading.Lock()
 
     def __enter__(self) -> S3Handler:
         if self.verbose:
@@ -120,8 +120,9 @@ class S3Handler(ObjectCalls):
 
     def _crt_client(self) -> CrtClient | None:
         """The CRT client of the ``"crt"`` engine, built on first use; None with ``"classic"`` or behind a proxy."""
-        if self._use_crt and self._crt is None:
-            self._crt = crt_client_for(self.config)
+        with self._crt_lock:  # the partitions of a range run share one handler from their threads
+            if self._use_crt and self._crt is None:
+                self._crt = crt_client_for(self.config)
         return self._crt
 
     def _pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
@@ -145,10 +146,8 @@ class S3Handler(ObjectCalls):
 
     def download_objects(self, bucket: str, objects: list[S3ObjectRef], overwrite: bool = False,
                          description: str | None = None) -> tuple[list[Path], list[Path], list[Path]]:
-        """The seed's download: :meth:`download_batch` as ``(downloaded, skipped, failed)`` local paths.
-
-        Raises what :meth:`download_batch` raises; the reasons of the failures go to :attr:`failures`.
-        """
+        """The seed's download: :meth:`download_batch` as ``(downloaded, skipped, failed)`` local paths; raises
+        what it raises, and keeps the failures' reasons in :attr:`failures`."""
         return self._seed_tuple(lambda: self.download_batch(bucket, objects, overwrite, description))
 
     def download_batch(self, bucket: str, objects: list[S3ObjectRef], overwrite: bool = False,

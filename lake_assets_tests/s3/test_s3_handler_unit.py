@@ -432,7 +432,8 @@ def test_a_failed_head_is_an_error_to_a_reader_and_absent_to_a_conditional_write
     with S3Handler(moto_config) as s3:
         s3.put_bytes(BUCKET, "there", b"x")
         answer_first_sends(s3.client, "HeadObject", [(403, "AccessDenied")])
-        with pytest.raises(S3Error, match="HeadObject s3://unit-bucket/there failed"):  # not "absent": a reader would lose the day silently
+        # not "absent": a reader (the history checks, the IO manager) would silently get fewer days
+        with pytest.raises(S3Error, match="HeadObject s3://unit-bucket/there failed"):
             s3.existing_keys(BUCKET, ["there"], threshold=2)
         answer_first_sends(s3.client, "HeadObject", [(403, "AccessDenied")])
         assert s3.upload_objects(BUCKET, [S3ObjectRef("k", path)]) == (["k"], [], [])  # its precondition protects it

@@ -400,3 +400,32 @@ def test_both_engines_move_odd_keys_and_boundary_sizes_byte_for_byte(sw_config: 
             assert targets[key].read_bytes() == sources[key].read_bytes(), key
             assert s3.client.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "AES256"
     assert not [p for p in (tmp_path / "dst").rglob("*") if p.name.endswith(".lake-part")]
+
+
+def test_threads_sharing_a_handler_build_one_crt_client(sw_config: S3TransferConfig, bucket: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A range run's partitions download through one handler from four threads; the lazily built CRT client
+    must be built once (a second one would leak its event loops and connections)."""
+    import lake_assets.s3.handler as handler_module
+
+    built: list[object] = []
+    real = handler_module.crt_client_for
+
+    def slow_build(config: S3TransferConfig) -> object:
+        time.sleep(0.3)  # widen the window in which another thread could build a second one
+        client = real(config)
+        built.append(client)
+        return client
+
+    monkeypatch.setattr(handler_module, "crt_client_for", slow_build)
+    files = write_files(tmp_path / "up", {f"k{i}": 1000 for i in range(4)})
+    with S3Handler(replace(sw_config, engine="classic")) as s3:
+        s3.upload_objects(bucket, [S3ObjectRef(key, path) for key, path in files.items()])
+    with S3Handler(replace(sw_config, engine="crt")) as s3:
+        threads = [threading.Thread(target=s3.download_batch, args=(bucket, [S3ObjectRef(key, tmp_path / key)]))
+                   for key in files]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(built) == 1 and all((tmp_path / key).read_bytes() == path.read_bytes() for key, path in files.items())
