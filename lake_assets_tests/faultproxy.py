@@ -6,6 +6,9 @@ For a configurable fraction of requests it answers ``503 SlowDown`` or ``500 Int
 ``max_requests`` requests and stops itself after ``lifetime`` seconds. Host headers are passed through
 unchanged, so SigV4 signatures made for the proxy's address still verify at the server.
 
+With ``stall_gets()`` it reads every later GET and answers nothing, holding the connection open (a
+stalled server) until the proxy stops.
+
 It also serves as a forward proxy (``HTTP_PROXY``: the server answers absolute request URIs), counts
 the requests signed by each access key, and answers ``400 ExpiredToken`` to keys marked expired.
 """
@@ -45,6 +48,9 @@ class _Handler(socketserver.BaseRequestHandler):
                 if self.server.signed_by_expired_key(headers.get("authorization", "")):
                     client.sendall(_error_response("expired"))
                     continue
+                if self.server.stalling.is_set() and head.startswith(b"GET "):
+                    self.server.released.wait(60)  # never answered: the client must give up by itself
+                    return
                 fault = self.server.choose(pinned_get=head.startswith(b"GET ") and "if-match" in headers)
                 if fault in ("slowdown", "server_error"):
                     client.sendall(_error_response(fault))
@@ -80,6 +86,7 @@ class _Server(socketserver.ThreadingTCPServer):
         self.counts: Counter[str] = Counter()
         self.keys: Counter[str] = Counter()
         self.expired: set[str] = set()
+        self.stalling, self.released = threading.Event(), threading.Event()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
@@ -153,6 +160,10 @@ class FaultProxy:
         with self._server._lock:
             self._server.expired.add(access_key_id)
 
+    def stall_gets(self) -> None:
+        """Answer no later GET: read it, then hold the connection open until the proxy stops."""
+        self._server.stalling.set()
+
     def __enter__(self) -> FaultProxy:
         self._thread.start()
         self._timer.start()
@@ -161,6 +172,7 @@ class FaultProxy:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._timer.cancel()
+        self._server.released.set()
         self._server.shutdown()
         self._server.server_close()
 

@@ -134,16 +134,17 @@ class CrtClient:
         return self._netloc, f"/{bucket}/{quoted}"
 
     def put_file(self, bucket: str, key: str, path: Path, size: int, headers: dict[str, str],
-                 on_done: Callable[[CrtResponse], None]) -> crt_s3.S3Request:
-        """PUT the file at ``path`` (``size`` bytes, at most one part) as ``key`` in one request."""
+                 on_done: Callable[[CrtResponse], None], on_progress: Callable[..., None]) -> crt_s3.S3Request:
+        """PUT the file at ``path`` (``size`` bytes, at most one part) as ``key`` in one request; ``on_progress``
+        hears of the bytes as they leave."""
         host, target = self._address(bucket, key)
         request = http.HttpRequest("PUT", target, http.HttpHeaders(
             [("Host", host), ("Content-Length", str(size)), *headers.items()]))
         return self._send(crt_s3.S3RequestType.PUT_OBJECT, "PutObject", request, on_done,
-                          send_filepath=str(path), checksum_config=self._upload_checksum)
+                          send_filepath=str(path), checksum_config=self._upload_checksum, on_progress=on_progress)
 
-    def get_tail(self, bucket: str, key: str, length: int, path: Path,
-                 on_done: Callable[[CrtResponse], None]) -> crt_s3.S3Request:
+    def get_tail(self, bucket: str, key: str, length: int, path: Path, on_done: Callable[[CrtResponse], None],
+                 on_progress: Callable[..., None]) -> crt_s3.S3Request:
         """GET the last ``length`` bytes of ``key`` (all of it when it is smaller) into ``path``, in one request.
 
         The response's ``Content-Range`` tells the object's size and where the tail starts, so one
@@ -153,7 +154,8 @@ class CrtClient:
         request = http.HttpRequest("GET", target, http.HttpHeaders([("Host", host), ("Range", f"bytes=-{length}")]))
         # DEFAULT, not GET_OBJECT: the range is one request already, and the CRT's part splitting
         # costs CPU per object (measured: 10% fewer GETs per second on 64 KiB objects).
-        return self._send(crt_s3.S3RequestType.DEFAULT, "GetObject", request, on_done, recv_filepath=str(path))
+        return self._send(crt_s3.S3RequestType.DEFAULT, "GetObject", request, on_done, recv_filepath=str(path),
+                          on_progress=on_progress)
 
     def get_head(self, bucket: str, key: str, end: int, if_match: str, path: Path,
                  on_done: Callable[[CrtResponse], None], on_bytes: Callable[[int], None]) -> crt_s3.S3Request:

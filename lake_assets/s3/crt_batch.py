@@ -50,7 +50,8 @@ class _Tail:
 class Job:
     """One request's worth of an object: its reference, the future of its outcome, how often it was sent.
 
-    The download of a large object's head carries the tail that was downloaded first.
+    The download of a large object's head carries the tail that was downloaded first. ``moved`` is when
+    its request last moved a byte (or was sent): the window cancels a request that stalls.
     """
 
     ref: S3ObjectRef
@@ -59,13 +60,20 @@ class Job:
     attempts: int = 0
     part_file: str | None = None
     tail: _Tail | None = None
+    moved: float = 0.0
+
+    def touch(self, *_: object, **__: object) -> None:
+        """Note that the request moved bytes now (a CRT progress callback)."""
+        self.moved = time.monotonic()
 
 
 class RequestWindow:
     """Keeps up to ``max_in_flight`` requests going; retries network errors and retryable statuses.
 
     Completions arrive on CRT threads and are handled here, on the calling thread, so settling an
-    object (a rename, a hand-over to the boto3 path) never blocks the event loops.
+    object (a rename, a hand-over to the boto3 path) never blocks the event loops. A request that moves
+    no byte for ``read_timeout`` seconds (a stalled server, a half-open connection) is cancelled and
+    counts as a network error: retried, then failed, so a batch always ends in bounded time.
     """
 
     def __init__(self, config: S3TransferConfig, stats: TransferStatistics, operation: str) -> None:
@@ -80,6 +88,8 @@ class RequestWindow:
         waiting: list[tuple[float, int, Job]] = []
         order = itertools.count()
         in_flight: dict[Job, S3Request] = {}
+        stalled: set[Job] = set()
+        limit = self._config.read_timeout
         try:
             while ready or waiting or in_flight:
                 now = time.monotonic()
@@ -88,14 +98,23 @@ class RequestWindow:
                 while ready and len(in_flight) < self._config.max_in_flight:
                     job = ready.pop()
                     job.attempts += 1
+                    job.touch()
                     self._stats.on_request(self._operation, retry=job.attempts > 1)
                     in_flight[job] = send(job, lambda response, job=job: done.put((job, response)))
-                timeout = max(waiting[0][0] - now, 0.0) if waiting else None
+                for job in [job for job in in_flight if job not in stalled and now - job.moved >= limit]:
+                    stalled.add(job)  # its completion (a cancellation) comes back through ``done``
+                    in_flight[job].cancel()
+                wakes = [job.moved + limit for job in in_flight if job not in stalled] + [due for due, *_ in waiting[:1]]
+                timeout = max(min(wakes) - now, 0.0) if wakes else None
                 try:
                     job, response = done.get(timeout=timeout)
                 except queue.Empty:
                     continue
                 del in_flight[job]
+                if job in stalled:
+                    stalled.discard(job)
+                    response.status, response.error = None, TimeoutError(
+                        f"{self._operation} s3 {job.ref.key}: no byte moved for {limit:.0f} s (read_timeout)")
                 if not response.ok and response.retryable and job.attempts <= self._config.retry_attempts:
                     logger.debug("%s %s: %s; retry %d", self._operation, job.ref.key,
                                  response.status or response.error, job.attempts)
@@ -121,7 +140,7 @@ def upload_files(crt: CrtClient, uploader: FileUploader, config: S3TransferConfi
 
     def send(job: Job, on_done: Callable[[CrtResponse], None]) -> S3Request:
         headers = write_headers(config, overwrite, job.ref.metadata)
-        return crt.put_file(bucket, job.ref.key, job.ref.local_path, job.size, headers, on_done)
+        return crt.put_file(bucket, job.ref.key, job.ref.local_path, job.size, headers, on_done, job.touch)
 
     def settle(job: Job, response: CrtResponse) -> None:
         if response.ok:
@@ -163,9 +182,9 @@ def download_files(crt: CrtClient, downloader: FileDownloader, objects_pool: Exe
     def send(job: Job, on_done: Callable[[CrtResponse], None]) -> S3Request:
         job.part_file = job.part_file or part_file_name(job.ref.local_path)
         if job.tail is None:
-            return crt.get_tail(bucket, job.ref.key, tail_length, Path(job.part_file), on_done)
+            return crt.get_tail(bucket, job.ref.key, tail_length, Path(job.part_file), on_done, job.touch)
         return crt.get_head(bucket, job.ref.key, job.tail.start - 1, job.tail.etag, Path(job.part_file), on_done,
-                            on_bytes)
+                            lambda amount: (job.touch(), on_bytes(amount)))
 
     def settle(job: Job, response: CrtResponse) -> list[Job] | None:
         if not response.ok:

@@ -5,6 +5,7 @@ reported in the ``failed`` lists, never raised or dropped."""
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,25 @@ def test_the_crt_retries_the_failed_parts_of_a_large_download_itself(seaweed: Em
     assert faults["pinned"] >= 12 + faults["server_error pinned"] and faults["server_error pinned"] >= 4
     assert stats["requests"] == {"HeadBucket": 1, "GetObject": 2} and stats["retries"] == 0
     assert stats["bytes_downloaded"] == source.stat().st_size
+
+
+@pytest.mark.parametrize("size", [100_000, 20 * MiB], ids=["small", "large"])
+def test_a_stalled_server_fails_a_crt_download_in_bounded_time_and_leaves_no_file(
+        seaweed: EmbeddedS3, bucket: str, tmp_path: Path, size: int) -> None:
+    """A server that takes the request and never answers: each request is cancelled after ``read_timeout``
+    without a byte, retried, and the object fails; nothing is left where it was going."""
+    source = write_files(tmp_path / "up", {"k": size})["k"]
+    with S3Handler(seaweed.transfer_config(show_progress=False)) as s3:
+        s3.upload_objects(bucket, [S3ObjectRef("k", source)])
+    with FaultProxy(seaweed.ports.s3, rate=0.0) as proxy:
+        config = seaweed.transfer_config(show_progress=False, endpoint_url=proxy.endpoint_url, engine="crt",
+                                         read_timeout=2.0, retry_attempts=1)
+        with S3Handler(config) as s3:
+            s3.existing_keys(bucket, [])  # the bucket check (a HEAD) goes through before the stall
+            proxy.stall_gets()
+            began = time.monotonic()
+            result = s3.download_batch(bucket, [S3ObjectRef("k", tmp_path / "down" / "k")])
+            elapsed = time.monotonic() - began
+    assert result.failures and "no byte moved for 2 s (read_timeout)" in str(result.failures[0].error)
+    assert elapsed < 15  # two attempts of 2 s, and the backoff between them: never for ever
+    assert not list((tmp_path / "down").iterdir())
