@@ -67,7 +67,8 @@ class S3TransferConfig:
             self-signed certificate; prefer ``ca_bundle``.
         unsigned: Send requests unsigned (anonymous), for public buckets; no credentials are looked up.
         connect_timeout: Seconds to wait for a TCP connection.
-        read_timeout: Seconds to wait on a socket read.
+        read_timeout: Seconds to wait on a socket read; on the crt engine, how long a request may move no
+            byte before it is cancelled and retried as a network error (a stalled server).
         show_progress: Draw rich progress bars for batch transfers.
         engine: ``"crt"`` sends every single-request transfer of a batch (uploads up to
             ``multipart_threshold``, and every range of a download) through the AWS Common Runtime,
