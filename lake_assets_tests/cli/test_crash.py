@@ -110,7 +110,8 @@ def test_a_killed_multipart_upload_is_redone_and_its_open_upload_aborted(
 
 
 def test_a_backfill_killed_part_way_completes_when_run_again(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             no_lake_settings: None) -> None:
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home)

@@ -383,7 +383,7 @@ def test_a_long_range_curated_four_at_a_time_keeps_two_weeks_of_history_files(
 ], ids=["missing-bucket", "wrong-keys"])
 def test_a_run_with_a_wrong_bucket_or_keys_fails_at_once_naming_them_and_writes_nothing(
         lake: dict[str, S3TransferResource], seaweed: EmbeddedS3, tmp_path: Path, setting: str, value: str,
-        message: str) -> None:
+        message: str, no_lake_settings: None) -> None:
     publish(lake, DAY_AGGS, JAN[:1])
     keys = seaweed.credentials()
     fields = {"bucket": lake["lake_s3"].bucket, "endpoint_url": seaweed.endpoint_url, "region_name": LOCAL_REGION,
