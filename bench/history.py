@@ -26,15 +26,12 @@ import dagster as dg
 from lake_assets.cli.runner import run_sensor_backfill
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
 from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS
-from lake_assets.local_s3 import EmbeddedS3, free_ports
-from lake_assets.local_s3.server import LOCAL_REGION
 
 sys.path.insert(0, str(Path(__file__).parent))
 from backfill import NO_TELEMETRY  # noqa: E402  (bench/ is not a package)
-from instance_growth import files_size  # noqa: E402
+from instance_growth import files_size, published  # noqa: E402
 
 
 def tick_cpu(defs: dg.Definitions, instance: dg.DagsterInstance, name: str,
@@ -56,45 +53,31 @@ def main() -> None:
     args = parser.parse_args()
     spec = dataclasses.replace(DAY_AGGS, start_date=args.start)
     days = publishing_days(spec.calendar, args.start, args.until)
-    with tempfile.TemporaryDirectory() as work:
-        server = EmbeddedS3(Path(work) / "s3", free_ports())
-        server.start()
-        try:
-            server.ensure_buckets("vendor", "lake")
-            keys = server.credentials()
-            resources = {name: S3TransferResource(bucket=bucket, endpoint_url=server.endpoint_url,
-                                                  region_name=LOCAL_REGION, aws_access_key_id=keys.access_key_id,
-                                                  aws_secret_access_key=keys.secret_access_key, addressing_style="path")
-                         for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
-            with resources["vendor_s3"].open() as vendor:
-                for day in days:
-                    vendor.put_bytes("vendor", spec.source.key(day), gzip_csv(day_aggs_frame(day, args.tickers)))
-            defs = dg.Definitions.merge(build_dataset_defs(spec), dg.Definitions(resources=resources))
-            home = Path(work) / "home"
-            home.mkdir()
-            instance = dg.DagsterInstance.local_temp(str(home), overrides=NO_TELEMETRY)
-            began = time.perf_counter()
-            first = run_sensor_backfill(defs, instance, spec, lambda *_: None)
-            first_seconds = time.perf_counter() - began
-            size = files_size(home)
-            began = time.perf_counter()
-            again = run_sensor_backfill(defs, instance, spec, lambda *_: None)
-            noop_seconds = time.perf_counter() - began
-            full, cursor = tick_cpu(defs, instance, f"{spec.name}_missing_partitions", None)
-            incremental, _ = tick_cpu(defs, instance, f"{spec.name}_missing_partitions", cursor)
-            rollups, _ = tick_cpu(defs, instance, f"{spec.name}_rollups", None)
-            print(f"{len(days)} trading days {days[0]}..{days[-1]}, {args.tickers} rows a day")
-            print("| figure | result |\n| --- | ---: |")
-            print(f"| first backfill, in process | {first_seconds:.0f} s: {first.runs} runs, {len(first.months)} "
-                  f"rollups, {len(first.failed_runs)} failed, {first.ticks} ticks |")
-            print(f"| no-op `lake run` | {noop_seconds:.1f} s ({again.runs} runs, {again.ticks} ticks) |")
-            print(f"| missing-partition tick, full pass / incremental | {full:.2f} / {incremental:.2f} CPU s |")
-            print(f"| rollup tick | {rollups:.2f} CPU s |")
-            print(f"| instance (SQLite) after the first backfill | {size / 1e6:.0f} MB, "
-                  f"{size / len(days) * 1000 / 1e6:.0f} MB per 1,000 partitions |")
-        finally:
-            server.stop()
-
+    files = ((spec.source.key(day), gzip_csv(day_aggs_frame(day, args.tickers))) for day in days)
+    with tempfile.TemporaryDirectory() as work, published(Path(work), files) as resources:
+        defs = dg.Definitions.merge(build_dataset_defs(spec), dg.Definitions(resources=resources))
+        home = Path(work) / "home"
+        home.mkdir()
+        instance = dg.DagsterInstance.local_temp(str(home), overrides=NO_TELEMETRY)
+        began = time.perf_counter()
+        first = run_sensor_backfill(defs, instance, spec, lambda *_: None)
+        first_seconds = time.perf_counter() - began
+        size = files_size(home)
+        began = time.perf_counter()
+        again = run_sensor_backfill(defs, instance, spec, lambda *_: None)
+        noop_seconds = time.perf_counter() - began
+        full, cursor = tick_cpu(defs, instance, f"{spec.name}_missing_partitions", None)
+        incremental, _ = tick_cpu(defs, instance, f"{spec.name}_missing_partitions", cursor)
+        rollups, _ = tick_cpu(defs, instance, f"{spec.name}_rollups", None)
+        print(f"{len(days)} trading days {days[0]}..{days[-1]}, {args.tickers} rows a day")
+        print("| figure | result |\n| --- | ---: |")
+        print(f"| first backfill, in process | {first_seconds:.0f} s: {first.runs} runs, {len(first.months)} "
+              f"rollups, {len(first.failed_runs)} failed, {first.ticks} ticks |")
+        print(f"| no-op `lake run` | {noop_seconds:.1f} s ({again.runs} runs, {again.ticks} ticks) |")
+        print(f"| missing-partition tick, full pass / incremental | {full:.2f} / {incremental:.2f} CPU s |")
+        print(f"| rollup tick | {rollups:.2f} CPU s |")
+        print(f"| instance (SQLite) after the first backfill | {size / 1e6:.0f} MB, "
+              f"{size / len(days) * 1000 / 1e6:.0f} MB per 1,000 partitions |")
 
 if __name__ == "__main__":
     main()

@@ -17,6 +17,8 @@ import sqlite3
 import tempfile
 import time
 from datetime import date
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -32,6 +34,27 @@ from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.local_s3.server import LOCAL_REGION
 
 SPEC = dataclasses.replace(DAY_AGGS, start_date=date(2006, 1, 3))
+
+
+@contextmanager
+def published(work: Path, files: Iterable[tuple[str, bytes]]) -> Iterator[dict[str, S3TransferResource]]:
+    """A fresh embedded SeaweedFS under ``work`` whose bucket ``vendor`` holds ``files`` (key, bytes) and whose
+    bucket ``lake`` is empty; yield the vendor and lake resources on it, as its admin."""
+    server = EmbeddedS3(work / "s3", free_ports())
+    server.start()
+    try:
+        server.ensure_buckets("vendor", "lake")
+        keys = server.credentials()
+        resources = {name: S3TransferResource(bucket=bucket, endpoint_url=server.endpoint_url,
+                                              region_name=LOCAL_REGION, aws_access_key_id=keys.access_key_id,
+                                              aws_secret_access_key=keys.secret_access_key, addressing_style="path")
+                     for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
+        with resources["vendor_s3"].open() as vendor:
+            for key, data in files:
+                vendor.put_bytes("vendor", key, data, overwrite=True)
+        yield resources
+    finally:
+        server.stop()
 
 
 def files_size(root: Path) -> int:
@@ -64,44 +87,30 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=124)
     args = parser.parse_args()
     days = publishing_days(SPEC.calendar, SPEC.start_date, date(2026, 1, 1))[:args.days]
-    with tempfile.TemporaryDirectory() as work:
-        server = EmbeddedS3(Path(work) / "s3", free_ports())
-        server.start()
-        try:
-            server.ensure_buckets("vendor", "lake")
-            keys = server.credentials()
-            resources = {name: S3TransferResource(bucket=bucket, endpoint_url=server.endpoint_url,
-                                                  region_name=LOCAL_REGION, aws_access_key_id=keys.access_key_id,
-                                                  aws_secret_access_key=keys.secret_access_key, addressing_style="path")
-                         for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
-            with resources["vendor_s3"].open() as vendor:
-                for day in days:
-                    vendor.put_bytes("vendor", SPEC.source.key(day), vendor_file(DAY_AGGS, day), overwrite=True)
-            job = dg.Definitions.merge(build_dataset_defs(SPEC), dg.Definitions(resources=resources)) \
-                .resolve_job_def(ingest_job_name(SPEC))
-            home = Path(work) / "home"
-            home.mkdir()
-            with dg.instance_for_test(temp_dir=str(home)) as instance:
-                before = files_size(home)
-                began = time.perf_counter()
-                for start in range(0, len(days), SPEC.chunk):
-                    chunk = days[start:start + SPEC.chunk]
-                    assert job.execute_in_process(instance=instance, run_config=QUIET, tags={
-                        "dagster/asset_partition_range_start": partition_key(chunk[0]),
-                        "dagster/asset_partition_range_end": partition_key(chunk[-1])}).success
-                seconds = time.perf_counter() - began
-                per_1000 = 1000 / len(days)
-                events, checks = row_bytes(home)
-                print(f"{len(days)} partitions in {seconds:.1f} s; instance files grew "
-                      f"{(files_size(home) - before) * per_1000 / 1e6:.1f} MB per 1,000 partitions")
-                print(f"check executions by status: {checks}")
-                print("| rows | MB per 1,000 partitions |\n| --- | ---: |")
-                for kind, size in sorted(events.items(), key=lambda item: -item[1]):
-                    print(f"| {kind} | {size * per_1000 / 1e6:.2f} |")
-                print(f"| all rows | {sum(events.values()) * per_1000 / 1e6:.2f} |")
-        finally:
-            server.stop()
-
+    with tempfile.TemporaryDirectory() as work, published(
+            Path(work), ((SPEC.source.key(day), vendor_file(DAY_AGGS, day)) for day in days)) as resources:
+        job = dg.Definitions.merge(build_dataset_defs(SPEC), dg.Definitions(resources=resources)) \
+            .resolve_job_def(ingest_job_name(SPEC))
+        home = Path(work) / "home"
+        home.mkdir()
+        with dg.instance_for_test(temp_dir=str(home)) as instance:
+            before = files_size(home)
+            began = time.perf_counter()
+            for start in range(0, len(days), SPEC.chunk):
+                chunk = days[start:start + SPEC.chunk]
+                assert job.execute_in_process(instance=instance, run_config=QUIET, tags={
+                    "dagster/asset_partition_range_start": partition_key(chunk[0]),
+                    "dagster/asset_partition_range_end": partition_key(chunk[-1])}).success
+            seconds = time.perf_counter() - began
+            per_1000 = 1000 / len(days)
+            events, checks = row_bytes(home)
+            print(f"{len(days)} partitions in {seconds:.1f} s; instance files grew "
+                  f"{(files_size(home) - before) * per_1000 / 1e6:.1f} MB per 1,000 partitions")
+            print(f"check executions by status: {checks}")
+            print("| rows | MB per 1,000 partitions |\n| --- | ---: |")
+            for kind, size in sorted(events.items(), key=lambda item: -item[1]):
+                print(f"| {kind} | {size * per_1000 / 1e6:.2f} |")
+            print(f"| all rows | {sum(events.values()) * per_1000 / 1e6:.2f} |")
 
 if __name__ == "__main__":
     main()
