@@ -36,6 +36,16 @@ from lake_assets.local_s3.server import LOCAL_REGION
 SPEC = dataclasses.replace(DAY_AGGS, start_date=date(2006, 1, 3))
 
 
+def lake_resources(server: EmbeddedS3) -> dict[str, S3TransferResource]:
+    """The vendor and lake resources on ``server``'s buckets ``vendor`` and ``lake`` (created), as its admin."""
+    server.ensure_buckets("vendor", "lake")
+    keys = server.credentials()
+    return {name: S3TransferResource(bucket=bucket, endpoint_url=server.endpoint_url, region_name=LOCAL_REGION,
+                                     aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key,
+                                     addressing_style="path")
+            for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
+
+
 @contextmanager
 def published(work: Path, files: Iterable[tuple[str, bytes]]) -> Iterator[dict[str, S3TransferResource]]:
     """A fresh embedded SeaweedFS under ``work`` whose bucket ``vendor`` holds ``files`` (key, bytes) and whose
@@ -43,12 +53,7 @@ def published(work: Path, files: Iterable[tuple[str, bytes]]) -> Iterator[dict[s
     server = EmbeddedS3(work / "s3", free_ports())
     server.start()
     try:
-        server.ensure_buckets("vendor", "lake")
-        keys = server.credentials()
-        resources = {name: S3TransferResource(bucket=bucket, endpoint_url=server.endpoint_url,
-                                              region_name=LOCAL_REGION, aws_access_key_id=keys.access_key_id,
-                                              aws_secret_access_key=keys.secret_access_key, addressing_style="path")
-                     for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
+        resources = lake_resources(server)
         with resources["vendor_s3"].open() as vendor:
             for key, data in files:
                 vendor.put_bytes("vendor", key, data, overwrite=True)

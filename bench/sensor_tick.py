@@ -36,11 +36,11 @@ from lake_assets.lake.datasets.catalog import NODAL_PRICES
 from lake_assets.lake.layout import KeyTemplate
 from lake_assets.lake.planning import PlanCursor
 from lake_assets.local_s3 import EmbeddedS3, free_ports
-from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets.s3 import S3Handler, S3ObjectRef
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transfer import request_counts  # noqa: E402  (bench/ is not a package)
+from instance_growth import lake_resources  # noqa: E402  (bench/ is not a package)
+from transfer import request_counts  # noqa: E402
 
 #: A third dataset, for the benchmark only: the same vendor layout for another ISO.
 ERCOT_PRICES = dataclasses.replace(NODAL_PRICES, name="ercot_nodal_prices",
@@ -95,13 +95,7 @@ def main() -> None:
         server = EmbeddedS3(Path(work) / "s3", free_ports(), metrics_port=metrics_port)
         server.start()
         try:
-            server.ensure_buckets("vendor", "lake")
-            keys = server.credentials()
-            resource = {name: S3TransferResource(bucket=bucket, endpoint_url=server.endpoint_url,
-                                                 region_name=LOCAL_REGION, aws_access_key_id=keys.access_key_id,
-                                                 aws_secret_access_key=keys.secret_access_key,
-                                                 addressing_style="path")
-                        for name, bucket in (("vendor_s3", "vendor"), ("lake_s3", "lake"))}
+            resource = lake_resources(server)
             print("| dataset | days | full pass median CPU s | incremental tick median CPU s | runs requested "
                   "(every 97th day missing) | LIST requests full / incremental |")
             print("| --- | ---: | ---: | ---: | ---: | ---: |")
