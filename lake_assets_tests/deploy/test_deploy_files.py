@@ -1,6 +1,6 @@
-"""What of the Kubernetes deployment can be checked without a cluster, Helm or Docker (none run here): the Helm
-values state the same policies as deploy/dagster.yaml (which the PostgreSQL test runs for real), and the
-Dockerfile's inputs exist and pin what the test suite ran, plus the deployment's own libraries."""
+"""What of the image can be checked without Docker (none runs here): the Dockerfile's inputs exist and pin what the
+test suite ran, plus the deployment's own libraries, and it serves the code location the workspaces name. The
+chart and the instance policy are lake_assets_tests/deploy/test_chart.py's."""
 
 from __future__ import annotations
 
@@ -21,26 +21,6 @@ def _yaml(path: Path) -> Any:
 
 def _pins(lock: Path) -> dict[str, str]:
     return dict(re.findall(r"^([a-z0-9_.-]+)==(\S+)", lock.read_text(), re.MULTILINE))
-
-
-def test_the_helm_values_state_the_instance_configs_policies() -> None:
-    instance, values = _yaml(DEPLOY / "dagster.yaml"), _yaml(DEPLOY / "helm" / "values.yaml")
-    daemon = values["dagsterDaemon"]
-    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert daemon["runCoordinator"]["type"] == "QueuedRunCoordinator" == instance["run_coordinator"]["class"]
-    assert queued["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
-    assert queued["dequeueIntervalSeconds"] == instance["run_coordinator"]["config"]["dequeue_interval_seconds"]
-    assert queued["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
-    assert values["concurrency"]["pools"]["defaultLimit"] == instance["concurrency"]["pools"]["default_limit"]
-    retries, monitoring = instance["run_retries"], instance["run_monitoring"]
-    assert daemon["runRetries"] == {"enabled": retries["enabled"], "maxRetries": retries["max_retries"],
-                                    "retryOnAssetOrOpFailure": retries["retry_on_asset_or_op_failure"]}
-    assert (daemon["runMonitoring"]["startTimeoutSeconds"], daemon["runMonitoring"]["pollIntervalSeconds"]) == (
-        monitoring["start_timeout_seconds"], monitoring["poll_interval_seconds"])
-    assert daemon["sensors"]["numWorkers"] == instance["sensors"]["num_workers"]
-    assert values["postgresql"]["postgresqlScheme"] == instance["storage"]["postgres"]["postgres_db"]["scheme"]
-    assert values["telemetry"]["enabled"] is instance["telemetry"]["enabled"] is False
-    assert values["runLauncher"]["type"] == "K8sRunLauncher"
 
 
 def test_the_chart_the_image_and_the_workspace_serve_the_same_code_location() -> None:
