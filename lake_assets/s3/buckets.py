@@ -21,7 +21,9 @@ class CheckedBuckets:
         """Fail fast, once per bucket, if the bucket is missing or the credentials are rejected.
 
         HEAD responses carry no error code, so a 403 or 400 is asked again as a one-key LIST, whose
-        body says whether the key, the signature or the permission is at fault.
+        body says whether the key, the signature or the permission is at fault. A bucket that lists is
+        reachable: an identity allowed to list but refused the HEAD (moto asks for an ``s3:HeadBucket``
+        permission that AWS does not have) passes.
 
         Raises:
             S3Error: ``BucketNotFoundError``, ``InvalidCredentialsError``, ``AccessDeniedError`` or
@@ -45,8 +47,8 @@ class CheckedBuckets:
         self._checked.add(bucket)
 
     def _explain_head_bucket_failure(self, bucket: str, head_error: ClientError) -> None:
+        """Raise what a one-key LIST says is wrong; return if the bucket lists after all."""
         try:
             self._client.list_objects_v2(Bucket=bucket, MaxKeys=1)
         except ClientError as exc:
             raise classify(exc, operation="HeadBucket", bucket=bucket) from head_error
-        raise classify(head_error, operation="HeadBucket", bucket=bucket)
