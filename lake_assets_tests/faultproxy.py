@@ -7,7 +7,8 @@ For a configurable fraction of requests it answers ``503 SlowDown`` or ``500 Int
 unchanged, so SigV4 signatures made for the proxy's address still verify at the server.
 
 With ``stall_gets()`` it reads every later GET and answers nothing, holding the connection open (a
-stalled server) until the proxy stops.
+stalled server) until the proxy stops. With ``trickle_gets(chunk, pause)`` it passes every later GET's
+answer on ``chunk`` bytes at a time, ``pause`` seconds apart (a slow link that still moves).
 
 It also serves as a forward proxy (``HTTP_PROXY``: the server answers absolute request URIs), counts
 the requests signed by each access key, and answers ``400 ExpiredToken`` to keys marked expired.
@@ -65,6 +66,12 @@ class _Handler(socketserver.BaseRequestHandler):
                     client.sendall(response[: max(1, len(response) // 2)])
                     client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     return  # closing with SO_LINGER 0 sends a RST
+                if self.server.trickle and head.startswith(b"GET "):
+                    chunk, pause = self.server.trickle
+                    for start in range(0, len(response), chunk):
+                        client.sendall(response[start:start + chunk])
+                        time.sleep(pause)
+                    continue
                 client.sendall(response)
         except (OSError, ValueError):
             return
@@ -87,6 +94,7 @@ class _Server(socketserver.ThreadingTCPServer):
         self.keys: Counter[str] = Counter()
         self.expired: set[str] = set()
         self.stalling, self.released = threading.Event(), threading.Event()
+        self.trickle: tuple[int, float] | None = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
@@ -163,6 +171,10 @@ class FaultProxy:
     def stall_gets(self) -> None:
         """Answer no later GET: read it, then hold the connection open until the proxy stops."""
         self._server.stalling.set()
+
+    def trickle_gets(self, chunk: int, pause: float) -> None:
+        """Pass every later GET's answer on ``chunk`` bytes at a time, ``pause`` seconds apart."""
+        self._server.trickle = (chunk, pause)
 
     def __enter__(self) -> FaultProxy:
         self._thread.start()

@@ -51,7 +51,7 @@ class Job:
     """One request's worth of an object: its reference, the future of its outcome, how often it was sent.
 
     The download of a large object's head carries the tail that was downloaded first. ``moved`` is when
-    its request last moved a byte (or was sent): the window cancels a request that stalls.
+    its request was sent or last completed a part: the window cancels a request that stalls.
     """
 
     ref: S3ObjectRef
@@ -63,7 +63,7 @@ class Job:
     moved: float = 0.0
 
     def touch(self, *_: object, **__: object) -> None:
-        """Note that the request moved bytes now (a CRT progress callback)."""
+        """Note that the request completed bytes now (a CRT progress callback)."""
         self.moved = time.monotonic()
 
 
@@ -71,9 +71,12 @@ class RequestWindow:
     """Keeps up to ``max_in_flight`` requests going; retries network errors and retryable statuses.
 
     Completions arrive on CRT threads and are handled here, on the calling thread, so settling an
-    object (a rename, a hand-over to the boto3 path) never blocks the event loops. A request that moves
-    no byte for ``read_timeout`` seconds (a stalled server, a half-open connection) is cancelled and
-    counts as a network error: retried, then failed, so a batch always ends in bounded time.
+    object (a rename, a hand-over to the boto3 path) never blocks the event loops. A request that completes
+    nothing for ``read_timeout`` seconds (a stalled server, a half-open connection) is cancelled and counts
+    as a network error: retried, then failed, so a batch always ends in bounded time. The CRT tells of a
+    request's bytes only when the request, or a part of a large download, completes (its file stays empty
+    until then: measured on a trickled GET), so this is a deadline for a request of at most
+    ``multipart_chunksize`` bytes, not a socket read timeout as on the classic engine.
     """
 
     def __init__(self, config: S3TransferConfig, stats: TransferStatistics, operation: str) -> None:
@@ -114,7 +117,7 @@ class RequestWindow:
                 if job in stalled:
                     stalled.discard(job)
                     response.status, response.error = None, TimeoutError(
-                        f"{self._operation} s3 {job.ref.key}: no byte moved for {limit:.0f} s (read_timeout)")
+                        f"{self._operation} s3 {job.ref.key}: nothing completed for {limit:.0f} s (read_timeout)")
                 if not response.ok and response.retryable and job.attempts <= self._config.retry_attempts:
                     logger.debug("%s %s: %s; retry %d", self._operation, job.ref.key,
                                  response.status or response.error, job.attempts)
