@@ -1,8 +1,8 @@
 """A year of ``day_aggs`` backfilled through the webserver with the daemon running, against the same year in process.
 
     .venv/bin/python bench/daemon_backfill.py [--executor in_process|multiprocess] [--concurrency 2]
-        [--dequeue-interval SECONDS] [--modes in-process,ranges,per-partition] [--until 2024-12-31]
-        [--start 2024-01-01]
+        [--dequeue-interval SECONDS] [--modes in-process,ranges,per-partition,sensor] [--until 2024-12-31]
+        [--start 2024-01-01] [--tickers N]
 
 Publishes 2024's vendor files (252 NYSE trading days, 100 tickers each) to a fresh embedded SeaweedFS,
 then starts the production layout on loopback: ``dagster code-server``, ``dagster-webserver`` and
@@ -15,7 +15,10 @@ emptied before each:
   executed one after another in this process (no daemon, no run workers);
 - ``ranges``: ``launchPartitionBackfill`` of the raw and curated assets over every trading day, as the
   UI's backfill dialog sends it; the assets' ``BackfillPolicy`` cuts it into range runs;
-- ``per-partition``: the same days as a backfill of the ingest job's partition set: one run per day.
+- ``per-partition``: the same days as a backfill of the ingest job's partition set: one run per day;
+- ``sensor``: the production path, no backfill at all: the dataset's missing-partition sensor is started
+  under the daemon and requests the ranges itself (at most 400 days a tick, every 30 s), one ingest run of
+  the dataset at a time (``lake/dataset``); timed until every day is curated in the lake.
 
 ``--executor`` chooses the executor of every run the daemon launches (the code location is loaded from
 ``bench/executor_defs.py``, which rebuilds ``lake_assets.definitions`` with each executor). Columns: wall time from
@@ -24,6 +27,8 @@ the mutation to the backfill's ``COMPLETED_SUCCESS`` (or the last run's end); wh
 ratio to the in-process time; the runs' own durations (start to end, as Dagster records them).
 ``--start 2006-01-03`` backfills twenty years instead (with ``--until 2025-12-31``: 5,031 partitions), from the
 code location ``history`` of ``bench/executor_defs.py`` (``day_aggs`` alone, from 2006, in process).
+``--tickers N`` publishes N rows a day instead of the sample's 100 (3: a history of index closes, as
+``bench/history.py``).
 """
 
 from __future__ import annotations
@@ -54,10 +59,12 @@ from executor_defs import HISTORY_START  # noqa: E402
 
 from lake_assets.cli.env_file import dagster_env, is_setting, merge_env_file  # noqa: E402
 from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET, activate  # noqa: E402
-from lake_assets.cli.sample import publish_sample  # noqa: E402
+from lake_assets.cli.sample import day_aggs_frame, gzip_csv, publish_sample  # noqa: E402
 from lake_assets.defs.factory import build_dataset_defs, ingest_job_name  # noqa: E402
 from lake_assets.defs.partitions import daily_partitions  # noqa: E402
+from lake_assets.defs.sensors import sensor_name  # noqa: E402
 from lake_assets.defs.resources import s3_resource_from_env  # noqa: E402
+from lake_assets.lake.calendars import publishing_days  # noqa: E402
 from lake_assets.lake.datasets import DAY_AGGS, DatasetSpec  # noqa: E402
 from lake_assets.local_s3 import EmbeddedS3, free_ports  # noqa: E402
 from lake_assets.s3 import S3Handler  # noqa: E402
@@ -67,6 +74,7 @@ from lake_assets_tests.graphql import (  # noqa: E402
     LAUNCH_RUN,
     RUNS,
     SENSORS,
+    START_SENSOR,
     STOP_SENSOR,
 )
 
@@ -174,6 +182,29 @@ class Layout:
             raise SystemExit(f"backfill {backfill_id}: {status}, runs {[run['status'] for run in results]}")
         return started, seconds, results
 
+    def run_sensor(self, name: str, complete: Any) -> tuple[float, float, list[dict[str, Any]]]:
+        """Start sensor ``name`` and wait until ``complete()`` and no run of it is queued or going; stop it."""
+        began, started = time.perf_counter(), time.time()
+        selector = {**REPOSITORY, "sensorName": name}
+        if self.graphql(START_SENSOR, selector=selector)["startSensor"]["__typename"] != "Sensor":
+            raise SystemExit(f"could not start {name}")
+        tags = {"tags": [{"key": "dagster/sensor_name", "value": name}]}
+
+        def finished() -> list[dict[str, Any]] | None:
+            if not complete():
+                return None
+            runs = self.graphql(RUNS, filter=tags)["runsOrError"]["results"]
+            return runs if all(run["status"] in DONE for run in runs) else None
+
+        runs = self.wait("the sensor's runs", finished, every=5.0)
+        seconds = time.perf_counter() - began
+        sensor_id = next(sensor["id"] for sensor in self.graphql(SENSORS, repo=REPOSITORY)["sensorsOrError"]["results"]
+                         if sensor["name"] == name)
+        self.graphql(STOP_SENSOR, id=sensor_id)
+        if {run["status"] for run in runs} != {"SUCCESS"}:
+            raise SystemExit(f"runs: {[run['status'] for run in runs]}")
+        return started, seconds, runs
+
     def run_per_partition(self, job: str, days: list[str]) -> tuple[float, float, list[dict[str, Any]]]:
         """Launch one run of ``job`` per day, as a per-partition sensor would; wait for all of them."""
         began, started = time.perf_counter(), time.time()
@@ -213,6 +244,22 @@ def in_process(server: EmbeddedS3, dagster_home: Path, spec: DatasetSpec) -> tup
     return seconds, runs
 
 
+def curated_days(server: EmbeddedS3, spec: DatasetSpec) -> int:
+    """How many days of ``spec`` are curated in the lake bucket."""
+    with S3Handler(server.transfer_config(show_progress=False)) as s3:
+        return sum(1 for _ in s3.iter_objects(LAKE_BUCKET, f"{spec.curated.prefix}/"))
+
+
+def publish(server: EmbeddedS3, spec: DatasetSpec, start: date, until: date, tickers: int | None) -> None:
+    """The vendor's files of ``spec`` from ``start`` to ``until``: the sample's, or ``tickers`` rows a day."""
+    with S3Handler(server.transfer_config(show_progress=False)) as vendor:
+        if tickers is None:
+            publish_sample(vendor, VENDOR_BUCKET, [spec], start, until)
+            return
+        for day in publishing_days(spec.calendar, start, until):
+            vendor.put_bytes(VENDOR_BUCKET, spec.source.key(day), gzip_csv(day_aggs_frame(day, tickers)))
+
+
 def _ratio(seconds: float, baseline: float) -> str:
     return f"{seconds / baseline:.2f}" if baseline else ""
 
@@ -237,6 +284,7 @@ def main() -> None:
     parser.add_argument("--until", type=date.fromisoformat, default=date(2024, 12, 31), help="last vendor day")
     parser.add_argument("--start", type=date.fromisoformat, default=YEAR_START,
                         help=f"first vendor day; before {DAY_AGGS.start_date}, the code location of twenty years")
+    parser.add_argument("--tickers", type=int, help="rows a vendor file holds (default: the sample's 100)")
     args = parser.parse_args()
     history = args.start < DAY_AGGS.start_date
     spec = dataclasses.replace(DAY_AGGS, start_date=HISTORY_START) if history else DAY_AGGS
@@ -256,8 +304,7 @@ def main() -> None:
         days = [key for key in daily_partitions(spec).get_partition_keys()
                 if args.start.isoformat() <= key <= args.until.isoformat()]
         layout.up("history" if history else args.executor)
-        with S3Handler(server.transfer_config(show_progress=False)) as vendor:
-            publish_sample(vendor, VENDOR_BUCKET, [spec], args.start, args.until)
+        publish(server, spec, args.start, args.until, args.tickers)
         print(f"{len(days)} partitions; executor {args.executor}; {args.concurrency} runs at once; dequeue interval "
               f"{args.dequeue_interval or 'as in dagster_home/dagster.yaml'}; logs in {logs}\n")
         print("| mode | runs | wall s | data complete s | first run starts s | runs phase s | vs in-process |"
@@ -275,6 +322,9 @@ def main() -> None:
                     started, seconds, runs = layout.backfill({
                         "partitionNames": days, "title": "bench",
                         "assetSelection": [{"path": ["day_aggs", "raw"]}, {"path": ["day_aggs", "curated"]}]})
+                elif mode == "sensor":
+                    started, seconds, runs = layout.run_sensor(
+                        sensor_name(spec), lambda: curated_days(server, spec) == len(days))
                 else:
                     started, seconds, runs = layout.run_per_partition(ingest_job_name(spec), days)
                 count = len(runs)

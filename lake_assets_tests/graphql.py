@@ -16,3 +16,5 @@ RUNS = """query ($filter: RunsFilter!) { runsOrError(filter: $filter) {
   __typename ... on Runs { results { runId status startTime endTime } } ... on PythonError { message } } }"""
 LAUNCH_RUN = """mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+START_SENSOR = """mutation ($selector: SensorSelector!) { startSensor(sensorSelector: $selector) {
+  __typename ... on Sensor { sensorState { status } } ... on PythonError { message } } }"""

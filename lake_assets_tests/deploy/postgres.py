@@ -39,10 +39,14 @@ def _free_port() -> int:
 
 
 class ThrowawayPostgres:
-    """One cluster on 127.0.0.1 with password (SCRAM) authentication and an empty database ``db_name``."""
+    """One cluster on 127.0.0.1 with password (SCRAM) authentication and an empty database ``db_name``.
 
-    def __init__(self, db_name: str = "dagster", username: str = "dagster") -> None:
-        self.db_name, self.username = db_name, username
+    Without ``fsync`` (the tests' default) a commit does not wait for the disk; a benchmark of what a
+    deployment pays turns it on.
+    """
+
+    def __init__(self, db_name: str = "dagster", username: str = "dagster", fsync: bool = False) -> None:
+        self.db_name, self.username, self.fsync = db_name, username, fsync
         self.password = secrets.token_urlsafe(16)
         self.port = _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="lake-pg-"))
@@ -85,14 +89,19 @@ class ThrowawayPostgres:
         with self.log.open("wb") as out:
             self._process = subprocess.Popen(
                 [str(binaries / "postgres"), "-D", str(data), "-c", "listen_addresses=127.0.0.1", "-p",
-                 str(self.port), "-c", f"unix_socket_directories={data}", "-c", "fsync=off", "-c",
-                 "max_connections=200"], stdout=out, stderr=subprocess.STDOUT, user=self._user, cwd=self.root)
+                 str(self.port), "-c", f"unix_socket_directories={data}", "-c",
+                 f"fsync={'on' if self.fsync else 'off'}", "-c", "max_connections=200"],
+                stdout=out, stderr=subprocess.STDOUT, user=self._user, cwd=self.root)
         self._wait_ready()
+        self.create_database(self.db_name)
+
+    def create_database(self, name: str) -> None:
+        """Create an empty database ``name``, owned by :attr:`username`."""
         admin = self.connect("postgres")
         admin.autocommit = True  # CREATE DATABASE runs outside a transaction
         try:
             with admin.cursor() as cursor:
-                cursor.execute(f"CREATE DATABASE {self.db_name}")
+                cursor.execute(f"CREATE DATABASE {name}")
         finally:
             admin.close()
 
