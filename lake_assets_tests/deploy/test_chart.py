@@ -207,6 +207,7 @@ def test_the_migrate_step_runs_before_every_upgrade_against_the_charts_instance(
     pod = job["spec"]["template"]["spec"]
     container, = pod["containers"]
     assert container["command"] == ["dagster", "instance", "migrate"]
+    assert "serviceAccountName" not in pod and pod["automountServiceAccountToken"] is False  # no S3 role
     assert pod["volumes"][0]["configMap"]["name"] == _one(rendered, "ConfigMap")["metadata"]["name"]
     assert container["volumeMounts"][0]["mountPath"] == f"{_yaml(CHART / 'values.yaml')['dagsterHome']}/dagster.yaml"
     assert "Job" not in {doc["kind"] for doc in _manifests(_render({"migrate": {"enabled": False}}))}
