@@ -67,11 +67,11 @@ class S3TransferConfig:
             self-signed certificate; prefer ``ca_bundle``.
         unsigned: Send requests unsigned (anonymous), for public buckets; no credentials are looked up.
         connect_timeout: Seconds to wait for a TCP connection.
-        read_timeout: Seconds to wait on a socket read; on the crt engine, how long a request (at most
-            ``multipart_chunksize`` bytes, or a part of a large download) may take to complete before it is
-            cancelled and retried as a network error: the CRT reports no byte before that. A link slower
-            than ``multipart_chunksize / read_timeout`` (140 KB/s at the defaults) needs a longer
-            ``read_timeout`` or the classic engine.
+        read_timeout: Seconds to wait on a socket read; on the crt engine, how long one request (an upload
+            of up to ``multipart_threshold`` bytes, a download's tail or part of ``multipart_chunksize``)
+            may take to complete before it is cancelled and retried as a network error: the CRT reports
+            no byte before that. A link slower than 8 MiB per ``read_timeout`` (140 KB/s at the defaults)
+            needs a longer ``read_timeout`` or the classic engine.
         show_progress: Draw rich progress bars for batch transfers.
         engine: ``"crt"`` sends every single-request transfer of a batch (uploads up to
             ``multipart_threshold``, and every range of a download) through the AWS Common Runtime,

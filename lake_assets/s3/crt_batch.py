@@ -75,8 +75,8 @@ class RequestWindow:
     nothing for ``read_timeout`` seconds (a stalled server, a half-open connection) is cancelled and counts
     as a network error: retried, then failed, so a batch always ends in bounded time. The CRT tells of a
     request's bytes only when the request, or a part of a large download, completes (its file stays empty
-    until then: measured on a trickled GET), so this is a deadline for a request of at most
-    ``multipart_chunksize`` bytes, not a socket read timeout as on the classic engine.
+    until then: measured on a trickled GET), so this is a deadline for one request (up to
+    ``multipart_threshold`` or ``multipart_chunksize`` bytes), not a socket read timeout as on the classic engine.
     """
 
     def __init__(self, config: S3TransferConfig, stats: TransferStatistics, operation: str) -> None:
