@@ -25,12 +25,17 @@ MOTO_BUCKET = "unit-bucket"
 
 
 @pytest.fixture
-def moto_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3TransferConfig]:
-    """A config for an in-memory moto S3 holding the empty bucket :data:`MOTO_BUCKET`."""
+def moto_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS profile or CA bundle from the machine, and the placeholder keys moto's boto3 clients sign with."""
     for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture
+def moto_config(moto_environment: None) -> Iterator[S3TransferConfig]:
+    """A config for an in-memory moto S3 holding the empty bucket :data:`MOTO_BUCKET`."""
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=MOTO_BUCKET)
         yield S3TransferConfig(region="us-east-1", show_progress=False, engine="classic")

@@ -35,12 +35,8 @@ Keys = tuple[str, str]
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, no_lake_settings: None) -> Iterator[None]:
+def aws(moto_environment: None, no_lake_settings: None) -> Iterator[None]:
     """An in-memory AWS with no profile or CA bundle from the machine."""
-    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "setup")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "setup")
     with mock_aws():
         yield
 
