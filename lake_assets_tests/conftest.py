@@ -4,11 +4,13 @@ and vendor and lake resources on it with a way to publish vendor files."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import boto3
+import dagster as dg
 import pytest
 from moto import mock_aws
 
@@ -118,3 +120,12 @@ def publish(resources: dict[str, S3TransferResource], spec: DatasetSpec, days: l
         for day in days:
             vendor.put_bytes(resources["vendor_s3"].bucket, spec.source.key(day),
                              vendor_file(spec, day) if data is None else data, overwrite=True)
+
+
+def check_outcomes(evaluations: Iterable[dg.AssetCheckEvaluation]) -> dict[tuple[str, str | None], dict[str, Any]]:
+    """Each check's outcome by (check, partition), read from the concern results that list them, with its
+    concern's name and severity: what the UI shows under a concern's result (a range run's summaries list none)."""
+    return {(name, evaluation.partition): {**outcome, "concern": evaluation.check_name,
+                                           "severity": evaluation.severity}
+            for evaluation in evaluations
+            if "checks" in evaluation.metadata for name, outcome in evaluation.metadata["checks"].value.items()}

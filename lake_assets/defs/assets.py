@@ -15,8 +15,8 @@ from typing import NoReturn, TypeVar
 
 import dagster as dg
 
-from lake_assets.defs.checks import check_evaluations, check_results, check_specs
-from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata
+from lake_assets.defs.checks import check_evaluations, check_results, check_specs, range_summaries
+from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata, latest_records
 from lake_assets.defs.io_manager import lake_metadata
 from lake_assets.defs.partitions import requested_keys_error
 from lake_assets.defs.resources import SETUP_ERRORS, S3TransferResource
@@ -157,8 +157,8 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         description=f"{spec.description}\n\nTyped, checked Parquet at "
                     f"`{spec.curated.listing_prefix}year=YYYY/month=MM/day=DD/data.parquet` (Hive partitioning).",
     )
-    def curated(context: dg.AssetExecutionContext,
-                lake_s3: S3TransferResource) -> Iterator[dg.AssetCheckEvaluation | dg.AssetCheckResult]:
+    def curated(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> Iterator[
+            dg.AssetMaterialization | dg.AssetCheckEvaluation | dg.AssetCheckResult]:
         require_partitions(context, partitions)
         recorded = latest_partition_metadata(context.instance, asset_key, context.partition_keys) \
             if resumed(context) else {}
@@ -181,15 +181,18 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
                     kept[key] = {**recorded[key], "action": dg.MetadataValue.text(EARLIER_ATTEMPT)}
                 else:
                     written[key], outcomes[key] = result, result.outcomes
-        for key, result in written.items():
-            context.log_event(dg.AssetMaterialization(asset_key=asset_key, partition=key,
-                                                      metadata=_partition_metadata(lake_s3.bucket, result)))
+        for key, result in written.items():  # yielded, so stored before the check results that name them
+            yield dg.AssetMaterialization(asset_key=asset_key, partition=key,
+                                          metadata=_partition_metadata(lake_s3.bucket, result))
         for key, metadata in kept.items():  # recorded again, so this run's failure does not mark them failed
-            context.log_event(dg.AssetMaterialization(asset_key=asset_key, partition=key, metadata=metadata))
+            yield dg.AssetMaterialization(asset_key=asset_key, partition=key, metadata=metadata)
         if len(context.partition_keys) > 1:
-            yield from check_evaluations(spec, asset_key, outcomes)
-        if outcomes:
-            yield from check_results(spec, outcomes)
+            yield from check_evaluations(spec, asset_key, outcomes,
+                                         latest_records(context.instance, asset_key, sorted(outcomes)))
+            if outcomes:
+                yield from range_summaries(spec, outcomes)
+        elif outcomes:
+            yield from check_results(spec, context.partition_key, outcomes[context.partition_key])
         if errors:
             fail_partitions(context, errors)
 

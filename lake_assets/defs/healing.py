@@ -194,20 +194,30 @@ def failed_partitions(instance: dg.DagsterInstance, asset: dg.AssetKey, job_name
     return [key for key, time in since.items() if latest.get(key, float("-inf")) < time][:limit]
 
 
+def latest_records(instance: dg.DagsterInstance, asset: dg.AssetKey,
+                   keys: Sequence[str]) -> dict[str, dg.EventLogRecord]:
+    """The latest materialization record of each of ``asset``'s ``keys`` that has one, by the instance's records
+    (newest first, read until every key is found)."""
+    found: dict[str, dg.EventLogRecord] = {}
+    if not keys:
+        return found
+    records_filter, cursor = dg.AssetRecordsFilter(asset_key=asset, asset_partitions=list(keys)), None
+    while True:
+        result = instance.fetch_materializations(records_filter, limit=max(100, 2 * len(keys)), cursor=cursor)
+        for record in result.records:
+            if record.partition_key is not None:
+                found.setdefault(record.partition_key, record)
+        if not result.has_more or len(found) == len(set(keys)):
+            return found
+        cursor = result.cursor
+
+
 def latest_partition_metadata(instance: dg.DagsterInstance, asset: dg.AssetKey,
                               keys: Sequence[str]) -> dict[str, Mapping[str, dg.MetadataValue]]:
     """The metadata of the latest materialization of each of ``asset``'s ``keys`` that has one, by the
     instance's records."""
-    if not keys:
-        return {}
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=list(keys)), limit=10 * len(keys)).records
-    found: dict[str, Mapping[str, dg.MetadataValue]] = {}
-    for record in records:  # newest first
-        materialization = record.asset_materialization
-        if materialization and materialization.partition and materialization.partition not in found:
-            found[materialization.partition] = materialization.metadata
-    return found
+    return {key: record.asset_materialization.metadata
+            for key, record in latest_records(instance, asset, keys).items() if record.asset_materialization}
 
 
 def log_healing(log: dg.DagsterLogManager, spec: DatasetSpec, plan: HealPlan, now: float) -> None:

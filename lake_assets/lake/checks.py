@@ -2,17 +2,18 @@
 
 Curation runs them before it writes. A partition that fails an ``error`` check is never written, so
 the last good curated partition stays as it was; a ``warn`` check (schema drift, comparisons with
-earlier days) is reported and the partition written. The curated asset declares one Dagster check
-spec per entry, blocking for errors; the README's table lists them. No Dagster here.
+earlier days) is reported and the partition written. Each check belongs to a :class:`Concern`, which
+fixes its severity; the curated asset declares one Dagster check per concern (blocking for errors),
+whose result lists its checks' outcomes: a few results a day instead of one per check, each still
+naming the check that failed. The README's table lists them. No Dagster here.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Literal
 
 import polars as pl
 
@@ -27,12 +28,13 @@ from lake_assets.lake.conditions import (
     null_keys,
     outside,
 )
+from lake_assets.lake.check_types import CONCERNS, CONCERNS_BY_NAME, CheckOutcome, Concern, Severity, Subject, Verdict
 from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.queries import Frame, collect, content_hash, height, last_closes, tally
+from lake_assets.lake.queries import collect, content_hash, height, last_closes, tally
 
-#: What a check function returns: whether the partition passed, and what it found.
-Verdict = tuple[bool, str]
-Severity = Literal["error", "warn"]
+__all__ = ["CHECKS", "CONCERNS", "Check", "CheckOutcome", "Concern", "Subject", "check_partition", "checks_for",
+           "concerns_for", "declared_tallies"]
+
 #: Offending rows a check quotes.
 EXAMPLES = 3
 #: A row count outside [median / factor, median * factor] of the earlier days is "far from" it.
@@ -40,62 +42,28 @@ ROW_COUNT_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
-class Subject:
-    """What the checks look at: one partition's rows (with their ``date`` column; usually a scan of a local
-    Parquet file, each check a streaming query over it), the vendor's columns the schema does not know, and
-    earlier curated partitions (newest last, at most a few)."""
-
-    spec: DatasetSpec
-    day: date
-    frame: Frame
-    extra_columns: tuple[str, ...] = ()
-    history: Sequence[tuple[date, Frame]] = ()
-    tallies: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def rows(self) -> pl.LazyFrame:
-        """The partition's rows, lazily."""
-        return self.frame.lazy()
-
-    def aggregate(self, *aggregates: pl.Expr) -> list[Any]:
-        """The values of aggregates over the rows: looked up in ``tallies`` (every check's declared aggregates,
-        counted while parsing or by :func:`check_partition`), the others computed now."""
-        found = {**self.tallies, **tally(self.rows, [a for a in aggregates if str(a) not in self.tallies])}
-        return [found[str(aggregate)] for aggregate in aggregates]
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """The result of one check on one partition."""
-
-    name: str
-    passed: bool
-    detail: str
-    severity: Severity = "error"
-
-    @property
-    def blocks(self) -> bool:
-        """Whether this outcome keeps the partition out of the curated zone."""
-        return not self.passed and self.severity == "error"
-
-
-@dataclass(frozen=True)
 class Check:
     """One data check: ``run(subject)`` judges a partition; ``tallies`` declares the aggregates it asks the subject
-    for, which are counted for every check in one pass over the rows (the parse's, or :func:`check_partition`'s)."""
+    for, which are counted for every check in one pass over the rows (the parse's, or :func:`check_partition`'s).
+    Its ``concern`` (a name in :data:`CONCERNS`) fixes its severity."""
 
     name: str
     description: str
     run: Callable[[Subject], Verdict]
+    concern: str
     applies_to: Callable[[DatasetSpec], bool] = lambda spec: True
     datasets: str = "all"
-    severity: Severity = "error"
     tallies: Callable[[DatasetSpec, date], list[pl.Expr]] = lambda spec, day: []
+
+    @property
+    def severity(self) -> Severity:
+        """The severity of the check's concern."""
+        return CONCERNS_BY_NAME[self.concern].severity
 
     def outcome(self, subject: Subject) -> CheckOutcome:
         """Run the check and name its result."""
         passed, detail = self.run(subject)
-        return CheckOutcome(self.name, passed, detail, self.severity)
+        return CheckOutcome(self.name, passed, detail, self.severity, self.concern)
 
 
 def _sums(conditions: Conditions) -> Callable[[DatasetSpec, date], list[pl.Expr]]:
@@ -247,40 +215,48 @@ def _same_content(subject: Subject) -> Verdict:
 
 #: Every check, in the order they run and are listed.
 CHECKS: tuple[Check, ...] = (
-    Check("not_empty", "The partition has at least one row.", _not_empty, tallies=lambda spec, day: [pl.len()]),
-    Check("schema", "Columns and types are exactly as declared.", _schema),
-    Check("unknown_columns", "The vendor sent no column the schema does not know (such columns are not curated).",
-          _unknown_columns, severity="warn"),
-    Check("no_null_keys", "Key columns are never null.", _no_null_keys, tallies=_sums(null_keys)),
-    Check("no_duplicate_keys", "No two rows share a key.", _no_duplicate_keys, tallies=_distinct_keys),
-    Check("finite_values", "No NaN or infinite value in a floating-point column.", _finite,
+    Check("not_empty", "The partition has at least one row.", _not_empty, "structure",
+          tallies=lambda spec, day: [pl.len()]),
+    Check("schema", "Columns and types are exactly as declared.", _schema, "structure"),
+    Check("no_null_keys", "Key columns are never null.", _no_null_keys, "structure", tallies=_sums(null_keys)),
+    Check("no_duplicate_keys", "No two rows share a key.", _no_duplicate_keys, "structure", tallies=_distinct_keys),
+    Check("rows_in_partition", "Every row's date equals the partition's date.", _rows_in_partition, "structure",
+          tallies=_sums(outside)),
+    Check("finite_values", "No NaN or infinite value in a floating-point column.", _finite, "values",
           tallies=_sums(non_finite)),
     Check("positive_prices", "open, close, high and low are > 0.", _bounded(NOT_POSITIVE, 0.0, strict=True),
-          applies_to=lambda spec: spec.ohlc, datasets="datasets with OHLC prices (`ohlc=True`)",
+          "values", applies_to=lambda spec: spec.ohlc, datasets="datasets with OHLC prices (`ohlc=True`)",
           tallies=_sums(NOT_POSITIVE)),
     Check("non_negative_counts", "Count columns (volume, transactions) are >= 0.",
-          _bounded(NEGATIVE, 0.0, strict=False), applies_to=lambda spec: bool(spec.count_columns),
+          _bounded(NEGATIVE, 0.0, strict=False), "values", applies_to=lambda spec: bool(spec.count_columns),
           datasets="datasets with `count_columns`", tallies=_sums(NEGATIVE)),
-    Check("ohlc_consistent", "low <= open, close <= high on every row.", _ohlc, applies_to=lambda spec: spec.ohlc,
-          datasets="datasets with OHLC prices (`ohlc=True`)", tallies=_sums(inconsistent)),
+    Check("ohlc_consistent", "low <= open, close <= high on every row.", _ohlc, "values",
+          applies_to=lambda spec: spec.ohlc, datasets="datasets with OHLC prices (`ohlc=True`)",
+          tallies=_sums(inconsistent)),
     Check("hours_per_day", "Every node has one row per hour of the local day: 23, 24 or 25 across daylight saving.",
-          _hours_per, applies_to=lambda spec: spec.hourly_per is not None,
+          _hours_per, "values", applies_to=lambda spec: spec.hourly_per is not None,
           datasets="hourly datasets (`hourly_per`)"),
-    Check("rows_in_partition", "Every row's date equals the partition's date.", _rows_in_partition,
-          tallies=_sums(outside)),
+    Check("unknown_columns", "The vendor sent no column the schema does not know (such columns are not curated).",
+          _unknown_columns, "drift"),
     Check("row_count_usual", "The row count is within 0.5x..2x of the median of the earlier days compared "
-          "(a truncated file).", _row_count, severity="warn"),
+          "(a truncated file).", _row_count, "drift"),
     Check("close_moves", "No ticker closed more than `jump_factor` (5x) away from its previous curated close "
-          "(a missed split).", _close_moves, applies_to=lambda spec: spec.ohlc, severity="warn",
+          "(a missed split).", _close_moves, "drift", applies_to=lambda spec: spec.ohlc,
           datasets="datasets with OHLC prices (`ohlc=True`)"),
     Check("same_content", "The values (stamps aside) differ from every earlier day compared (a file published "
-          "twice).", _same_content, severity="warn"),
+          "twice).", _same_content, "drift"),
 )
 
 
 def checks_for(spec: DatasetSpec) -> list[Check]:
     """Return the checks that apply to ``spec``, in registry order."""
     return [check for check in CHECKS if check.applies_to(spec)]
+
+
+def concerns_for(spec: DatasetSpec) -> list[Concern]:
+    """Return the concerns with at least one check that applies to ``spec``, in order."""
+    names = {check.concern for check in checks_for(spec)}
+    return [concern for concern in CONCERNS if concern.name in names]
 
 
 def declared_tallies(spec: DatasetSpec, day: date) -> list[pl.Expr]:

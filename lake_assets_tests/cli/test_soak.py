@@ -280,9 +280,10 @@ def test_the_lake_runs_itself_under_the_daemon_through_incidents(soak: Soak) -> 
     assert len(failed) == 1
     check = [entry.get_dagster_event().event_specific_data for entry in soak.instance().all_logs(
         failed[0], of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
-    ohlc = next(evaluation for evaluation in check if evaluation.check_name == "ohlc_consistent"
-                and evaluation.partition == partition_key(CORRUPT_DAY))  # each day's result, against its partition
-    assert not ohlc.passed and "2024-01-10" in ohlc.metadata["detail"].value  # the Checks tab says why
+    values = next(evaluation for evaluation in check if evaluation.check_name == "values"
+                  and evaluation.partition == partition_key(CORRUPT_DAY))  # each day's result, against its partition
+    assert not values.passed and values.metadata["failed_checks"].value == ["ohlc_consistent"]
+    assert "2024-01-10: ohlc_consistent: " in values.metadata["detail"].value  # the Checks tab says why
     runs_before = len(soak.runs())
     time.sleep(40)  # more than a sensor tick: the bad file is not requested again
     assert len(soak.runs()) == runs_before

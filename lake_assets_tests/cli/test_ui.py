@@ -281,9 +281,24 @@ def test_asset_page_shows_partition_metadata_and_checks(page: Page) -> None:
     shot(page, "10-events")
 
     page.goto("/assets/day_aggs/curated?view=checks")
-    for check in ("not_empty", "schema", "no_duplicate_keys", "rows_in_partition"):
+    for check in ("structure", "values", "drift"):
         page.get_by_text(check, exact=True).first.wait_for()
     shot(page, "11-checks")
+
+
+def test_each_check_counts_every_curated_day_as_passed(stack: Stack, page: Page) -> None:
+    """Days checked by the one-day run, the backfill's range run and the sensor's range run all count: each
+    check's Partitions view says Passed for as many days as S3 holds curated."""
+    curated = {**_curated_or_missing(stack.server, *FIRST_DAYS), **_curated_or_missing(stack.server, *LATER_DAYS)}
+    assert None not in curated.values()
+    for check in ("structure", "values", "drift"):
+        page.goto(f"/assets/day_aggs/curated?view=checks&checkDetail={check}")
+        page.get_by_role("tab", name="Partitions").click()
+        page.get_by_text(re.compile(r"Passed \(\d+\)")).first.wait_for()
+        text = page.locator("body").inner_text()
+        assert re.search(r"Passed \((\d+)\)", text).group(1) == str(len(curated)), check  # type: ignore[union-attr]
+        assert re.search(r"Failed \((\d+)\)", text).group(1) == "0", check  # type: ignore[union-attr]
+        shot(page, f"13-check-partitions-{check}")
 
 
 def test_row_counts_and_bytes_are_plotted(page: Page) -> None:

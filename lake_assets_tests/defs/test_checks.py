@@ -16,9 +16,9 @@ from lake_assets.cli.sample import day_aggs_frame, gzip_csv, nodal_frame
 from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
-from lake_assets.lake.checks import checks_for
+from lake_assets.lake.checks import concerns_for
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
-from lake_assets_tests.conftest import publish
+from lake_assets_tests.conftest import check_outcomes, publish
 
 pytestmark = pytest.mark.integration
 DAYS = publishing_days("nyse", date(2024, 1, 2), date(2024, 1, 10))  # 2, 3, 4, 5, 8, 9, 10
@@ -35,8 +35,12 @@ def run(lake: dict[str, S3TransferResource], instance: dg.DagsterInstance, day: 
                           raise_on_error=False)
 
 
-def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+def concerns(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
     return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+
+
+def checks(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]:
+    return {name: outcome for (name, _), outcome in check_outcomes(result.get_asset_check_evaluations()).items()}
 
 
 def curated(lake: dict[str, S3TransferResource], day: date, spec: DatasetSpec = DAY_AGGS) -> pl.DataFrame:
@@ -66,19 +70,23 @@ def test_a_warning_is_recorded_and_the_partition_written_an_error_keeps_the_last
                        ("row_count_usual", "33 rows against a median of 100 over 2024-01-02..2024-01-08"),
                        ("close_moves", f"1 of 33 tickers (3.0%) closed more than 5x away from their 2024-01-08 "
                                        f"close, e.g. {ticker} ")):
-        assert not found[name].passed and found[name].severity == dg.AssetCheckSeverity.WARN, name
-        assert text in found[name].metadata["detail"].value and "day_aggs: 2024-01-09: " in \
-            found[name].metadata["detail"].value
-    assert found["schema"].passed and found["finite_values"].passed
+        assert not found[name]["passed"] and found[name]["severity"] == dg.AssetCheckSeverity.WARN, name
+        assert text in found[name]["detail"] and found[name]["concern"] == "drift", name
+    drift = concerns(warned)["drift"]
+    assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN and not drift.blocking
+    assert drift.metadata["failed_checks"].value == ["unknown_columns", "row_count_usual", "close_moves"]
+    assert drift.metadata["detail"].value.startswith("day_aggs: 2024-01-09: unknown_columns: ")
+    assert found["schema"]["passed"] and found["finite_values"]["passed"]
+    assert concerns(warned)["structure"].passed and concerns(warned)["values"].passed
 
     nan = frame.with_columns(close=pl.when(pl.col("ticker") == ticker).then(float("nan")).otherwise("close"))
     publish(lake, DAY_AGGS, [day], data=gzip_csv(nan))
     refused = run(lake, instance, day)
     assert not refused.success and curated(lake, day).height == 33  # the last good partition stays
-    finite = checks(refused)["finite_values"]
-    assert not finite.passed and finite.severity == dg.AssetCheckSeverity.ERROR
-    assert f"day_aggs: 2024-01-09: close: 1 NaN or infinite value(s), e.g. ticker={ticker} " in \
-        finite.metadata["detail"].value
+    values = concerns(refused)["values"]
+    assert not values.passed and values.severity == dg.AssetCheckSeverity.ERROR and values.blocking
+    assert f"day_aggs: 2024-01-09: finite_values: close: 1 NaN or infinite value(s), e.g. ticker={ticker} " in \
+        values.metadata["detail"].value
 
 
 def test_a_file_published_again_under_the_next_date_warns_naming_the_day_it_copies(
@@ -92,8 +100,8 @@ def test_a_file_published_again_under_the_next_date_warns_naming_the_day_it_copi
     publish(lake, DAY_AGGS, [DAYS[2]], data=gzip_csv(copy))
     result = run(lake, instance, DAYS[2])
     same = checks(result)["same_content"]
-    assert result.success and not same.passed and same.severity == dg.AssetCheckSeverity.WARN
-    assert "the same values as [datetime.date(2024, 1, 3)]" in same.metadata["detail"].value
+    assert result.success and not same["passed"] and same["severity"] == dg.AssetCheckSeverity.WARN
+    assert "the same values as [datetime.date(2024, 1, 3)]" in str(same["detail"])
 
 
 @pytest.mark.parametrize("day", [date(2024, 3, 10), date(2024, 11, 3)])  # 23 and 25 hours in Chicago
@@ -111,10 +119,10 @@ def test_hourly_prices_on_daylight_saving_days_pass_with_their_hours_and_fail_wi
     publish(lake, NODAL_PRICES, [day], data=gzip_csv(naive))
     result = run(lake, instance, day, NODAL_PRICES)
     hours = checks(result)["hours_per_day"]
-    assert not result.success and not hours.passed and curated(lake, day, NODAL_PRICES).equals(good)
+    assert not result.success and not hours["passed"] and curated(lake, day, NODAL_PRICES).equals(good)
     expected = 23 if day.month == 3 else 25
     assert f"40 node(s) without {expected} hourly rows ({day} has {expected} hours in America/Chicago)" in \
-        hours.metadata["detail"].value
+        str(hours["detail"])
 
 
 def test_a_range_run_records_each_days_checks_against_its_partition_and_catches_a_file_published_twice(
@@ -130,15 +138,22 @@ def test_a_range_run_records_each_days_checks_against_its_partition_and_catches_
         "dagster/asset_partition_range_start": DAYS[0].isoformat(),
         "dagster/asset_partition_range_end": DAYS[5].isoformat()})
     assert result.success
-    by_partition = {(e.check_name, e.partition): e for e in result.get_asset_check_evaluations() if e.partition}
+    by_partition = check_outcomes(result.get_asset_check_evaluations())
     same = by_partition[("same_content", DAYS[1].isoformat())]
-    assert not same.passed and same.severity == dg.AssetCheckSeverity.WARN
-    assert "the same values as [datetime.date(2024, 1, 2)]" in same.metadata["detail"].value
-    assert "over 2024-01-02..2024-01-08 (5 day(s))" in by_partition[("row_count_usual", DAYS[5].isoformat())].metadata[
-        "detail"].value  # the last day compared with the run's five earlier days
-    for check in checks_for(DAY_AGGS):
-        records = instance.event_log_storage.get_asset_check_execution_history(
-            dg.AssetCheckKey(dg.AssetKey(["day_aggs", "curated"]), check.name), limit=100)
+    assert not same["passed"] and same["severity"] == dg.AssetCheckSeverity.WARN
+    assert "the same values as [datetime.date(2024, 1, 2)]" in same["detail"]
+    assert "over 2024-01-02..2024-01-08 (5 day(s))" in by_partition[("row_count_usual", DAYS[5].isoformat())][
+        "detail"]  # the last day compared with the run's five earlier days
+    asset = dg.AssetKey(["day_aggs", "curated"])
+    for concern in concerns_for(DAY_AGGS):
+        key = dg.AssetCheckKey(asset, concern.name)
+        records = instance.event_log_storage.get_asset_check_execution_history(key, limit=100)
         per_day = {record.partition: record.status.value for record in records if record.partition}
-        assert per_day == {day.isoformat(): "FAILED" if (check.name, day) == ("same_content", DAYS[1]) else "SUCCEEDED"
-                           for day in DAYS[:6]}, check.name  # nothing left PLANNED
+        assert per_day == {day.isoformat(): "FAILED" if (concern.name, day) == ("drift", DAYS[1]) else "SUCCEEDED"
+                           for day in DAYS[:6]}, concern.name  # nothing left PLANNED, no result without a day
+        assert len(records) == 7, concern.name  # and the run's summary, which counts in no day's status
+        # what the check's Partitions view counts: each day's result judges the day's latest materialization
+        # (the UI's status ignores the summary, which names no partition)
+        infos = instance.event_log_storage.get_asset_check_partition_info([key])
+        assert {info.partition_key: (info.is_current, info.latest_execution_status.value) for info in infos
+                if info.partition_key} == {key: (True, status) for key, status in per_day.items()}

@@ -21,7 +21,7 @@ from lake_assets.defs.assets import EARLIER_ATTEMPT, PARTITION_WORKERS, each_par
 from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
-from lake_assets.lake.checks import checks_for
+from lake_assets.lake.checks import concerns_for
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.layout import partition_date, partition_key
 from lake_assets.lake.planning import PlanCursor
@@ -29,7 +29,7 @@ from lake_assets.lake.history import History
 from lake_assets.lake.steps import CurateResult, Store, curate, mirror_raw
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.local_s3.server import LOCAL_REGION
-from lake_assets_tests.conftest import publish
+from lake_assets_tests.conftest import check_outcomes, publish
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ def test_materialise_one_partition(defs: dg.Definitions, lake: dict[str, S3Trans
     assert materialization.metadata["dagster/uri"].value == \
         f"s3://{lake['lake_s3'].bucket}/curated/dataset=day_aggs/year=2024/month=01/day=02/data.parquet"
     checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {check.name for check in checks_for(DAY_AGGS)}
+    assert {c.check_name for c in checks} == {concern.name for concern in concerns_for(DAY_AGGS)}
     assert all(c.passed for c in checks)
     with lake["lake_s3"].open() as handler:
         infos = [handler.info(lake["lake_s3"].bucket, info.key) for info in handler.iter_objects(lake["lake_s3"].bucket)]
@@ -149,10 +149,13 @@ def test_a_range_run_with_a_bad_day_records_the_good_days_and_the_failed_check(
     assert statuses == {"2024-01-02": dg.AssetPartitionStatus.MATERIALIZED,
                         "2024-01-03": dg.AssetPartitionStatus.FAILED,
                         "2024-01-04": dg.AssetPartitionStatus.MATERIALIZED}
-    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    ohlc = checks["ohlc_consistent"]
-    assert not ohlc.passed and ohlc.metadata["failed_partitions"].value == ["2024-01-03"]
-    assert "day_aggs: 2024-01-03: " in ohlc.metadata["detail"].value and checks["schema"].passed
+    checks = check_outcomes(result.get_asset_check_evaluations())
+    ohlc = checks[("ohlc_consistent", "2024-01-03")]
+    assert not ohlc["passed"] and ohlc["concern"] == "values" and checks[("schema", "2024-01-03")]["passed"]
+    assert checks[("ohlc_consistent", "2024-01-02")]["passed"] and checks[("ohlc_consistent", "2024-01-04")]["passed"]
+    summary = next(c for c in result.get_asset_check_evaluations() if c.check_name == "values" and not c.partition)
+    assert not summary.passed and summary.metadata["failed_partitions"].value == ["2024-01-03"]
+    assert summary.metadata["detail"].value.startswith("day_aggs: 2024-01-03: ohlc_consistent: ")
     assert result.dagster_run.run_id and instance.get_run_by_id(result.dagster_run.run_id).tags[
         "lake/permanent-failure"] == "true"  # a bad vendor file: healing waits for the vendor to correct it
     with lake["lake_s3"].open() as handler:
@@ -338,7 +341,7 @@ def test_definitions_snapshot() -> None:
                    "day_aggs/raw", "spp_nodal_prices/curated", "spp_nodal_prices/monthly", "spp_nodal_prices/raw"],
         "checks": sorted(f"{spec.name}/curated:{name}" for spec in (DAY_AGGS, NODAL_PRICES)
                          for name in ["newest_partition_due", "vendor_files_on_calendar",
-                                      *(check.name for check in checks_for(spec))]),
+                                      *(concern.name for concern in concerns_for(spec))]),
         "schedules": ["day_aggs_due", "spp_nodal_prices_due"],
         "sensors": ["day_aggs_missing_partitions", "day_aggs_rollups", "lake_automation",
                     "spp_nodal_prices_missing_partitions", "spp_nodal_prices_rollups"],

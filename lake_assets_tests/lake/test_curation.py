@@ -127,7 +127,8 @@ def test_the_readme_lists_every_registered_check_as_declared() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows = {line for line in readme.splitlines() if line.startswith("| `")}
     for check in CHECKS:
-        assert f"| `{check.name}` | {check.severity} | {check.datasets} | {check.description} |" in rows, check.name
+        assert f"| `{check.concern}` | `{check.name}` | {check.severity} | {check.datasets} | {check.description} |" \
+            in rows, check.name
 
 
 def test_checks_follow_the_registry_for_each_dataset() -> None:
