@@ -1,4 +1,4 @@
-"""Benchmark: how much the Dagster instance grows per 1,000 curated partitions of a dataset with 13 checks.
+"""Benchmark: how much the Dagster instance grows per 1,000 curated partitions of a dataset (3 checks a day, one per concern).
 
 Publishes ``--days`` sample days of ``day_aggs`` from 2006-01-03 (a calendar of twenty years: its partitions
 definition carries every NYSE holiday to 2040) on a fresh embedded SeaweedFS, curates them with the ingest

@@ -21,7 +21,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lake_assets.cli.embedded import console, serving
 from lake_assets.cli.main_job import SAMPLE_END, SAMPLE_START, activate, lake_coverage, publish_vendor_sample
 from lake_assets.cli.report import print_coverage
-from lake_assets.cli.runner import AUTOMATION_CURSOR, AutomationReport, run_automation, run_sensor_backfill
+from lake_assets.cli.runner import (
+    AUTOMATION_CURSOR,
+    AutomationReport,
+    run_automation,
+    run_due_checks,
+    run_sensor_backfill,
+)
 from lake_assets.cli.sample import unsampled
 from lake_assets.lake.datasets import DATASETS
 
@@ -64,6 +70,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                     progress.console.print(f"{spec.name}: {report.killed_runs} run(s) of a killed `lake run` "
                                            "marked failed and retried")
                 progress.console.print(f"{spec.name}, last sensor tick: {report.last_tick}")
+                for check in run_due_checks(defs, instance, spec):
+                    verdict = "passed" if check.passed else "[yellow]warns[/]"
+                    progress.console.print(f"{spec.name}, {check.check_name} {verdict}: "
+                                           f"{check.metadata['detail'].value}")
                 progress.update(task, total=report.partitions, description=(
                     f"{spec.name}: {report.runs} runs over {report.partitions} partitions in {report.ticks} "
                     f"sensor ticks, {len(report.months)} monthly rollups, {report.seconds:.1f}s"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from lake_assets.defs.factory import ingest_job_name, rollup_job_name
+from lake_assets.defs.factory import due_job_name, ingest_job_name, rollup_job_name
 from lake_assets.defs.healing import (
     PARTITION_TAG,
     RANGE_END_TAG,
@@ -75,6 +75,16 @@ def run_sensor_backfill(defs: dg.Definitions, instance: dg.DagsterInstance, spec
     _drain(defs, instance, rollup_sensor_name(spec), rollup_job_name(spec), report, on_run, max_ticks, rollups=True)
     report.seconds = time.perf_counter() - began
     return report
+
+
+def run_due_checks(defs: dg.Definitions, instance: dg.DagsterInstance,
+                   spec: DatasetSpec) -> list[dg.AssetCheckEvaluation]:
+    """Run the dataset's due checks in process, as its schedule does at the due hour, and return their results:
+    after ``lake run`` the curated asset's freshness (``newest_partition_due``) and calendar check are evaluated
+    on what the backfill left, not "not evaluated" until the next due hour."""
+    result = defs.resolve_job_def(due_job_name(spec)).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET, tags={RUNNER_TAG: "in-process"})
+    return result.get_asset_check_evaluations()
 
 
 def _drain(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, job_name: str, report: BackfillReport,

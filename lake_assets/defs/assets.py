@@ -186,12 +186,11 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
                                           metadata=_partition_metadata(lake_s3.bucket, result))
         for key, metadata in kept.items():  # recorded again, so this run's failure does not mark them failed
             yield dg.AssetMaterialization(asset_key=asset_key, partition=key, metadata=metadata)
-        if len(context.partition_keys) > 1:
+        if len(context.partition_keys) > 1 and outcomes:  # the summaries first: a check's latest result is a day's
+            yield from range_summaries(spec, outcomes)
             yield from check_evaluations(spec, asset_key, outcomes,
                                          latest_records(context.instance, asset_key, sorted(outcomes)))
-            if outcomes:
-                yield from range_summaries(spec, outcomes)
-        elif outcomes:
+        elif len(context.partition_keys) == 1 and outcomes:
             yield from check_results(spec, context.partition_key, outcomes[context.partition_key])
         if errors:
             fail_partitions(context, errors)

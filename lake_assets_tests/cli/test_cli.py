@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -74,6 +75,14 @@ def test_run_fills_the_lake_through_the_sensors_is_idempotent_and_follows_a_corr
     for name, days in (("day_aggs", 61), ("spp_nodal_prices", 91)):  # Dagster agrees with the coverage table
         assert materialized(instance, dg.AssetKey([name, "curated"])) == days
     assert materialized(instance, dg.AssetKey(["analytics", "volatility_20d"])) == 61
+    flat = " ".join(first.split())  # the console wraps long lines
+    for name in ("day_aggs", "spp_nodal_prices"):  # freshness evaluated on what the run left: the sample is old
+        assert f"{name}, vendor_files_on_calendar passed: " in flat
+        assert re.search(rf"{name}, newest_partition_due warns: {name} \S+ was due at .*; not curated \(missing\); "
+                         rf"the newest curated partition is 2024-03-\d\d, \d+ publishing day\(s\) behind", flat)
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey([name, "curated"]), "newest_partition_due"), limit=5)
+        assert [record.status.value for record in records] == ["FAILED"]
     assert main([*base, "run"]) == 0
     second = capsys.readouterr().out
     assert "0 new files" in second

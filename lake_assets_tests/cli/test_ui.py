@@ -293,12 +293,14 @@ def test_each_check_counts_every_curated_day_as_passed(stack: Stack, page: Page)
     assert None not in curated.values()
     for check in ("structure", "values", "drift"):
         page.goto(f"/assets/day_aggs/curated?view=checks&checkDetail={check}")
-        page.get_by_role("tab", name="Partitions").click()
-        page.get_by_text(re.compile(r"Passed \(\d+\)")).first.wait_for()
+        tabs = page.get_by_text("Execution history", exact=True).locator(  # the check's tabs, not the asset's
+            "xpath=ancestor::*[.//*[normalize-space(text())='Partitions']][1]")
+        tabs.get_by_text("Partitions", exact=True).click()
+        shot(page, f"13-check-partitions-{check}")
+        page.get_by_text(re.compile("Passed")).last.wait_for()
         text = page.locator("body").inner_text()
         assert re.search(r"Passed \((\d+)\)", text).group(1) == str(len(curated)), check  # type: ignore[union-attr]
         assert re.search(r"Failed \((\d+)\)", text).group(1) == "0", check  # type: ignore[union-attr]
-        shot(page, f"13-check-partitions-{check}")
 
 
 def test_row_counts_and_bytes_are_plotted(page: Page) -> None:
