@@ -118,6 +118,8 @@ def main() -> None:
             with temporary_instance(postgres, next(names)) as instance:
                 backfill(defs, instance, per_partition=False)  # warm-up
             for per_partition, repetitions in ((False, args.runs), (True, args.per_partition_runs)):
+                if not repetitions:
+                    continue
                 results = []
                 for _ in range(repetitions):
                     empty_lake(server)
