@@ -11,6 +11,8 @@ from lake_assets.lake.datasets import DAY_AGGS
 
 #: Trading days in the rolling window, and in a year (to annualise).
 WINDOW, TRADING_DAYS = 20, 252
+#: Weekdays read beyond the window for the holidays in it (at most three in any 25 weekdays).
+HOLIDAY_SLACK = 5
 
 
 @dg.asset(
@@ -18,7 +20,7 @@ WINDOW, TRADING_DAYS = 20, 252
     group_name="analytics",
     partitions_def=daily_partitions(DAY_AGGS),
     ins={"returns": dg.AssetIn(daily_returns.key, partition_mapping=dg.TimeWindowPartitionMapping(
-        start_offset=-(WINDOW - 1), allow_nonexistent_upstream_partitions=True))},
+        start_offset=-(WINDOW - 1 + HOLIDAY_SLACK), allow_nonexistent_upstream_partitions=True))},
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=keep_current(),
 )

@@ -29,12 +29,13 @@ def print_coverage(console: Console, rows: list[Coverage]) -> bool:
             console.print(f"[yellow]{row.dataset}: vendor corrections that did not curate, in quarantine with their "
                           f"reason (the lake keeps the last good day): {', '.join(row.quarantined[:10])}[/]")
         if row.off_calendar:
-            console.print(f"[yellow]{row.dataset}: vendor files on days the calendar closes, not curated: "
+            console.print(f"[yellow]{row.dataset}: vendor files on days that are not partitions, not curated: "
                           f"{', '.join(row.off_calendar[:10])}[/]")
     complete = all(row.complete and row.published for row in rows)
-    console.print("closed: days in the window the calendar skips (weekends, holidays): not published, not missing")
-    console.print("off calendar: vendor files dated on a day the calendar closes: never curated; fix the "
-                  "calendar (a real trading day) or the vendor's file")
+    console.print("closed: days in the window the calendar skips (weekends; holidays, recorded as closed): not "
+                  "published, not missing")
+    console.print("off calendar: vendor files dated on a day that is not a partition (a weekend): never curated; "
+                  "fix the calendar (a real trading day) or the vendor's file")
     console.print("after last: partitions to date after the vendor's last file, not published yet; Dagster's "
                   "partition health counts expected + after last partitions, and shows these as missing")
     console.print("[green]full coverage[/]" if complete else "[red]coverage incomplete[/]")

@@ -15,7 +15,13 @@ from typing import NoReturn, TypeVar
 
 import dagster as dg
 
-from lake_assets.defs.checks import check_evaluations, check_results, check_specs, range_summaries
+from lake_assets.defs.checks import (
+    check_evaluations,
+    check_results,
+    check_specs,
+    range_summaries,
+    verdict_metadata,
+)
 from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata, latest_records
 from lake_assets.defs.io_manager import lake_metadata
 from lake_assets.defs.partitions import requested_keys_error
@@ -28,6 +34,7 @@ from lake_assets.lake.layout import partition_date
 from lake_assets.lake.history import History
 from lake_assets.lake.steps import (
     ChecksFailedError,
+    ClosedDay,
     CurateResult,
     NotPublishedError,
     Store,
@@ -119,6 +126,10 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
                 if isinstance(result, Exception):
                     errors[key] = result
                     continue
+                if isinstance(result, ClosedDay):
+                    actions[key] = result.action
+                    context.log.info("%s %s: %s", spec.name, key, result.action)
+                    continue
                 actions[key] = f"{result.action} (source ETag {result.source.etag})"
                 targets[key] = lake_store.uri(result.raw_key)  # the raw zone, or quarantine beside a good copy
                 context.log.info("%s %s: %s %s", spec.name, key, result.action, targets[key])
@@ -130,7 +141,8 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
         metadata: dict[str, object] = {"partitions": len(actions)}
         if len(actions) == 1:
             key = context.partition_keys[0]
-            metadata["uri"] = dg.MetadataValue.url(targets[key])
+            if key in targets:
+                metadata["uri"] = dg.MetadataValue.url(targets[key])
             metadata["action"] = actions[key]
         else:
             metadata["actions"] = dg.MetadataValue.json(actions)
@@ -153,7 +165,7 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         deps=[raw], partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk),
         check_specs=check_specs(spec, asset_key, partitions), pool="s3", output_required=False,
         retry_policy=STEP_RETRIES,
-        metadata=lake_metadata(spec.curated.prefix, spec.curated.filename),
+        metadata=lake_metadata(spec.curated.prefix, spec.curated.filename, spec.calendar),
         description=f"{spec.description}\n\nTyped, checked Parquet at "
                     f"`{spec.curated.listing_prefix}year=YYYY/month=MM/day=DD/data.parquet` (Hive partitioning).",
     )
@@ -163,6 +175,7 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         recorded = latest_partition_metadata(context.instance, asset_key, context.partition_keys) \
             if resumed(context) else {}
         written: dict[str, CurateResult] = {}
+        closed: dict[str, ClosedDay] = {}
         kept: dict[str, Mapping[str, dg.MetadataValue]] = {}
         outcomes: dict[str, list[CheckOutcome]] = {}
         errors: dict[str, Exception] = {}
@@ -179,13 +192,19 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
                 elif result is None:
                     context.log.info("%s %s: %s", spec.name, key, EARLIER_ATTEMPT)
                     kept[key] = {**recorded[key], "action": dg.MetadataValue.text(EARLIER_ATTEMPT)}
+                elif isinstance(result, ClosedDay):
+                    context.log.info("%s %s: %s", spec.name, key, result.action)
+                    closed[key], outcomes[key] = result, []
                 else:
                     written[key], outcomes[key] = result, result.outcomes
         for key, result in written.items():  # yielded, so stored before the check results that name them
-            yield dg.AssetMaterialization(asset_key=asset_key, partition=key,
-                                          metadata=_partition_metadata(lake_s3.bucket, result))
+            yield dg.AssetMaterialization(asset_key=asset_key, partition=key, metadata={
+                **_partition_metadata(lake_s3.bucket, result), **verdict_metadata(spec, result.outcomes)})
         for key, metadata in kept.items():  # recorded again, so this run's failure does not mark them failed
             yield dg.AssetMaterialization(asset_key=asset_key, partition=key, metadata=metadata)
+        for key, day in closed.items():  # a fact with no data: the day is complete, not missing
+            yield dg.AssetMaterialization(asset_key=asset_key, partition=key,
+                                          metadata={"market_closed": day.name, "action": day.action})
         if len(context.partition_keys) > 1 and outcomes:  # the summaries first: a check's latest result is a day's
             yield from range_summaries(spec, outcomes)
             yield from check_evaluations(spec, asset_key, outcomes,

@@ -1,8 +1,10 @@
-"""A warning check that the vendor publishes only on the days its calendar opens.
+"""A warning check that the vendor publishes only on the dataset's partitions (no file on a weekend of a weekday
+calendar).
 
-A vendor file dated on a day the dataset's calendar closes is never a partition, so it is never
-curated: if the calendar is wrong about a real trading day, that day would be lost without a word.
-This check lists the vendor's prefix and fails (WARN) naming such files; ``lake status`` counts them.
+A vendor file dated on a day that is not a partition is never curated: if the calendar is wrong about a real
+trading day, that day would be lost without a word. This check lists the vendor's prefix and fails (WARN)
+naming such files; ``lake status`` counts them. (A file on a holiday is a partition's, curated with the
+``open_day`` warning.)
 """
 
 import dagster as dg
@@ -17,12 +19,12 @@ MAX_LISTED = 50
 
 
 def build_off_calendar_check(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
-    """A warning check: no vendor file of ``spec`` is dated on a day its calendar closes."""
+    """A warning check: no vendor file of ``spec`` is dated on a day that is not a partition."""
 
     @dg.asset_check(asset=dg.AssetKey([spec.name, "curated"]), name=OFF_CALENDAR_CHECK, blocking=False,
-                    description=f"No vendor file under `{spec.source.static_prefix}` is dated on a day the "
-                                f"`{spec.calendar}` calendar closes (such a file is never curated: the calendar "
-                                f"or the file is wrong).")
+                    description=f"No vendor file under `{spec.source.static_prefix}` is dated on a day that is "
+                                f"not a partition of the `{spec.calendar}` calendar, a weekend (such a file is never "
+                                f"curated: the calendar or the file is wrong).")
     def vendor_files_on_calendar(context: dg.AssetCheckExecutionContext,
                                  vendor_s3: S3TransferResource) -> dg.AssetCheckResult:
         with vendor_s3.open() as vendor:
@@ -30,9 +32,10 @@ def build_off_calendar_check(spec: DatasetSpec, partitions: dg.PartitionsDefinit
                                  spec.source.date_of)
         off = off_calendar_files(partitions.get_partition_keys(), files)
         for key in off[:MAX_LISTED]:
-            context.log.warning("%s: vendor published %s on a day the %s calendar closes", spec.name, key,
-                                spec.calendar)
-        detail = (f"{len(off)} vendor file(s) on days the {spec.calendar} calendar closes, not curated: "
+            context.log.warning("%s: vendor published %s on a day that is not a partition of the %s calendar",
+                                spec.name, key, spec.calendar)
+        detail = (f"{len(off)} vendor file(s) on days that are not partitions of the {spec.calendar} calendar, "
+                  f"not curated: "
                   f"{', '.join(off[:3])}" if off else f"all {len(files)} vendor files are on publishing days")
         return dg.AssetCheckResult(passed=not off, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"off_calendar": len(off), "detail": f"{spec.name}: {detail}",

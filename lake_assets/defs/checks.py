@@ -63,13 +63,37 @@ def verdicts(spec: DatasetSpec, key: str,
         mine = [outcome for outcome in outcomes if outcome.concern == concern.name]
         failed = [outcome for outcome in mine if not outcome.passed]
         detail = ("; ".join(f"{o.name}: {o.detail}" for o in failed) if failed
-                  else f"{len(mine)} checks passed: {', '.join(o.name for o in mine)}")
+                  else f"{len(mine)} checks passed: {', '.join(o.name for o in mine)}" if mine
+                  else "a closed day: no file, nothing to check")
         found.append((concern, not failed, {
             "failed_checks": dg.MetadataValue.json([outcome.name for outcome in failed]),
             "detail": f"{spec.name}: {key}: {detail}"[:MAX_DETAIL],
             "checks": dg.MetadataValue.json({o.name: {"passed": o.passed, "detail": o.detail[:MAX_DETAIL]}
                                              for o in mine})}))
     return found
+
+
+def verdict_metadata(spec: DatasetSpec, outcomes: Sequence[CheckOutcome]) -> dict[str, dg.MetadataValue]:
+    """What a curated partition's materialization records of its checks: each concern's verdict, so that the day
+    can be recorded again later (:func:`recorded_again`) without curating it again."""
+    return {"check_verdicts": dg.MetadataValue.json({concern.name: passed
+                                                     for concern, passed, _ in verdicts(spec, "", outcomes)})}
+
+
+def recorded_again(spec: DatasetSpec, asset: dg.AssetKey, key: str, before: dg.EventLogRecord,
+                   again: dg.EventLogRecord) -> list[dg.AssetCheckEvaluation]:
+    """Each concern's verdict on a partition recorded again (``again``), as the materialization ``before`` it
+    recorded it: the same object is in the lake, so the same verdict holds, now naming the new record."""
+    materialization = before.asset_materialization
+    found = materialization.metadata.get("check_verdicts") if materialization else None
+    verdict = found.value if found is not None else {}
+    return [dg.AssetCheckEvaluation(
+        asset_key=asset, check_name=concern.name, passed=bool(verdict[concern.name]), partition=key,
+        severity=SEVERITY[concern.severity], blocking=concern.severity == "error",
+        target_materialization_data=target_of(again),
+        metadata={"detail": f"{spec.name}: {key}: the verdict of run {before.run_id[:8]}, which curated the object "
+                            f"the lake holds; recorded again after a later run failed"})
+        for concern in concerns_for(spec) if isinstance(verdict, dict) and concern.name in verdict]
 
 
 def check_results(spec: DatasetSpec, key: str, outcomes: Sequence[CheckOutcome]) -> list[dg.AssetCheckResult]:

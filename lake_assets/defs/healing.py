@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from lake_assets.defs.checks import recorded_again
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.healing import HealingPolicy, HealPlan, RequestHistory, Retry, plan_retries
 from lake_assets.lake.planning import PartitionRun
@@ -178,20 +179,29 @@ def failed_partitions(instance: dg.DagsterInstance, asset: dg.AssetKey, job_name
                       partitions: dg.PartitionsDefinition, limit: int) -> list[str]:
     """Up to ``limit`` partitions of ``asset`` whose latest run failed, newest failure first.
 
-    Read from the newest :data:`RECENT_FAILED_RUNS` failed runs that target the asset: a partition of
-    one of them is failed unless it was materialized after that run began. An older failure is found
-    by the sensor's full pass instead, which compares every vendor file with the lake.
+    Read from the newest :data:`RECENT_FAILED_RUNS` failed runs that target the asset, or that name no asset
+    selection (an ad hoc job's run, such as ``dg.materialize``'s): a partition of one of them is failed
+    unless it was materialized after that run began, and when the run named no selection, unless Dagster
+    says otherwise (its status of those few partitions). An older failure is found by the sensor's full pass
+    instead, which compares every vendor file with the lake.
     """
     since: dict[str, float] = {}
+    unsure: set[str] = set()
     for record in instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]),
                                            limit=RECENT_FAILED_RUNS):
-        if _targets(record.dagster_run, asset, job_name):
-            for key in run_partitions(dict(record.dagster_run.tags), partitions):
+        run = record.dagster_run
+        if _targets(run, asset, job_name) or not run.asset_selection:
+            for key in run_partitions(dict(run.tags), partitions):
                 since.setdefault(key, began(record))
+                if not _targets(run, asset, job_name):
+                    unsure.add(key)
     if not since:
         return []
     latest = latest_materializations(instance, asset, since, min(since.values()))
-    return [key for key, time in since.items() if latest.get(key, float("-inf")) < time][:limit]
+    failed = [key for key, time in since.items() if latest.get(key, float("-inf")) < time]
+    status = instance.get_status_by_partition(asset, sorted(unsure & set(failed)), partitions) if unsure else {}
+    return [key for key in failed
+            if key not in unsure or (status or {}).get(key) == dg.AssetPartitionStatus.FAILED][:limit]
 
 
 def latest_records(instance: dg.DagsterInstance, asset: dg.AssetKey,
@@ -218,6 +228,26 @@ def latest_partition_metadata(instance: dg.DagsterInstance, asset: dg.AssetKey,
     instance's records."""
     return {key: record.asset_materialization.metadata
             for key, record in latest_records(instance, asset, keys).items() if record.asset_materialization}
+
+
+def record_again(instance: dg.DagsterInstance, spec: DatasetSpec, asset: dg.AssetKey, keys: Sequence[str],
+                 why: str) -> None:
+    """Tell Dagster again that ``asset``'s ``keys`` are materialized, as their latest materialization said, with
+    ``why`` as the action; a curated partition's check verdicts are recorded again against the new record.
+
+    For partitions a run failed on although the lake holds them as they were (the sensor decides that from S3):
+    the UI shows them materialized again, with their checks, instead of failed by a run that changed nothing.
+    """
+    before = latest_records(instance, asset, keys)
+    for key in keys:
+        materialization = before[key].asset_materialization if key in before else None
+        metadata = {**(materialization.metadata if materialization else {}), "action": dg.MetadataValue.text(why)}
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=key, metadata=metadata))
+    again = latest_records(instance, asset, keys)
+    for key in keys:
+        if key in before and key in again:
+            for evaluation in recorded_again(spec, asset, key, before[key], again[key]):
+                instance.report_runless_asset_event(evaluation)
 
 
 def log_healing(log: dg.DagsterLogManager, spec: DatasetSpec, plan: HealPlan, now: float) -> None:

@@ -4,8 +4,10 @@ statistics); reads check existence through it, then let polars scan the objects 
 
 Where an asset lives: the definition metadata ``lake/prefix`` and ``lake/filename`` (the curated and
 monthly assets declare theirs), else ``assets/<asset key path>`` and ``data.parquet``. Under the prefix:
-``year=YYYY/month=MM/day=DD/<filename>`` for a daily partition, ``year=YYYY/month=MM/<filename>`` for
-a monthly one, ``<filename>`` for an unpartitioned asset.
+``year=YYYY/month=MM/day=DD/<filename>`` for a daily (or weekday) partition, ``year=YYYY/month=MM/<filename>``
+for a monthly one, ``<filename>`` for an unpartitioned asset. An asset that declares its calendar
+(``lake/calendar``: the curated assets) holds no object on a day the calendar closes, and a load reads
+around such days rather than failing on them.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from lake_assets.defs.partitions import WEEKDAYS
 from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.calendars import CALENDARS, closure
 from lake_assets.lake.curation import to_parquet
 from lake_assets.lake.frames import FrameLayoutError, split_by_day
 from lake_assets.lake.layout import HiveLayout, partition_date
 from lake_assets.s3 import resolve_credentials
 
-PREFIX_KEY, FILENAME_KEY = "lake/prefix", "lake/filename"
+PREFIX_KEY, FILENAME_KEY, CALENDAR_KEY = "lake/prefix", "lake/filename", "lake/calendar"
 #: From this many partitions on, a load checks existence by listing their month prefixes (a LIST
 #: answers up to 1,000 keys) instead of a HEAD per partition: 60 days cost 3 requests, not 60.
 LIST_FROM = 2
@@ -35,9 +39,10 @@ class MissingPartitionsError(LookupError):
     """Upstream partitions an input needs are not in the lake."""
 
 
-def lake_metadata(prefix: str, filename: str = "data.parquet") -> dict[str, str]:
-    """Definition metadata placing an asset's objects under ``prefix`` with ``filename``."""
-    return {PREFIX_KEY: prefix, FILENAME_KEY: filename}
+def lake_metadata(prefix: str, filename: str = "data.parquet", calendar: str | None = None) -> dict[str, str]:
+    """Definition metadata placing an asset's objects under ``prefix`` with ``filename``; with ``calendar``, its
+    days that calendar closes hold no object."""
+    return {PREFIX_KEY: prefix, FILENAME_KEY: filename, **({CALENDAR_KEY: calendar} if calendar else {})}
 
 
 class LakeParquetIOManager(dg.ConfigurableIOManager):
@@ -104,7 +109,8 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
         bucket = self.lake_s3.bucket
         with self.lake_s3.open() as lake:
             present = lake.existing_keys(bucket, objects.values(), threshold=LIST_FROM)
-        missing = [key for key, object_key in objects.items() if object_key not in present]
+        closed = _closed_days(upstream.definition_metadata, keys)
+        missing = [key for key, object_key in objects.items() if object_key not in present and key not in closed]
         if missing and not (context.definition_metadata or {}).get(ALLOW_MISSING):
             raise MissingPartitionsError(
                 f"{context.name}: {len(missing)} partition(s) of {upstream.asset_key.to_user_string()} are not "
@@ -112,6 +118,14 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
                 f"first, or set AssetIn(metadata={{'{ALLOW_MISSING}': True}})")
         uris = {key: f"s3://{bucket}/{object_key}" for key, object_key in objects.items() if object_key in present}
         return _as_annotated(context, uris, scan_options(self.lake_s3))
+
+
+def _closed_days(metadata: Mapping[str, Any] | None, keys: list[str]) -> set[str]:
+    """The daily ``keys`` the calendar an upstream asset declares closes (none if it declares none)."""
+    calendar = _text((metadata or {}).get(CALENDAR_KEY))
+    if calendar not in CALENDARS:
+        return set()
+    return {key for key in keys if key and closure(calendar, partition_date(key))}  # type: ignore[arg-type]
 
 
 def scan_options(resource: S3TransferResource) -> dict[str, Any]:
@@ -179,7 +193,10 @@ def _object_key(layout: HiveLayout, partitions: dg.PartitionsDefinition | None, 
 
 
 def _cadence(partitions: dg.PartitionsDefinition) -> str | None:
-    """``DAILY``, ``MONTHLY`` (...) for time-window partitions (their public ``schedule_type``), else None."""
+    """``DAILY``, ``MONTHLY`` (...) for time-window partitions (their public ``schedule_type``; weekdays are
+    daily partitions with gaps), else None."""
+    if getattr(partitions, "cron_schedule", None) == WEEKDAYS:
+        return "DAILY"
     kind = getattr(partitions, "schedule_type", None)
     return kind.name if kind is not None else None
 

@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import dagster as dg
 
-from lake_assets.lake.calendars import CLOSURES_UNTIL, closed_weekdays, closes_weekends
+from lake_assets.lake.calendars import closes_weekends
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import PARTITION_FORMAT
 
-#: Cron strings that drop Saturdays and Sundays from a daily partition set.
-WEEKEND_EXCLUSIONS = ("0 0 * * 6", "0 0 * * 0")
+#: One partition per weekday, for the calendars closed on weekends.
+WEEKDAYS = "0 0 * * 1-5"
 
 
-def daily_partitions(spec: DatasetSpec) -> dg.DailyPartitionsDefinition:
-    """One partition per publishing day of the spec's calendar, days of its timezone, from its start date.
+def daily_partitions(spec: DatasetSpec) -> dg.TimeWindowPartitionsDefinition:
+    """One partition per day of the spec's calendar (weekdays only for a calendar closed on weekends), days of
+    its timezone, from its start date; nothing here depends on the day the definitions are built.
 
-    Days the vendor never publishes (weekends, holidays up to :data:`CLOSURES_UNTIL`) are excluded,
-    so they are never missing, never requested and never in a backfill range. A day's partition
-    exists from the day its file is due (``spec.end_offset``): once the day is over for a vendor that
-    publishes afterwards, the day before for day-ahead prices. Nothing here depends on the day the
-    definitions are built.
+    No day is excluded by name: a partitions definition travels whole inside every run's partitions subset
+    and every planned event Dagster stores, and a list of holidays made each one 34 KB and each check's
+    status rebuild 20 s over twenty years. A weekday the calendar closes (a holiday) is a partition that the
+    lake records as closed, with no data (:func:`lake_assets.lake.calendars.closure`).
+
+    A day's partition exists from the day its file is due (``spec.end_offset``). A weekday's window runs to
+    the next weekday, so Friday's would only end on Monday: a weekday calendar's partitions end one window
+    later, and the weekday in progress is a partition (shown missing until its file is due and curated).
     """
-    exclusions: list[str | datetime] = list(WEEKEND_EXCLUSIONS) if closes_weekends(spec.calendar) else []
-    exclusions += [datetime(d.year, d.month, d.day) for d in closed_weekdays(spec.calendar, spec.start_date,
-                                                                             CLOSURES_UNTIL)]
+    if closes_weekends(spec.calendar):
+        return dg.TimeWindowPartitionsDefinition(cron_schedule=WEEKDAYS, start=spec.start_date.strftime(
+            PARTITION_FORMAT), fmt=PARTITION_FORMAT, timezone=spec.timezone, end_offset=spec.end_offset + 1)
     return dg.DailyPartitionsDefinition(start_date=spec.start_date.strftime(PARTITION_FORMAT), fmt=PARTITION_FORMAT,
-                                        timezone=spec.timezone, end_offset=spec.end_offset,
-                                        exclusions=exclusions or None)
+                                        timezone=spec.timezone, end_offset=spec.end_offset)
 
 
 def monthly_partitions(spec: DatasetSpec) -> dg.MonthlyPartitionsDefinition:
@@ -41,11 +42,11 @@ def monthly_partitions(spec: DatasetSpec) -> dg.MonthlyPartitionsDefinition:
 def requested_keys_error(partitions: dg.PartitionsDefinition, key_range: dg.PartitionKeyRange) -> str | None:
     """Say why a run's requested partition range is not made of partitions, or None if it is.
 
-    Dagster 1.13 runs a key excluded from a daily partition set (a Saturday, a holiday) as the next
-    partition instead of refusing it; an asset checks the range it was asked for with this first.
+    Dagster 1.13 runs a key that is not a partition (a Saturday of a weekday calendar) as the next partition
+    instead of refusing it; an asset checks the range it was asked for with this first.
     """
     bad = [key for key in dict.fromkeys((key_range.start, key_range.end)) if not partitions.has_partition_key(key)]
     if not bad:
         return None
     return (f"{', '.join(bad)} {'is not a partition' if len(bad) == 1 else 'are not partitions'}: "
-            f"not a publishing day of the dataset's calendar, or outside its partitions; nothing was run")
+            f"not a day of the dataset's calendar (a weekend), or outside its partitions; nothing was run")

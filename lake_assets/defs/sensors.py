@@ -16,14 +16,25 @@ from lake_assets.defs.healing import (
     failed_partitions,
     first_request,
     heal,
+    latest_records,
     log_healing,
+    record_again,
     retry_request,
 )
 from lake_assets.defs.resources import S3TransferResource
+from lake_assets.lake.calendars import closed_weekdays
 from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.layout import partition_date
-from lake_assets.lake.planning import PartitionRun, PlanCursor, plan_rechecks, plan_rollups, plan_tick, starts_full_pass
-from lake_assets.lake.steps import Store, mirrored_etag
+from lake_assets.lake.layout import partition_date, partition_key
+from lake_assets.lake.planning import (
+    PartitionRun,
+    PlanCursor,
+    plan_rechecks,
+    plan_reconciliations,
+    plan_rollups,
+    plan_tick,
+    starts_full_pass,
+)
+from lake_assets.lake.steps import Store, curated_etag, mirrored_etag
 
 #: Seconds between full reconciliations (a pass over the whole history instead of after the cursor).
 FULL_INTERVAL_SECONDS = 6 * 3600
@@ -33,6 +44,9 @@ MAX_PARTITIONS_PER_TICK = 400
 MAX_RECHECKS = 50
 #: Seconds between ticks: a published day is requested within this long (one LIST page after the cursor).
 TICK_SECONDS = 30
+#: The action a partition recorded again says.
+RECORDED_AGAIN = ("recorded again: a later run failed, but the lake holds this partition curated from the vendor's "
+                  "current file")
 
 
 def sensor_name(spec: DatasetSpec) -> str:
@@ -57,7 +71,7 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                            f"as range runs of up to {spec.chunk}.")
     def missing_partitions(context: dg.SensorEvaluationContext, vendor_s3: S3TransferResource,
                            lake_s3: S3TransferResource) -> dg.SensorResult:
-        curated = dg.AssetKey([spec.name, "curated"])
+        curated, raw = dg.AssetKey([spec.name, "curated"]), dg.AssetKey([spec.name, "raw"])
         cursor = PlanCursor.from_json(context.cursor)
         now = time.time()
         start = None if starts_full_pass(cursor, now, FULL_INTERVAL_SECONDS) else cursor.after
@@ -67,16 +81,28 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
             plan = plan_tick(spec, keys,
                              vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix, start_after=start),
                              lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix, start_after=lake_start),
-                             cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK)
+                             cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK,
+                             unrecorded_closed_days(context.instance, spec, curated, keys))
             lists = sum(handler.get_statistics()["requests"].get("ListObjectsV2", 0) for handler in (vendor, lake))
             planned = {key for run in plan.runs for key in run.keys}
-            failed = [key for key in failed_partitions(context.instance, curated, job_name, partitions, MAX_RECHECKS)
-                      if key not in planned]
-            rechecks = plan_rechecks(
-                spec, keys, failed, lambda key: vendor.find(vendor_s3.bucket, spec.source.key(partition_date(key))),
-                lambda key: mirrored_etag(spec, partition_date(key), Store(lake, lake_s3.bucket)))
+            failed = {asset: [key for key in failed_partitions(context.instance, asset, job_name, partitions,
+                                                               MAX_RECHECKS) if key not in planned]
+                      for asset in (curated, raw)}
+            store = Store(lake, lake_s3.bucket)
+            sources = {key: vendor.find(vendor_s3.bucket, spec.source.key(partition_date(key)))
+                       for key in {*failed[curated], *failed[raw]}}
+            rechecks = plan_rechecks(spec, keys, failed[curated], sources.get,
+                                     lambda key: mirrored_etag(spec, partition_date(key), store))
+            etags = {key: curated_etag(spec, partition_date(key), store) for key in sources}
+            reconciled = {asset: plan_reconciliations(failed[asset], sources.get, etags.get) for asset in failed}
+        for asset, reconcile in reconciled.items():
+            if reconcile:
+                record_again(context.instance, spec, asset, reconcile, RECORDED_AGAIN)
+                context.log.info("%s: %s recorded again (%s): its last run failed, but the lake holds it curated from "
+                                 "the vendor's current file", spec.name, asset.to_user_string(), ", ".join(reconcile))
         for key in plan.off_calendar:
-            context.log.warning("%s: vendor published %s on a day the %s calendar skips", spec.name, key, spec.calendar)
+            context.log.warning("%s: vendor published %s on a day that is not a partition of the %s calendar",
+                                spec.name, key, spec.calendar)
         context.log.info("%s: %s pass, %d vendor files seen, %d partitions in %d runs, %d LIST requests%s",
                          spec.name, "full" if plan.full_pass else "incremental", plan.source_seen, plan.partitions,
                          len(plan.runs), lists, " (capped)" if plan.capped else "")
@@ -85,6 +111,18 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                          plan.cursor.to_json())
 
     return missing_partitions
+
+
+def unrecorded_closed_days(instance: dg.DagsterInstance, spec: DatasetSpec, curated: dg.AssetKey,
+                           keys: list[str]) -> list[str]:
+    """The partitions among ``keys`` that the calendar closes and Dagster has not recorded (as closed, or curated
+    from a file the vendor published anyway): a handful of holidays a year, asked of the instance at once."""
+    if not keys:
+        return []
+    closed = [partition_key(day) for day in closed_weekdays(spec.calendar, partition_date(keys[0]),
+                                                            partition_date(keys[-1]))]
+    recorded = latest_records(instance, curated, closed)
+    return [key for key in closed if key not in recorded]
 
 
 def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsDefinition) -> dg.SensorDefinition:

@@ -2,7 +2,9 @@
 
 ``nyse`` is a US equities trading day (weekdays that are not NYSE holidays or special closures, from
 the ``holidays`` package); ``daily`` is every day. Days a calendar skips are *not published*, which
-is different from *missing*: they are left out of the partitions altogether.
+is different from *missing*. Weekends are left out of the partitions; a weekday the calendar closes
+(a holiday) is a partition, recorded as closed (:func:`closure` names it), so that the partitions
+need no list of exceptions and a complete lake reads complete.
 """
 
 from __future__ import annotations
@@ -11,22 +13,32 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from functools import lru_cache
+
 import holidays
 
 Calendar = Literal["nyse", "daily"]
 CALENDARS: tuple[Calendar, ...] = ("nyse", "daily")
-#: The last day whose closures are left out of the partitions. A constant, not "next year": the
-#: partitions' identity (which stored backfills and partition statuses refer to) must not change with
-#: the day the definitions are imported. Moving it is a reviewed change, due before 2040.
-CLOSURES_UNTIL = date(2040, 12, 31)
+@lru_cache(maxsize=None)
+def _nyse_closures(year: int) -> dict[date, str]:
+    """The NYSE's closures of ``year`` that fall on weekdays, with their names."""
+    return {day: name for day, name in holidays.financial_holidays("NYSE", years=year).items() if day.weekday() < 5}
 
 
 def closed_weekdays(calendar: Calendar, start: date, end: date) -> list[date]:
     """Return the weekdays in ``[start, end]`` on which ``calendar`` publishes nothing (holidays)."""
     if calendar == "daily":
         return []
-    closures = holidays.financial_holidays("NYSE", years=range(start.year, end.year + 1))
-    return sorted(day for day in closures if start <= day <= end and day.weekday() < 5)
+    return sorted(day for year in range(start.year, end.year + 1) for day in _nyse_closures(year)
+                  if start <= day <= end)
+
+
+def closure(calendar: Calendar, day: date) -> str | None:
+    """The name of the closure (a holiday) for which ``calendar`` publishes nothing on the weekday ``day``, or
+    None when it publishes on that weekday."""
+    if calendar == "daily" or day.weekday() >= 5:
+        return None
+    return _nyse_closures(day.year).get(day)
 
 
 def closes_weekends(calendar: Calendar) -> bool:

@@ -17,7 +17,7 @@ from datetime import date
 
 import polars as pl
 
-from lake_assets.lake.calendars import hours_in_day
+from lake_assets.lake.calendars import closure, hours_in_day
 from lake_assets.lake.conditions import (
     NEGATIVE,
     NOT_POSITIVE,
@@ -213,6 +213,13 @@ def _same_content(subject: Subject) -> Verdict:
                       if same else f"values differ from {_compared(subject)}")
 
 
+def _open_day(subject: Subject) -> Verdict:
+    calendar, day = subject.spec.calendar, subject.day
+    name = closure(calendar, day)
+    return name is None, (f"the {calendar} calendar closes {day} ({name}), but the vendor published a file: "
+                          f"curated; the calendar may be wrong" if name else f"the {calendar} calendar opens {day}")
+
+
 #: Every check, in the order they run and are listed.
 CHECKS: tuple[Check, ...] = (
     Check("not_empty", "The partition has at least one row.", _not_empty, "structure",
@@ -245,6 +252,8 @@ CHECKS: tuple[Check, ...] = (
           datasets="datasets with OHLC prices (`ohlc=True`)"),
     Check("same_content", "The values (stamps aside) differ from every earlier day compared (a file published "
           "twice).", _same_content, "drift"),
+    Check("open_day", "The calendar opens the day: a file the vendor published on a day it closes (a holiday) is "
+          "curated, with this warning that the calendar may be wrong.", _open_day, "drift"),
 )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from lake_assets.lake.calendars import publishing_days
+from lake_assets.lake.calendars import closure, publishing_days
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import LayoutError, partition_date, partition_key
 from lake_assets.s3 import ObjectInfo
@@ -18,7 +18,8 @@ class Coverage:
 
     ``missing`` are published but not curated (or curated from an older source file);
     ``unpublished`` are publishing days on which the vendor has no file (missing at the source);
-    ``closed_days`` are days in the window the calendar skips: not published, by design;
+    ``closed_days`` are days in the window the calendar skips (weekends, and holidays, which are partitions
+    recorded as closed): not published, by design;
     ``after_last`` are partitions after the vendor's last file, to date: not published yet (Dagster's
     partition health counts them as missing, so ``expected + after_last`` is Dagster's partition count);
     ``off_calendar`` are vendor files dated on a day that is not a partition (the calendar closes it):
@@ -79,7 +80,8 @@ def coverage(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[
     if not published:
         return Coverage(spec.name, None, None, 0, 0, 0, [], [], 0, len(partition_keys), off_calendar)
     first, last = min(published), max(published)
-    window = [key for key in partition_keys if first <= key <= last]
+    window = [key for key in partition_keys if first <= key <= last and not closure(spec.calendar,
+                                                                                     partition_date(key))]
     missing = [key for key in sorted(published) if key not in waiting
                and (key not in curated or curated[key].last_modified < published[key].last_modified)]
     calendar_days = (partition_date(last) - partition_date(first)).days + 1

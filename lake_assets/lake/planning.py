@@ -97,20 +97,27 @@ def starts_full_pass(cursor: PlanCursor, now: float, full_interval: float) -> bo
     return cursor.after is None or now - cursor.full_at >= full_interval
 
 
+#: The source ETag a closed day's request is planned with (it has no file).
+CLOSED = "closed"
+
+
 def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
               lake: Iterable[ObjectInfo], cursor: PlanCursor, now: float, full_interval: float,
-              cap: int) -> Plan:
+              cap: int, closed: Iterable[str] = ()) -> Plan:
     """Decide which partitions to request from the source and lake (curated) listings of this tick.
 
     ``source`` and ``lake`` must be listed from the same point: from the start on a full pass,
     else after ``cursor.after`` and after the curated key of that key's date. A vendor file dated
     on a day that is not a partition is reported in ``off_calendar``; one dated after the last
-    partition (not yet due) stops the pass so it is picked up when its partition exists.
+    partition (not yet due) stops the pass so it is picked up when its partition exists. ``closed`` are
+    days the calendar closes that Dagster has not recorded yet: those up to the newest vendor file seen
+    are requested with their neighbours (a range run records them as closed), never past the vendor's
+    newest file, so a holiday the vendor has not reached yet waits with the days around it.
     """
     full = starts_full_pass(cursor, now, full_interval)
     index = {key: position for position, key in enumerate(partition_keys)}
     lake_by_key = by_partition(lake, spec.curated.date_of)  # markers and stray files are not ours to judge
-    needed: list[tuple[str, ObjectInfo]] = []
+    needed: list[tuple[str, ObjectInfo | None]] = []
     off_calendar: list[str] = []
     after, seen, capped = cursor.after if not full else None, 0, False
     last_key = partition_keys[-1] if partition_keys else None
@@ -133,13 +140,18 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
                 needed.append((key, info))
         after = info.key
     next_cursor = PlanCursor(after=after, full_at=now if full else cursor.full_at)
+    through = partition_key(spec.source.date_of(after)) if after else ""
+    days = {key for key in closed if key <= through}
+    needed = sorted([*needed, *((key, None) for key in days - {key for key, _ in needed})], key=lambda item: item[0])
     return Plan(runs=ranges(spec, needed, index), cursor=next_cursor, full_pass=full, source_seen=seen,
                 off_calendar=off_calendar, capped=capped)
 
 
-def ranges(spec: DatasetSpec, needed: list[tuple[str, ObjectInfo]], index: dict[str, int]) -> list[PartitionRun]:
-    """Group partitions that are neighbours in the partition order into runs of at most ``spec.chunk``."""
-    etags = {key: info.etag for key, info in needed}
+def ranges(spec: DatasetSpec, needed: Sequence[tuple[str, ObjectInfo | None]],
+           index: dict[str, int]) -> list[PartitionRun]:
+    """Group partitions that are neighbours in the partition order into runs of at most ``spec.chunk``; a
+    partition without a source object (a closed day) is planned with the ETag :data:`CLOSED`."""
+    etags = {key: info.etag if info else CLOSED for key, info in needed}
     return [PartitionRun(spec.name, run, tuple(etags[key] for key in run))
             for run in contiguous([key for key, _ in needed], index, spec.chunk)]
 
@@ -173,6 +185,20 @@ def plan_rechecks(spec: DatasetSpec, partition_keys: Sequence[str], failed: Iter
               if (mirrored := mirrored_etag(key)) is not None and (info := source_info(key)) is not None
               and info.etag != mirrored]
     return ranges(spec, needed, {key: position for position, key in enumerate(partition_keys)})
+
+
+def plan_reconciliations(failed: Iterable[str], source_info: Callable[[str], ObjectInfo | None],
+                         curated_etag: Callable[[str], str | None]) -> list[str]:
+    """The partitions whose last run failed although the lake holds them curated from the vendor's current file.
+
+    ``failed`` are partitions Dagster shows failed (a manual run on a wrong setting, a backfill, a sensor's run);
+    ``curated_etag`` gives the vendor ETag a partition's curated object records (None if there is none),
+    ``source_info`` the vendor's object now. For these S3 already has the truth: Dagster is told again rather
+    than the day being curated again.
+    """
+    return sorted(key for key in failed
+                  if (etag := curated_etag(key)) is not None and (info := source_info(key)) is not None
+                  and info.etag == etag)
 
 
 def plan_rollups(spec: DatasetSpec, curated: Iterable[ObjectInfo],

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from lake_assets.lake.calendars import closure
 from lake_assets.lake.checks import CheckOutcome, Subject, check_partition, declared_tallies
 from lake_assets.lake.curation import CurationError, VendorFile, parse_vendor_file, read_parquet_file, to_parquet
 from lake_assets.lake.datasets import DatasetSpec
@@ -63,6 +64,26 @@ class MirrorResult:
 
 
 @dataclass(frozen=True)
+class ClosedDay:
+    """A weekday the dataset's calendar closes (a holiday) for which the vendor published nothing: a recorded
+    fact with no data, not a missing day."""
+
+    calendar: str
+    name: str
+
+    @property
+    def action(self) -> str:
+        """What recording the day says."""
+        return f"closed ({self.name}): the {self.calendar} calendar closes this day; nothing published, nothing stored"
+
+
+def closed_day(spec: DatasetSpec, day: date) -> ClosedDay | None:
+    """``day`` as a closed day of the spec's calendar, or None when the calendar publishes on it."""
+    name = closure(spec.calendar, day)
+    return ClosedDay(spec.calendar, name) if name else None
+
+
+@dataclass(frozen=True)
 class CurateResult:
     """One curated partition as written."""
 
@@ -75,7 +96,7 @@ class CurateResult:
 
 
 def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_side: bool,
-               workdir: Path) -> MirrorResult:
+               workdir: Path) -> MirrorResult | ClosedDay:
     """Make the lake hold the vendor's current file for ``day``, byte for byte, encrypted: in the raw zone, or,
     when the raw copy is the one the curated partition was made from, in quarantine beside it, so that a
     vendor correction that fails curation never replaces the last good file (:func:`curate` promotes it
@@ -86,8 +107,11 @@ def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_
     bytes never leave the server (CopyObject, pinned to the source's ETag, so a file replaced
     mid-copy fails instead of landing half-old); else they go through ``workdir``.
 
+    A day the calendar closes on which the vendor published nothing is returned as a :class:`ClosedDay`; a
+    file the vendor did publish on such a day is mirrored like any other.
+
     Raises:
-        NotPublishedError: the vendor has no file for ``day``.
+        NotPublishedError: the vendor has no file for ``day``, a day its calendar publishes.
         S3Error: the transfer failed; nothing partial is left in the raw zone.
     """
     source_key = spec.source.key(day)
@@ -95,13 +119,15 @@ def mirror_raw(spec: DatasetSpec, day: date, vendor: Store, lake: Store, server_
     try:
         source = vendor.handler.info(vendor.bucket, source_key)
     except ObjectNotFoundError as exc:
+        if closed := closed_day(spec, day):
+            return closed
         raise NotPublishedError(f"{spec.name} {partition_key(day)}: {vendor.uri(source_key)} is not published") from exc
     existing = lake.handler.find(lake.bucket, raw_key)
     if existing is not None and existing.metadata.get(SOURCE_ETAG) == source.etag:
         _release(spec, day, lake)  # the vendor is back to the good file: nothing waits in quarantine
         return MirrorResult(source, raw_key, "up to date")
     target = raw_key
-    if existing is not None and existing.metadata.get(SOURCE_ETAG) == _curated_from(spec, day, lake):
+    if existing is not None and existing.metadata.get(SOURCE_ETAG) == curated_etag(spec, day, lake):
         target = spec.quarantine.key(day)
         staged = lake.handler.find(lake.bucket, target)
         if staged is not None and staged.metadata.get(SOURCE_ETAG) == source.etag:
@@ -125,7 +151,7 @@ def _release(spec: DatasetSpec, day: date, lake: Store) -> None:
 
 
 def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
-           curated_from: str | None = None) -> CurateResult | None:
+           curated_from: str | None = None) -> CurateResult | ClosedDay | None:
     """Parse the raw file of ``day``, check it, and unless an error-severity check failed write the Parquet
     partition (warnings are reported in the outcomes, and the partition written).
 
@@ -139,7 +165,8 @@ def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
     earlier days read them from ``history``. The partition records the vendor ETag it was curated from
     (``source-etag`` metadata). When that ETag is ``curated_from`` (a retried run whose earlier attempt
     curated this file) and the curated object still records it, nothing is done and None is returned: a
-    retry does not curate the same file twice.
+    retry does not curate the same file twice. A day the calendar closes with no file mirrored is returned
+    as a :class:`ClosedDay`.
 
     Raises:
         CurationError: the file is unreadable, or a blocking check failed (:class:`ChecksFailedError`);
@@ -147,9 +174,12 @@ def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
     """
     with history.curating(day) as parsed:
         staged = lake.handler.find(lake.bucket, spec.quarantine.key(day))
+        if staged is None and (closed := closed_day(spec, day)) and not lake.handler.find(lake.bucket,
+                                                                                          spec.raw.key(day)):
+            return closed
         source = staged or lake.handler.info(lake.bucket, spec.raw.key(day))
         source_etag = source.metadata.get(SOURCE_ETAG, "")
-        if curated_from is not None and source_etag == curated_from == _curated_from(spec, day, lake):
+        if curated_from is not None and source_etag == curated_from == curated_etag(spec, day, lake):
             return None
         where = f"{spec.name} partition {partition_key(day)} ({lake.uri(source.key)})"
         try:
@@ -204,7 +234,7 @@ def mirrored_etag(spec: DatasetSpec, day: date, lake: Store) -> str | None:
     return info.metadata.get(SOURCE_ETAG) if info else None
 
 
-def _curated_from(spec: DatasetSpec, day: date, lake: Store) -> str | None:
+def curated_etag(spec: DatasetSpec, day: date, lake: Store) -> str | None:
     """The vendor ETag the curated partition of ``day`` records, or None if it does not exist."""
     info = lake.handler.find(lake.bucket, spec.curated.key(day))
     return info.metadata.get(SOURCE_ETAG) if info else None

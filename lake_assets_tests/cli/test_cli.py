@@ -65,16 +65,16 @@ def test_run_fills_the_lake_through_the_sensors_is_idempotent_and_follows_a_corr
     base = ["--home", str(tmp_path / "lake"), "--port", str(free_ports().s3), "--dagster-home", str(dagster_home)]
     assert main([*base, "run"]) == 0
     first = capsys.readouterr().out
-    assert "full coverage" in first and "day_aggs: 2 runs over 61 partitions" in first
+    assert "full coverage" in first and "day_aggs: 3 runs over 63 partitions" in first  # 61 days, 2 holidays
     assert "spp_nodal_prices: 3 runs over 91 partitions" in first
-    assert ("assets built on the lake: 1 runs in 2 evaluations (analytics/daily_returns 61, "
-            "analytics/volatility_20d 61)") in first  # one range run, as their single_run() policy allows
+    assert ("assets built on the lake: 1 runs in 2 evaluations (analytics/daily_returns 63, "
+            "analytics/volatility_20d 63)") in first  # one range run, as their single_run() policy allows
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/sensor_name": "day_aggs_missing_partitions"}))
-    assert len(runs) == 2 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-    for name, days in (("day_aggs", 61), ("spp_nodal_prices", 91)):  # Dagster agrees with the coverage table
+    assert len(runs) == 3 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    for name, days in (("day_aggs", 61 + 2), ("spp_nodal_prices", 91)):  # the coverage table, and 2 holidays
         assert materialized(instance, dg.AssetKey([name, "curated"])) == days
-    assert materialized(instance, dg.AssetKey(["analytics", "volatility_20d"])) == 61
+    assert materialized(instance, dg.AssetKey(["analytics", "volatility_20d"])) == 63
     flat = " ".join(first.split())  # the console wraps long lines
     for name in ("day_aggs", "spp_nodal_prices"):  # freshness evaluated on what the run left: the sample is old
         assert f"{name}, vendor_files_on_calendar passed: " in flat
@@ -93,8 +93,10 @@ def test_run_fills_the_lake_through_the_sensors_is_idempotent_and_follows_a_corr
     assert main([*base, "run"]) == 0
     third = capsys.readouterr().out
     assert "day_aggs: 1 runs over 1 partitions" in third
-    assert ("assets built on the lake: 2 runs in 2 evaluations (analytics/daily_returns 2, "
-            "analytics/volatility_20d 21)") in third  # its return and the next day's; the 21 windows holding either
+    refreshed = re.search(r"assets built on the lake: 2 runs in 2 evaluations \(analytics/daily_returns (\d+), "
+                          r"analytics/volatility_20d (\d+)\)", " ".join(third.split()))
+    # the returns whose three-weekday look-back holds the day, and the volatility windows holding one of them
+    assert refreshed and refreshed.groups() == ("4", "28"), " ".join(third.split())[-600:]
     assert main([*base, "status"]) == 0
     secret = server.credentials().secret_access_key
     assert_everything_written_is_encrypted(server)
@@ -133,6 +135,6 @@ def assert_everything_written_is_encrypted(server: EmbeddedS3) -> None:
                            if s3.info(bucket, key).server_side_encryption != "AES256"]
     finally:
         server.stop()
-    # raw + curated + 6 monthly rollups, and the example assets' 2 x 61 days
-    assert len(keys["vendor"]) == 152 and len(keys["lake"]) == 2 * 152 + 6 + 2 * 61
+    # raw + curated + 6 monthly rollups, and the example assets' 2 x 63 days (a holiday's are empty)
+    assert len(keys["vendor"]) == 152 and len(keys["lake"]) == 2 * 152 + 6 + 2 * 63
     assert unencrypted == []

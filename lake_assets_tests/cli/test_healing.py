@@ -16,11 +16,13 @@ import pytest
 from lake_assets.cli.runner import BackfillReport, run_sensor_backfill
 from lake_assets.defs import healing
 from lake_assets.defs.factory import build_dataset_defs
+from lake_assets.defs.partitions import daily_partitions
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.healing import HealingPolicy
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets_tests.conftest import publish
+from lake_assets_tests.defs.test_checks import raw_and_curated
 from lake_assets_tests.defs.test_lake import JAN
 
 pytestmark = pytest.mark.integration
@@ -103,3 +105,35 @@ def test_a_request_older_than_the_look_back_is_still_known_so_its_partitions_com
     restored = backfill(lake, instance)
     # as attempt 2 (run key "<request>#2"), which the daemon would not drop as a repeated run key
     assert (restored.runs, curated_days(lake), runs_of(instance)) == (1, 2, [("1", "SUCCESS"), ("2", "SUCCESS")])
+
+
+def test_a_day_a_failed_manual_run_left_red_is_recorded_again_from_the_lake_with_its_checks(
+        seaweed: EmbeddedS3, lake: dict[str, S3TransferResource], instance: dg.DagsterInstance) -> None:
+    """A `dagster asset materialize` on a wrong bucket fails the day, which S3 still holds curated from the
+    vendor's current file: the next tick records it again (raw and curated), its checks current again, and
+    requests nothing."""
+    publish(lake, DAY_AGGS, JAN[:3])
+    assert backfill(lake, instance).runs == 1
+    keys = seaweed.credentials()
+    wrong = {**lake, "lake_s3": S3TransferResource(
+        bucket="no-such-bucket", endpoint_url=seaweed.endpoint_url, region_name=lake["lake_s3"].region_name,
+        aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key, addressing_style="path")}
+    day = JAN[1].isoformat()
+    partitions = daily_partitions(DAY_AGGS)
+    assets = [dg.AssetKey(["day_aggs", "raw"]), dg.AssetKey(["day_aggs", "curated"])]
+    assert not dg.materialize(raw_and_curated(DAY_AGGS), partition_key=day, resources=wrong, instance=instance,
+                              selection=assets, raise_on_error=False).success  # as `dagster asset materialize`
+    assert {instance.get_status_by_partition(asset, [day], partitions)[day] for asset in assets} == {
+        dg.AssetPartitionStatus.FAILED}
+
+    reconciled = backfill(lake, instance)
+    assert (reconciled.runs, curated_days(lake)) == (0, 3)  # nothing curated again: Dagster is told what S3 holds
+    assert {instance.get_status_by_partition(asset, [day], partitions)[day] for asset in assets} == {
+        dg.AssetPartitionStatus.MATERIALIZED}
+    latest = instance.fetch_materializations(dg.AssetRecordsFilter(assets[1], asset_partitions=[day]), limit=1)
+    assert latest.records[0].asset_materialization.metadata["action"].value.startswith("recorded again: ")
+    for concern in ("structure", "values", "drift"):  # each check's Partitions view counts the day as Passed again
+        info = instance.event_log_storage.get_asset_check_partition_info(
+            [dg.AssetCheckKey(assets[1], concern)], partition_keys=[day])
+        assert [(i.is_current, i.latest_execution_status.value) for i in info] == [(True, "SUCCEEDED")], concern
+    assert backfill(lake, instance).runs == 0  # and it stays so

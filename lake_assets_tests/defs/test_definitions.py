@@ -69,14 +69,18 @@ if __name__ == "__main__":
 
 def test_the_month_in_progress_and_published_day_ahead_prices_are_partitions() -> None:
     """`lake run` against a live feed rolls up the month in progress, so it must be a partition; day-ahead prices
-    for tomorrow are published today, so tomorrow is a partition (its file is due at 13:00 Chicago)."""
+    for tomorrow are published today, so tomorrow is a partition (its file is due at 13:00 Chicago); a weekday's
+    window runs to the next weekday, so the weekday in progress is one (else Friday's would wait for Monday)."""
     now = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # a Monday, 14:00 in Chicago
     with dg.partition_loading_context(effective_dt=now):
         last = {key.to_user_string(): defs.resolve_assets_def(key).partitions_def.get_last_partition_key()
                 for key in (dg.AssetKey(["day_aggs", "monthly"]), dg.AssetKey(["day_aggs", "curated"]),
                             dg.AssetKey(["spp_nodal_prices", "curated"]))}
-    assert last == {"day_aggs/monthly": "2026-11-01", "day_aggs/curated": "2026-11-20",
-                    "spp_nodal_prices/curated": "2026-11-24"}
+    assert last == {"day_aggs/monthly": "2026-11-01", "day_aggs/curated": "2026-11-23",
+                    "spp_nodal_prices/curated": "2026-11-24"}  # a weekday calendar: the weekday in progress
+    days = defs.resolve_assets_def(dg.AssetKey(["day_aggs", "curated"])).partitions_def
+    with dg.partition_loading_context(effective_dt=datetime(2026, 11, 21, 17, 0, tzinfo=timezone.utc)):
+        assert days.get_last_partition_key() == "2026-11-20"  # on Saturday, Friday (its file due then) is one
 
 
 def test_the_run_queue_runs_one_ingest_run_of_a_dataset_at_a_time() -> None:

@@ -64,7 +64,7 @@ def test_the_due_check_fails_until_the_newest_due_partition_is_curated(
 
 
 @pytest.mark.integration
-def test_a_vendor_file_on_a_day_the_calendar_closes_fails_the_off_calendar_check_as_a_warning(
+def test_a_vendor_file_on_a_weekend_fails_the_off_calendar_check_as_a_warning_and_one_on_a_holiday_not(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seaweed: EmbeddedS3, bucket: str) -> None:
     for prefix in ("LAKE_S3", "VENDOR_S3"):
         for name, value in resource_env(prefix, bucket, seaweed.transfer_config()).items():
@@ -73,12 +73,14 @@ def test_a_vendor_file_on_a_day_the_calendar_closes_fails_the_off_calendar_check
     job = defs.resolve_job_def("day_aggs_due_check")
     with S3Handler(seaweed.transfer_config(show_progress=False)) as vendor:
         vendor.put_bytes(bucket, DAY_AGGS.source.key(date(2024, 1, 12)), b"x")  # a Friday
+        vendor.put_bytes(bucket, DAY_AGGS.source.key(date(2024, 1, 15)), b"x")  # MLK day: a partition, curated
         assert evaluations(job.execute_in_process(instance=instance))["vendor_files_on_calendar"].passed
-        vendor.put_bytes(bucket, DAY_AGGS.source.key(date(2024, 1, 15)), b"x")  # Martin Luther King Jr. Day
+        vendor.put_bytes(bucket, DAY_AGGS.source.key(date(2024, 1, 13)), b"x")  # a Saturday
     check = evaluations(job.execute_in_process(instance=instance))["vendor_files_on_calendar"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check.metadata["files"].value == [DAY_AGGS.source.key(date(2024, 1, 15))]
-    assert "1 vendor file(s) on days the nyse calendar closes, not curated" in check.metadata["detail"].value
+    assert check.metadata["files"].value == [DAY_AGGS.source.key(date(2024, 1, 13))]
+    assert "1 vendor file(s) on days that are not partitions of the nyse calendar, not curated" in \
+        check.metadata["detail"].value
 
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:

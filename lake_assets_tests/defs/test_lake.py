@@ -176,9 +176,9 @@ def test_a_range_run_with_a_bad_day_records_the_good_days_and_the_failed_check(
 
 @pytest.mark.parametrize("tags", [
     {"dagster/partition": "2024-01-06"},  # a Saturday
-    {"dagster/partition": "2024-01-15"},  # Martin Luther King Jr. Day
+    {"dagster/partition": "2023-12-29"},  # before the first day (a holiday is a partition: recorded as closed)
     {"dagster/asset_partition_range_start": "2024-01-04", "dagster/asset_partition_range_end": "2024-01-07"},
-], ids=["saturday", "holiday", "range-ending-on-sunday"])
+], ids=["saturday", "before-the-start", "range-ending-on-sunday"])
 def test_a_day_that_is_not_a_partition_fails_clearly_and_runs_nothing(
         defs: dg.Definitions, lake: dict[str, S3TransferResource], tags: dict[str, str]) -> None:
     publish(lake, DAY_AGGS, JAN)
@@ -281,6 +281,31 @@ def test_sensor_lists_past_the_1000_key_page(lake: dict[str, S3TransferResource]
     assert PlanCursor.from_json(result.cursor).after == spec.source.key(days[-1])
 
 
+def test_a_holiday_in_a_range_is_recorded_closed_with_no_object_and_nothing_to_check(
+        defs: dg.Definitions, lake: dict[str, S3TransferResource], tmp_path: Path) -> None:
+    """Martin Luther King Jr. Day between two trading days: a partition the range run records as closed."""
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    days = [date(2024, 1, 12), date(2024, 1, 16)]
+    publish(lake, DAY_AGGS, days)
+    result = dg.materialize(assets(defs), resources=lake, instance=instance, tags={
+        "dagster/asset_partition_range_start": "2024-01-12", "dagster/asset_partition_range_end": "2024-01-16"})
+    assert result.success
+    holiday = {m.partition: m for m in result.asset_materializations_for_node("day_aggs__curated")}["2024-01-15"]
+    assert holiday.metadata["market_closed"].value == "Martin Luther King Jr. Day"
+    assert holiday.metadata["action"].value.startswith("closed (Martin Luther King Jr. Day): the nyse calendar")
+    keys = ["2024-01-12", "2024-01-15", "2024-01-16"]
+    partitions = defs.resolve_job_def("day_aggs_ingest").partitions_def
+    for name in ("raw", "curated"):
+        assert set(instance.get_status_by_partition(dg.AssetKey(["day_aggs", name]), keys, partitions).values()) == {
+            dg.AssetPartitionStatus.MATERIALIZED}, name
+    closed = [c for c in result.get_asset_check_evaluations() if c.partition == "2024-01-15"]
+    assert len(closed) == 3 and all(c.passed for c in closed)
+    assert closed[0].metadata["detail"].value == "day_aggs: 2024-01-15: a closed day: no file, nothing to check"
+    with lake["lake_s3"].open() as handler:
+        stored = {info.key for info in handler.iter_objects(lake["lake_s3"].bucket)}
+    assert stored == {layout.key(day) for day in days for layout in (DAY_AGGS.raw, DAY_AGGS.curated)}
+
+
 @pytest.mark.parametrize(("name", "payload", "message"), [
     ("corrupt gzip", b"\x1f\x8b\x08not really gzip", "not valid gzip"),
     ("empty file", gzip.compress(b""), "the file is empty"),
@@ -351,7 +376,7 @@ def test_definitions_snapshot() -> None:
     day_aggs_days = graph.assets_def_for_key(dg.AssetKey(["day_aggs", "raw"])).partitions_def
     keys = day_aggs_days.get_partition_keys()
     assert keys[:3] == ["2024-01-02", "2024-01-03", "2024-01-04"] and "2024-01-06" not in keys
-    assert "2024-01-15" not in keys  # Martin Luther King Jr. Day: not published, so not a partition
+    assert "2024-01-15" in keys  # Martin Luther King Jr. Day: a partition, recorded as closed
 
 
 def test_a_long_range_curated_four_at_a_time_keeps_two_weeks_of_history_files(

@@ -13,6 +13,9 @@ from lake_assets.s3 import ObjectInfo
 T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
 DAYS = publishing_days("nyse", date(2024, 1, 2), date(2024, 1, 31))
 KEYS = [partition_key(d) for d in DAYS]
+#: The partitions of the weekday calendar over the same span: the publishing days and MLK day.
+WEEKDAY_KEYS = [partition_key(date(2024, 1, 2) + timedelta(days=n)) for n in range(30)
+                if (date(2024, 1, 2) + timedelta(days=n)).weekday() < 5]
 
 
 def test_coverage_separates_missing_unpublished_and_closed_days() -> None:
@@ -34,14 +37,25 @@ def test_no_vendor_files_means_no_window() -> None:
     assert result.first is None and result.expected == 0 and result.complete
 
 
-def test_a_vendor_file_on_a_day_the_calendar_closes_is_counted_and_the_lake_is_not_complete() -> None:
-    mlk, saturday, later = date(2024, 1, 15), date(2024, 1, 6), date(2024, 2, 3)  # a holiday, a weekend, not due
-    source = [ObjectInfo(DAY_AGGS.source.key(d), 1, "e", T0) for d in [*DAYS, mlk, saturday, later]]
+def test_a_vendor_file_on_a_weekend_is_counted_and_the_lake_is_not_complete() -> None:
+    saturday, later = date(2024, 1, 6), date(2024, 2, 3)  # a weekend, and a Saturday not due yet
+    source = [ObjectInfo(DAY_AGGS.source.key(d), 1, "e", T0) for d in [*DAYS, saturday, later]]
     curated = [ObjectInfo(DAY_AGGS.curated.key(d), 1, "c", T0 + timedelta(hours=1)) for d in DAYS]
-    result = coverage(DAY_AGGS, KEYS, source, curated)
+    result = coverage(DAY_AGGS, WEEKDAY_KEYS, source, curated)
     assert not result.missing and not result.unpublished and result.published == len(DAYS)
-    assert result.off_calendar == [DAY_AGGS.source.key(saturday), DAY_AGGS.source.key(mlk)]
+    assert result.off_calendar == [DAY_AGGS.source.key(saturday)]
     assert not result.complete
+
+
+def test_a_holiday_is_a_partition_neither_expected_nor_unpublished_and_a_file_on_it_is_curated_like_any() -> None:
+    mlk = date(2024, 1, 15)
+    source = [ObjectInfo(DAY_AGGS.source.key(d), 1, "e", T0) for d in DAYS]
+    curated = [ObjectInfo(DAY_AGGS.curated.key(d), 1, "c", T0 + timedelta(hours=1)) for d in DAYS]
+    closed = coverage(DAY_AGGS, WEEKDAY_KEYS, source, curated)
+    assert closed.expected == len(DAYS) and not closed.unpublished and closed.complete
+    published = coverage(DAY_AGGS, WEEKDAY_KEYS, [*source, ObjectInfo(DAY_AGGS.source.key(mlk), 1, "e", T0)],
+                         curated)
+    assert published.missing == ["2024-01-15"] and not published.off_calendar  # published: to be curated
 
 
 def test_a_quarantined_correction_is_counted_apart_not_missing_and_the_lake_is_not_complete() -> None:

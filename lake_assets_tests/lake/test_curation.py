@@ -250,3 +250,13 @@ def test_the_parse_counts_what_the_checks_declare_and_check_partition_uses_it(tm
     told = {name: 0 for name in vendor.tallies} | {str(pl.len()): raw.height + 1}
     failed = [o.name for o in check_partition(replace(subject, tallies=told)) if not o.passed]
     assert "positive_prices" not in failed and "non_negative_counts" not in failed  # counts told are not recounted
+
+
+def test_a_file_on_a_day_the_calendar_closes_only_warns_that_the_calendar_may_be_wrong() -> None:
+    mlk = date(2024, 1, 15)
+    failed = failures(parsed(DAY_AGGS, mlk), DAY_AGGS, mlk)
+    assert list(failed) == ["open_day"]
+    assert failed["open_day"].startswith("the nyse calendar closes 2024-01-15 (Martin Luther King Jr. Day), but the "
+                                         "vendor published a file: curated")
+    assert next(check for check in CHECKS if check.name == "open_day").severity == "warn"
+    assert "open_day" not in failures(parsed(NODAL_PRICES, mlk), NODAL_PRICES, mlk)  # every day is open

@@ -8,12 +8,16 @@ from datetime import date, datetime, timedelta, timezone
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.layout import partition_key
-from lake_assets.lake.planning import PlanCursor, plan_rechecks, plan_rollups, plan_tick
+from lake_assets.lake.planning import CLOSED, PlanCursor, plan_rechecks, plan_reconciliations, plan_rollups, plan_tick
 from lake_assets.s3 import ObjectInfo
 
 T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
 DAYS = publishing_days("nyse", date(2024, 1, 2), date(2024, 3, 28))
 KEYS = [partition_key(day) for day in DAYS]
+#: The partitions of a weekday calendar over the same span: the publishing days and the holidays among them.
+WEEKDAYS = [partition_key(date(2024, 1, 2) + timedelta(days=n)) for n in range(87)
+            if (date(2024, 1, 2) + timedelta(days=n)).weekday() < 5]
+MLK, PRESIDENTS = "2024-01-15", "2024-02-19"
 
 
 def source(days: list[date], at: datetime = T0, etag: str = "e") -> list[ObjectInfo]:
@@ -120,3 +124,29 @@ def test_a_failed_partition_is_requested_again_only_once_its_vendor_file_changed
                          lambda key: files.get(DAY_AGGS.source.key(date.fromisoformat(key))), mirrored.get)
     # day 1: same file as mirrored; day 2: corrected since; day 3: never mirrored (healing's); day 20: no file
     assert [(run.keys, run.etags) for run in runs] == [((KEYS[2],), ("corrected",))]
+
+
+def test_closed_days_the_vendor_has_passed_are_requested_with_their_neighbours_as_one_range() -> None:
+    result = plan_tick(DAY_AGGS, WEEKDAYS, source(DAYS), [], PlanCursor(), 1_000_000.0, 3600, 1000,
+                       closed=[MLK, PRESIDENTS, "2024-03-29"])  # Good Friday: after the vendor's last file
+    assert [len(run.keys) for run in result.runs] == [31, 31, 1]  # 61 trading days and 2 holidays, by 31
+    assert [key for run in result.runs for key in run.keys] == [key for key in WEEKDAYS if key <= KEYS[-1]]
+    etags = dict(zip(result.runs[0].keys, result.runs[0].etags))
+    assert etags[MLK] == CLOSED and etags[KEYS[0]] == f"e{DAYS[0]:%m%d}"
+
+
+def test_a_closed_day_waits_for_the_vendors_next_file_and_goes_with_it() -> None:
+    wednesday, friday = date(2024, 11, 27), date(2024, 11, 29)  # Thanksgiving between them
+    keys = ["2024-11-27", "2024-11-28", "2024-11-29"]
+    before = plan_tick(DAY_AGGS, keys, source([wednesday]), [], PlanCursor(), 1.0, 3600, 1000, closed=[keys[1]])
+    assert [run.keys for run in before.runs] == [(keys[0],)]
+    after = plan_tick(DAY_AGGS, keys, source([friday]), [], before.cursor, 2.0, 3600, 1000, closed=[keys[1]])
+    assert [run.keys for run in after.runs] == [(keys[1], keys[2])]
+
+
+def test_a_failed_day_is_reconciled_only_when_the_lake_holds_it_curated_from_the_vendors_current_file() -> None:
+    infos = {key: info for key, info in zip(KEYS[:4], source(DAYS[:4]))}
+    curated_from = {KEYS[0]: infos[KEYS[0]].etag, KEYS[1]: "an older file", KEYS[3]: infos[KEYS[3]].etag}
+    found = plan_reconciliations([KEYS[3], KEYS[0], KEYS[1], KEYS[2]], infos.get, curated_from.get)
+    assert found == [KEYS[0], KEYS[3]]  # not the day curated from an older file, nor the one never curated
+    assert plan_reconciliations([KEYS[0]], lambda key: None, curated_from.get) == []  # the vendor withdrew it
