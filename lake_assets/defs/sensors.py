@@ -16,6 +16,7 @@ from lake_assets.defs.healing import (
     failed_partitions,
     first_request,
     heal,
+    in_flight,
     latest_records,
     log_healing,
     record_again,
@@ -36,8 +37,10 @@ from lake_assets.lake.planning import (
 )
 from lake_assets.lake.steps import Store, curated_etag, mirrored_etag
 
-#: Seconds between full reconciliations (a pass over the whole history instead of after the cursor).
-FULL_INTERVAL_SECONDS = 6 * 3600
+#: Seconds between full reconciliations (a pass over the whole history instead of after the cursor): a deleted
+#: curated object is requested again within this long. Twenty years' full pass lists about 11 pages and costs
+#: about 1.2 CPU s (``bench/sensor_tick.py --years 20 --history``), 0.2% of a core at this interval.
+FULL_INTERVAL_SECONDS = 10 * 60
 #: Most partitions one tick requests; the next tick resumes after the last one.
 MAX_PARTITIONS_PER_TICK = 400
 #: Most failed partitions a tick asks the vendor and raw zone about (a HEAD each), to find corrected files.
@@ -67,7 +70,7 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description=f"Lists `{spec.source.static_prefix}` at the vendor and "
                            f"`{spec.curated.listing_prefix}` in the lake after its cursor (a full pass every "
-                           f"{FULL_INTERVAL_SECONDS // 3600} h) and requests missing or outdated partitions "
+                           f"{FULL_INTERVAL_SECONDS // 60} min) and requests missing or outdated partitions "
                            f"as range runs of up to {spec.chunk}.")
     def missing_partitions(context: dg.SensorEvaluationContext, vendor_s3: S3TransferResource,
                            lake_s3: S3TransferResource) -> dg.SensorResult:
@@ -84,16 +87,18 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                              cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK,
                              unrecorded_closed_days(context.instance, spec, curated, keys))
             lists = sum(handler.get_statistics()["requests"].get("ListObjectsV2", 0) for handler in (vendor, lake))
-            planned = {key for run in plan.runs for key in run.keys}
+            busy = {key for run in plan.runs for key in run.keys} | in_flight(context.instance, curated, job_name,
+                                                                              partitions)
             failed = {asset: [key for key in failed_partitions(context.instance, asset, job_name, partitions,
-                                                               MAX_RECHECKS) if key not in planned]
+                                                               MAX_RECHECKS) if key not in busy]
                       for asset in (curated, raw)}
             store = Store(lake, lake_s3.bucket)
             sources = {key: vendor.find(vendor_s3.bucket, spec.source.key(partition_date(key)))
                        for key in {*failed[curated], *failed[raw]}}
             rechecks = plan_rechecks(spec, keys, failed[curated], sources.get,
                                      lambda key: mirrored_etag(spec, partition_date(key), store))
-            etags = {key: curated_etag(spec, partition_date(key), store) for key in sources}
+            etags = recorded_etags(context.instance, curated, {
+                key: curated_etag(spec, partition_date(key), store) for key in sources})
             reconciled = {asset: plan_reconciliations(failed[asset], sources.get, etags.get) for asset in failed}
         for asset, reconcile in reconciled.items():
             if reconcile:
@@ -111,6 +116,17 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                          plan.cursor.to_json())
 
     return missing_partitions
+
+
+def recorded_etags(instance: dg.DagsterInstance, curated: dg.AssetKey,
+                   etags: dict[str, str | None]) -> dict[str, str | None]:
+    """The curated objects' vendor ETags (``etags``, by partition) that Dagster's latest materialization of the
+    partition records too: only such a day can be recorded again from its last record, which describes it."""
+    recorded = latest_records(instance, curated, sorted(etags))
+    found = {key: record.asset_materialization.metadata.get("source_etag") if record.asset_materialization else None
+             for key, record in recorded.items()}
+    return {key: etag for key, etag in etags.items()
+            if etag is not None and (value := found.get(key)) is not None and str(value.value) == etag}
 
 
 def unrecorded_closed_days(instance: dg.DagsterInstance, spec: DatasetSpec, curated: dg.AssetKey,

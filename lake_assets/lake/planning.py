@@ -192,9 +192,9 @@ def plan_reconciliations(failed: Iterable[str], source_info: Callable[[str], Obj
     """The partitions whose last run failed although the lake holds them curated from the vendor's current file.
 
     ``failed`` are partitions Dagster shows failed (a manual run on a wrong setting, a backfill, a sensor's run);
-    ``curated_etag`` gives the vendor ETag a partition's curated object records (None if there is none),
-    ``source_info`` the vendor's object now. For these S3 already has the truth: Dagster is told again rather
-    than the day being curated again.
+    ``curated_etag`` gives the vendor ETag a partition's curated object records, where Dagster's latest record
+    of the partition names the same (None otherwise), ``source_info`` the vendor's object now. For these S3
+    and Dagster's last record already hold the truth: Dagster is told again rather than the day curated again.
     """
     return sorted(key for key in failed
                   if (etag := curated_etag(key)) is not None and (info := source_info(key)) is not None

@@ -29,8 +29,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from lake_assets.analytics.returns import daily_returns
-from lake_assets.analytics.volatility import WINDOW, volatility_20d
+from lake_assets.analytics.returns import LOOK_BACK, daily_returns
+from lake_assets.analytics.volatility import HOLIDAY_SLACK, WINDOW, volatility_20d
 from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
 from lake_assets.definitions import defs
@@ -144,14 +144,19 @@ class Soak:
         return days_done and months_done and self.examples_current() and state["active_runs"] == 0
 
     def examples_current(self) -> bool:
-        """The example assets built on the lake hold every day whose inputs are all curated, each materialised
-        after the inputs it read (so a corrected day reached every day that looks back on it)."""
+        """The example assets built on the lake hold every published day whose inputs (the weekdays each reads back
+        over, holidays recorded as closed among them) are all recorded, each materialised after the inputs it read
+        (so a corrected day reached every day that looks back on it)."""
         instance = self.instance()
         latest = {asset: self.latest_materializations(instance, asset) for asset in (CURATED, RETURNS, VOLATILITY)}
-        days = sorted(self.published)
-        reads = {RETURNS: (CURATED, 2), VOLATILITY: (RETURNS, WINDOW)}
+        first, last = min(self.published), max(self.published)
+        days = [key for key in defs.resolve_assets_def(CURATED).partitions_def.get_partition_keys()
+                if first <= key <= last]
+        reads = {RETURNS: (CURATED, LOOK_BACK + 1), VOLATILITY: (RETURNS, WINDOW + HOLIDAY_SLACK)}
         for asset, (upstream, look_back) in reads.items():
             for position, day in enumerate(days):
+                if day not in self.published:
+                    continue  # a holiday: its (empty) example partitions are not judged here
                 inputs = days[max(0, position - look_back + 1):position + 1]
                 if not all(key in latest[upstream] for key in inputs):
                     continue  # waits for its inputs
