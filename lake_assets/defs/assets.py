@@ -32,9 +32,9 @@ from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.datasets.spec import ROLLUP_FILENAME
 from lake_assets.lake.layout import partition_date
 from lake_assets.lake.history import History
+from lake_assets.lake.day_facts import ClosedDay, Quarantined
 from lake_assets.lake.steps import (
     ChecksFailedError,
-    ClosedDay,
     CurateResult,
     NotPublishedError,
     Store,
@@ -176,6 +176,7 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
             if resumed(context) else {}
         written: dict[str, CurateResult] = {}
         closed: dict[str, ClosedDay] = {}
+        quarantined: dict[str, Quarantined] = {}
         kept: dict[str, Mapping[str, dg.MetadataValue]] = {}
         outcomes: dict[str, list[CheckOutcome]] = {}
         errors: dict[str, Exception] = {}
@@ -195,6 +196,9 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
                 elif isinstance(result, ClosedDay):
                     context.log.info("%s %s: %s", spec.name, key, result.action)
                     closed[key], outcomes[key] = result, []
+                elif isinstance(result, Quarantined):
+                    context.log.warning("%s %s: %s: %s", spec.name, key, result.action, result.reason)
+                    quarantined[key], outcomes[key] = result, result.outcomes(spec)
                 else:
                     written[key], outcomes[key] = result, result.outcomes
         for key, result in written.items():  # yielded, so stored before the check results that name them
@@ -202,6 +206,11 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
                 **_partition_metadata(lake_s3.bucket, result), **verdict_metadata(spec, result.outcomes)})
         for key, metadata in kept.items():  # recorded again, so this run's failure does not mark them failed
             yield dg.AssetMaterialization(asset_key=asset_key, partition=key, metadata=metadata)
+        served = latest_partition_metadata(context.instance, asset_key, sorted(quarantined)) if quarantined else {}
+        for key, day in quarantined.items():  # the lake still serves the day: materialized, its warning says why
+            yield dg.AssetMaterialization(asset_key=asset_key, partition=key, metadata={
+                **served.get(key, {}), "action": day.action, "quarantine": day.reason, "source_etag": day.served_etag,
+                "dagster/uri": f"s3://{lake_s3.bucket}/{day.key}", **verdict_metadata(spec, outcomes[key])})
         for key, day in closed.items():  # a fact with no data: the day is complete, not missing
             yield dg.AssetMaterialization(asset_key=asset_key, partition=key,
                                           metadata={"market_closed": day.name, "action": day.action})

@@ -75,6 +75,7 @@ CONCERNS: tuple[Concern, ...] = (
     Concern("values", "error", "Every value is plausible on its own: finite, positive prices, non-negative "
             "counts, consistent OHLC, a full day of hours."),
     Concern("drift", "warn", "The day looks like the vendor's earlier days: no unknown column, a usual row "
-            "count, no ticker jumping 5x, not a copy of an earlier day, on a day the calendar opens."),
+            "count, no ticker jumping 5x, not a copy of an earlier day, on a day the calendar opens; and no vendor "
+            "correction of the day waits in quarantine (the lake then serves the last good file)."),
 )
 CONCERNS_BY_NAME = {concern.name: concern for concern in CONCERNS}

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from lake_assets.lake.calendars import closure
 from lake_assets.lake.checks import CheckOutcome, Subject, check_partition, declared_tallies
 from lake_assets.lake.curation import CurationError, VendorFile, parse_vendor_file, read_parquet_file, to_parquet
 from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.day_facts import ClosedDay, Quarantined, closed_day
 from lake_assets.lake.layout import partition_key
 from lake_assets.lake.queries import height
 from lake_assets.s3 import ObjectInfo, ObjectNotFoundError, S3Handler, S3ObjectRef
@@ -61,26 +61,6 @@ class MirrorResult:
     source: ObjectInfo
     raw_key: str
     action: str  # "copied", "transferred" or "up to date"
-
-
-@dataclass(frozen=True)
-class ClosedDay:
-    """A weekday the dataset's calendar closes (a holiday) for which the vendor published nothing: a recorded
-    fact with no data, not a missing day."""
-
-    calendar: str
-    name: str
-
-    @property
-    def action(self) -> str:
-        """What recording the day says."""
-        return f"closed ({self.name}): the {self.calendar} calendar closes this day; nothing published, nothing stored"
-
-
-def closed_day(spec: DatasetSpec, day: date) -> ClosedDay | None:
-    """``day`` as a closed day of the spec's calendar, or None when the calendar publishes on it."""
-    name = closure(spec.calendar, day)
-    return ClosedDay(spec.calendar, name) if name else None
 
 
 @dataclass(frozen=True)
@@ -151,13 +131,14 @@ def _release(spec: DatasetSpec, day: date, lake: Store) -> None:
 
 
 def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
-           curated_from: str | None = None) -> CurateResult | ClosedDay | None:
+           curated_from: str | None = None) -> CurateResult | ClosedDay | Quarantined | None:
     """Parse the raw file of ``day``, check it, and unless an error-severity check failed write the Parquet
     partition (warnings are reported in the outcomes, and the partition written).
 
     The file is the quarantined one when there is one (a vendor correction that would replace the raw
     copy the partition was curated from): once it curates, it is promoted into the raw zone; when it
-    does not, it stays in quarantine with the reason beside it, and the raw zone keeps the good file.
+    does not, it stays in quarantine with the reason beside it, the raw zone keeps the good file, and the
+    day is returned as :class:`Quarantined` (the lake still serves it).
 
     The file is streamed: downloaded into ``history``'s working directory, parsed to a local Parquet file
     (the checks' row counts taken in the same pass) and checked there by streaming queries, then uploaded;
@@ -169,8 +150,8 @@ def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
     as a :class:`ClosedDay`.
 
     Raises:
-        CurationError: the file is unreadable, or a blocking check failed (:class:`ChecksFailedError`);
-            the curated partition is untouched.
+        CurationError: the file is unreadable, or a blocking check failed (:class:`ChecksFailedError`), and
+            the lake serves no partition of the day; the curated partition is untouched.
     """
     with history.curating(day) as parsed:
         staged = lake.handler.find(lake.bucket, spec.quarantine.key(day))
@@ -191,10 +172,14 @@ def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
                 raise ChecksFailedError(f"{where}: failed check(s) "
                                         + "; ".join(f"{o.name}: {o.detail}" for o in blocking) + KEPT, outcomes)
         except CurationError as exc:
-            if staged is not None:  # the raw zone keeps the good file; say why this one waits
-                lake.handler.put_bytes(lake.bucket, spec.quarantine_reason.key(day), f"{exc}\n".encode(),
-                                       overwrite=True, content_type="text/plain")
-            raise
+            if staged is None:
+                raise
+            lake.handler.put_bytes(lake.bucket, spec.quarantine_reason.key(day), f"{exc}\n".encode(),
+                                   overwrite=True, content_type="text/plain")
+            served = curated_etag(spec, day, lake)
+            if served is None:  # the good partition is gone too: the day is not served
+                raise
+            return Quarantined(spec.curated.key(day), str(exc), source_etag, served)
         key = spec.curated.key(day)
         lake.handler.upload_batch(lake.bucket, [S3ObjectRef(key, parsed, {SOURCE_ETAG: source_etag})],
                                   overwrite=True).raise_first_failure()

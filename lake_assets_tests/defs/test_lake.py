@@ -26,7 +26,8 @@ from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.layout import partition_date, partition_key
 from lake_assets.lake.planning import PlanCursor
 from lake_assets.lake.history import History
-from lake_assets.lake.steps import CurateResult, Store, curate, mirror_raw
+from lake_assets.lake.day_facts import QUARANTINE_CHECK
+from lake_assets.lake.steps import SOURCE_ETAG, CurateResult, Store, curate, mirror_raw
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets_tests.conftest import check_outcomes, publish
@@ -323,19 +324,30 @@ def test_a_holiday_in_a_range_is_recorded_closed_with_no_object_and_nothing_to_c
     ("a zero price", gzip_csv(day_aggs_frame(JAN[0]).with_columns(low=pl.lit(0.0))),
      "positive_prices: low: 100 value(s) not > 0"),
 ])
-def test_bad_vendor_files_fail_clearly_and_keep_the_last_good_partition(
+def test_bad_vendor_corrections_wait_in_quarantine_with_a_warning_and_the_lake_keeps_the_good_day(
         defs: dg.Definitions, lake: dict[str, S3TransferResource], name: str, payload: bytes, message: str) -> None:
     publish(lake, DAY_AGGS, [JAN[0]])
-    assert dg.materialize(assets(defs), partition_key="2024-01-02", resources=lake).success
+    instance = dg.DagsterInstance.ephemeral()  # one instance: the quarantined day's record carries the served one's
+    assert dg.materialize(assets(defs), partition_key="2024-01-02", resources=lake, instance=instance).success
     good = curated_frame(lake, JAN[0])
     bucket, raw = lake["lake_s3"].bucket, DAY_AGGS.raw.key(JAN[0])
     with lake["lake_s3"].open() as handler:
         raw_before = handler.info(bucket, raw)
+        good_etag = handler.info(bucket, DAY_AGGS.curated.key(JAN[0])).metadata[SOURCE_ETAG]
     publish(lake, DAY_AGGS, [JAN[0]], data=payload)
-    with pytest.raises(dg.Failure) as failure:
-        dg.materialize(assets(defs), partition_key="2024-01-02", resources=lake)
-    text = str(failure.value.description)
+    result = dg.materialize(assets(defs), partition_key="2024-01-02", resources=lake, instance=instance)
+    assert result.success  # the lake still serves the day: materialized, with a warning naming the quarantine
+    recorded = [m for m in result.get_asset_materialization_events()
+                if m.asset_key == dg.AssetKey(["day_aggs", "curated"])][-1].materialization.metadata
+    text = recorded["quarantine"].value
     assert message in text and "day_aggs partition 2024-01-02" in text and "left as it was" in text
+    assert recorded["source_etag"].value == good_etag and recorded["dagster/row_count"].value == 100
+    verdicts = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert verdicts["structure"].passed and verdicts["values"].passed and not verdicts["drift"].passed
+    assert verdicts["drift"].severity == dg.AssetCheckSeverity.WARN
+    assert verdicts["drift"].metadata["failed_checks"].value == [QUARANTINE_CHECK]
+    assert message in verdicts["drift"].metadata["detail"].value and "quarantine" in verdicts["drift"].metadata[
+        "detail"].value
     assert curated_frame(lake, JAN[0]).equals(good)
     with lake["lake_s3"].open() as handler:  # the raw zone keeps the file that curated; the bad one waits aside
         assert handler.info(bucket, raw).etag == raw_before.etag
