@@ -68,16 +68,20 @@ def files_size(root: Path) -> int:
 
 
 def row_bytes(root: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """Bytes of the serialized events in every event log table, by event type, and check executions by status."""
+    """Bytes of the serialized events in every event log table, by event type (materializations and check results
+    also by asset), and check executions by status."""
     events: dict[str, int] = {}
     checks: dict[str, int] = {}
     for db in root.rglob("*.db"):
         with sqlite3.connect(db) as connection:
             tables = {name for (name,) in connection.execute("select name from sqlite_master where type='table'")}
             if "event_logs" in tables:
-                for kind, size in connection.execute(
-                        "select dagster_event_type, sum(length(event)) from event_logs group by 1"):
-                    events[kind or "log"] = events.get(kind or "log", 0) + size
+                for kind, asset, size in connection.execute(
+                        "select dagster_event_type, case when dagster_event_type in ('ASSET_MATERIALIZATION', "
+                        "'ASSET_CHECK_EVALUATION') then asset_key end, sum(length(event)) from event_logs "
+                        "group by 1, 2"):
+                    name = f"{kind} {asset}" if asset else kind or "log"
+                    events[name] = events.get(name, 0) + size
             if "asset_check_executions" in tables:
                 for status, count, size in connection.execute("select execution_status, count(*), "
                                                               "sum(length(evaluation_event)) from "

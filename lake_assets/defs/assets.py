@@ -7,6 +7,7 @@ is exact per partition and what S3 holds is what Dagster records, also when a ra
 """
 
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -144,8 +145,10 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
             if key in targets:
                 metadata["uri"] = dg.MetadataValue.url(targets[key])
             metadata["action"] = actions[key]
-        else:
-            metadata["actions"] = dg.MetadataValue.json(actions)
+        else:  # copied onto each day of the range by Dagster: a count, not every day's action (the run log has those)
+            metadata["range"] = f"{context.partition_keys[0]}..{context.partition_keys[-1]}"
+            metadata["mirrored"] = dg.MetadataValue.json(dict(Counter(action.split(" (")[0]
+                                                                      for action in actions.values())))
         return dg.MaterializeResult(metadata=metadata)
 
     return raw

@@ -6,7 +6,7 @@ import dagster as dg
 
 from lake_assets.defs.assets import build_curated_asset, build_raw_asset, build_rollup_asset
 from lake_assets.defs.calendar_check import build_off_calendar_check
-from lake_assets.defs.freshness import build_due_check
+from lake_assets.defs.freshness import build_due_check, build_freshness_sensor
 from lake_assets.defs.healing import DATASET_TAG
 from lake_assets.defs.partitions import daily_partitions, monthly_partitions
 from lake_assets.defs.schedules import build_due_schedule
@@ -35,7 +35,8 @@ def build_dataset_defs(spec: DatasetSpec) -> dg.Definitions:
     What runs when: the missing-partition sensor requests published days (ingest job), the rollup
     sensor requests months whose days changed (monthly job), and the schedule checks, when a day is
     due, that it was curated and that no vendor file is dated on a day the calendar closes (due-check
-    job). Sensors and schedule are on by default.
+    job); the freshness sensor runs the same job after the curated asset changed. Sensors and schedule
+    are on by default.
     """
     days, months = daily_partitions(spec), monthly_partitions(spec)
     raw = build_raw_asset(spec, days)
@@ -55,5 +56,6 @@ def build_dataset_defs(spec: DatasetSpec) -> dg.Definitions:
         asset_checks=[due, calendar],
         jobs=[job, rollup, due_job],
         schedules=[build_due_schedule(spec, due_job.name)],
-        sensors=[build_missing_partitions_sensor(spec, job.name, days), build_rollup_sensor(spec, rollup.name, months)],
+        sensors=[build_missing_partitions_sensor(spec, job.name, days), build_rollup_sensor(spec, rollup.name, months),
+                 build_freshness_sensor(spec, due_job.name, job.name, days)],
     )

@@ -6,12 +6,17 @@ morning, would look fresh; so the curated asset declares none. The ``newest_part
 the instance whether the newest partition whose file was due (:mod:`lake_assets.lake.due`) is curated,
 and says which day the lake's newest curated partition is and how many publishing days it is behind.
 A vendor that stops publishing shows as a failing (warning) check at the next due hour.
+
+The due schedule runs the check (and the calendar check) daily; the dataset's freshness sensor runs them
+again whenever the curated asset has changed and no ingest run is left in progress, so freshness is
+judged on what a sensor's run, a backfill or a run from the UI left, not hours later.
 """
 
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+from lake_assets.defs.healing import in_flight
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.coverage import by_partition
@@ -19,6 +24,8 @@ from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.due import newest_due_day
 from lake_assets.lake.layout import partition_date, partition_key
 
+#: Seconds between the freshness sensor's looks at the curated asset's newest record.
+FRESHNESS_TICK_SECONDS = 30
 #: Slack after a due time before a partition counts as late: the sensor's tick and a run.
 GRACE = timedelta(minutes=30)
 DUE_CHECK = "newest_partition_due"
@@ -55,3 +62,33 @@ def build_due_check(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
                                              "detail": detail})
 
     return newest_partition_due
+
+
+def freshness_sensor_name(spec: DatasetSpec) -> str:
+    """The name of a dataset's freshness sensor."""
+    return f"{spec.name}_freshness"
+
+
+def build_freshness_sensor(spec: DatasetSpec, due_job_name: str, ingest_job_name: str,
+                           partitions: dg.PartitionsDefinition) -> dg.SensorDefinition:
+    """Run the due-check job once the curated asset has a record newer than the last one judged and no ingest
+    run of it is queued or running (a backfill is judged once, when its last range is over)."""
+    asset = dg.AssetKey([spec.name, "curated"])
+
+    @dg.sensor(name=freshness_sensor_name(spec), job_name=due_job_name,
+               minimum_interval_seconds=FRESHNESS_TICK_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING,
+               description=f"Runs `{DUE_CHECK}` and the calendar check of {spec.name} after the curated asset "
+                           f"changed (a sensor's run, a backfill, a run from the UI), once no ingest run is left.")
+    def freshness(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        newest = context.instance.fetch_materializations(asset, limit=1).records
+        if not newest:
+            return dg.SensorResult(skip_reason="nothing curated yet")
+        storage_id = newest[0].storage_id
+        if context.cursor and int(context.cursor) >= storage_id:
+            return dg.SensorResult(skip_reason="the curated asset has not changed since its checks last ran")
+        if in_flight(context.instance, asset, ingest_job_name, partitions):
+            return dg.SensorResult(skip_reason="a run of the curated asset is in progress: judged once it is over")
+        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"{spec.name}:after:{storage_id}")],
+                               cursor=str(storage_id))
+
+    return freshness

@@ -3,7 +3,8 @@ embedded SeaweedFS, with the sensors and schedule in their default state (on), w
 
 It goes through, in order: a lake identity that cannot write (the first run fails), then fixed and the
 daemon restarted; new days arriving, one of them a corrupt file; the vendor's correction of that file,
-with the run worker of the next run killed mid-run; the rest of the month. After each step it waits for
+with the run worker of the next run killed mid-run; the rest of the month, after which the automation sensor
+has run the due and calendar checks on what the runs left (the freshness sensor). After each step it waits for
 the daemon to settle and asserts the lake's invariants: every published partition curated, S3 and Dagster
 agree, rollups current, the example assets built on the lake current (through the automation sensor and its
 backfills), nothing stuck, no partition materialised twice for the same vendor file, every object encrypted.
@@ -35,6 +36,8 @@ from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
 from lake_assets.definitions import defs
 from lake_assets.defs.assets import EARLIER_ATTEMPT
+from lake_assets.defs.calendar_check import OFF_CALENDAR_CHECK
+from lake_assets.defs.freshness import DUE_CHECK, freshness_sensor_name
 from lake_assets.defs.healing import PERMANENT_TAG, SENSOR_TAG
 from lake_assets.defs.sensors import RECORDED_AGAIN, sensor_name
 from lake_assets.defs.settings import resource_env
@@ -243,6 +246,16 @@ def _retries_finished(soak: Soak, parents: list[str]) -> bool:
             and all(run.status not in _ACTIVE for run in retries))
 
 
+def _checks_ran_after(soak: Soak, moment: float) -> bool:
+    """True once a run the freshness sensor requested after ``moment`` executed both the due and the calendar check
+    of the curated asset, successfully."""
+    wanted = {dg.AssetCheckKey(CURATED, DUE_CHECK), dg.AssetCheckKey(CURATED, OFF_CALENDAR_CHECK)}
+    ran = {key for record in soak.instance().get_run_records(dg.RunsFilter(
+               statuses=[dg.DagsterRunStatus.SUCCESS], tags={SENSOR_TAG: freshness_sensor_name(DAY_AGGS)}))
+           if record.create_timestamp.timestamp() > moment for key in record.dagster_run.asset_check_selection or ()}
+    return wanted <= ran
+
+
 def _spawned_workers(group: int) -> list[int]:
     """Processes of the daemon's group started by multiprocessing's spawn: the code server's run workers."""
     workers = []
@@ -313,6 +326,10 @@ def test_the_lake_runs_itself_under_the_daemon_through_incidents(soak: Soak) -> 
         dg.AssetRecordsFilter(asset_key=MONTHLY, asset_partitions=["2024-01-01"]), limit=1).records[0]
     assert january.asset_materialization.metadata["daily_partitions_read"].value == len(JANUARY)
     ingest_runs = soak.runs()
+    # 6. freshness is judged on what the runs left: the freshness sensor ran the due and calendar checks after them
+    last_ingest = max(record.end_time or 0.0 for record in ingest_runs)
+    figures["checks_after_seconds"] = soak.wait("the due and calendar checks after the last ingest run",
+                                                lambda: _checks_ran_after(soak, last_ingest))
     figures["ingest_runs"] = len(ingest_runs)
     figures["runs_per_partition"] = len(ingest_runs) / len(soak.published)
     assert len(ingest_runs) <= 12  # bounded: a handful of range runs and their retries, no loop

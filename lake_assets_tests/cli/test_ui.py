@@ -22,11 +22,16 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET
-from lake_assets.cli.sample import publish_sample
+from lake_assets.cli.sample import day_aggs_frame, gzip_csv, publish_sample
+from lake_assets.defs.calendar_check import OFF_CALENDAR_CHECK
+from lake_assets.defs.freshness import DUE_CHECK
+from lake_assets.defs.sensors import TICK_SECONDS
+from lake_assets.defs.settings import resource_env
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.s3 import S3Handler
@@ -45,10 +50,11 @@ RUN_TIMEOUT = 240.0
 
 @dataclass
 class Stack:
-    """The embedded S3 and the UI's address."""
+    """The embedded S3, the UI's address and its Dagster instance's directory."""
 
     server: EmbeddedS3
     url: str
+    dagster_home: Path
 
 
 def _free_port() -> int:
@@ -60,6 +66,18 @@ def _free_port() -> int:
 def _publish(server: EmbeddedS3, days: tuple[date, date]) -> None:
     with S3Handler(server.transfer_config(show_progress=False)) as vendor:
         publish_sample(vendor, VENDOR_BUCKET, [DAY_AGGS], *days)
+
+
+def _etag(server: EmbeddedS3, bucket: str, key: str) -> str | None:
+    """The ETag of ``key`` in ``bucket``, or None when there is no such object."""
+    with S3Handler(server.transfer_config(show_progress=False)) as s3:
+        info = s3.find(bucket, key)
+        return info.etag if info else None
+
+
+def _counts(page: Page) -> dict[str, int]:
+    """The status counts a Partitions view shows (``Materialized (7)``, ``Passed (7)``, ``Failed (0)``...)."""
+    return {name: int(count) for name, count in re.findall(r"(\w+) \((\d+)\)", page.locator("body").inner_text())}
 
 
 def _wait_for_ui(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180.0) -> None:
@@ -101,7 +119,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         _wait_for_ui(url, process, log)
-        yield Stack(server, url)
+        yield Stack(server, url, dagster_home)
     finally:
         if process is not None:
             _stop_group(process)
@@ -162,7 +180,8 @@ def _poll(page: Page, path: str, read: Callable[[Page], str | None], what: str) 
 def _status_after(label: str, page: Page) -> str:
     """The text shown right after ``label`` on a page of label/value pairs (run and backfill headers)."""
     lines = [line.strip() for line in page.locator("body").inner_text().splitlines() if line.strip()]
-    return lines[lines.index(label) + 1] if label in lines else ""
+    after = lines.index(label) + 1 if label in lines else len(lines)
+    return lines[after] if after < len(lines) else ""  # a page still loading shows the label alone
 
 
 def _run_status(page: Page) -> str | None:
@@ -241,7 +260,8 @@ def test_materialise_a_partition_then_backfill_a_range(stack: Stack, page: Page)
 
 def test_sensors_and_schedule_are_on_by_default_and_curate_new_days(stack: Stack, page: Page) -> None:
     for kind, name in (("sensors", "day_aggs_missing_partitions"), ("sensors", "day_aggs_rollups"),
-                       ("sensors", "lake_automation"), ("schedules", "day_aggs_due")):
+                       ("sensors", "day_aggs_freshness"), ("sensors", "lake_automation"),
+                       ("schedules", "day_aggs_due")):
         page.goto(f"/locations/lake_assets/{kind}/{name}")
         page.get_by_role("checkbox").first.wait_for(state="attached")
         assert page.get_by_role("checkbox").first.is_checked(), f"{name} is not on by default"
@@ -301,6 +321,92 @@ def test_each_check_counts_every_curated_day_as_passed(stack: Stack, page: Page)
         text = page.locator("body").inner_text()
         assert re.search(r"Passed \((\d+)\)", text).group(1) == str(len(curated)), check  # type: ignore[union-attr]
         assert re.search(r"Failed \((\d+)\)", text).group(1) == "0", check  # type: ignore[union-attr]
+
+
+def test_a_quarantined_correction_shows_the_day_materialized_with_its_warning(stack: Stack, page: Page) -> None:
+    """The vendor replaces a curated day with a file that fails a blocking check: the run materialising it from
+    the graph succeeds, the lake keeps the good day, and the UI shows the day Materialized with a failed WARN
+    `drift` naming the quarantine and the reason, its other checks passed."""
+    day, key = date(2024, 1, 3), "2024-01-03"
+    served = _etag(stack.server, LAKE_BUCKET, DAY_AGGS.curated.key(day))
+    bad = gzip_csv(day_aggs_frame(day).with_columns(pl.col("low") * 10))
+    with S3Handler(stack.server.transfer_config(show_progress=False)) as vendor:
+        vendor.put_bytes(VENDOR_BUCKET, DAY_AGGS.source.key(day), bad, overwrite=True)
+    run = _launch_from_graph(page, key, "Launch 1 run", "16-launch-correction")
+    assert _poll(page, run, _run_status, "correction-run") == "Success"
+    assert _etag(stack.server, LAKE_BUCKET, DAY_AGGS.curated.key(day)) == served  # the good day, served
+    assert _etag(stack.server, LAKE_BUCKET, DAY_AGGS.quarantine.key(day)) is not None
+
+    page.goto("/assets/day_aggs/curated?view=partitions")
+    _pick_partition(page, key)
+    page.get_by_text("quarantine", exact=True).first.wait_for()
+    body = page.locator("body").inner_text()
+    assert "Materialized" in body and "ohlc_consistent" in body and "waits in quarantine" in body
+    curated = _curated_or_missing(stack.server, *FIRST_DAYS) | _curated_or_missing(stack.server, *LATER_DAYS)
+    assert (_counts(page)["Materialized"], _counts(page)["Failed"]) == (len(curated), 0)
+    shot(page, "17-quarantined-day")
+
+    page.goto("/assets/day_aggs/curated?view=checks&checkDetail=drift")
+    page.get_by_text("waits in quarantine").first.wait_for()  # the latest execution's detail
+    shot(page, "18-quarantine-warning")
+    for check, failed in (("drift", 1), ("structure", 0), ("values", 0)):
+        page.goto(f"/assets/day_aggs/curated?view=checks&checkDetail={check}")
+        page.get_by_text("Execution history", exact=True).locator(
+            "xpath=ancestor::*[.//*[normalize-space(text())='Partitions']][1]").get_by_text(
+            "Partitions", exact=True).click()
+        page.get_by_text(re.compile("Passed")).last.wait_for()
+        counts = _counts(page)
+        assert (counts["Passed"], counts["Failed"]) == (len(curated) - failed, failed), check
+
+
+def test_a_failed_manual_run_is_recorded_again_by_the_sensor(stack: Stack, page: Page, tmp_path: Path) -> None:
+    """`dagster asset materialize` with a wrong lake secret fails a day S3 holds curated: within two sensor ticks
+    the UI shows it Materialized again ("recorded again"), no partition Failed, no check Failed for it."""
+    key = "2024-01-04"
+    config = stack.server.transfer_config(show_progress=False)
+    env = {**os.environ, "DAGSTER_HOME": str(stack.dagster_home),
+           **resource_env("VENDOR_S3", VENDOR_BUCKET, config), **resource_env("LAKE_S3", LAKE_BUCKET, config),
+           "LAKE_S3_SECRET_ACCESS_KEY": "not-the-secret"}
+    dagster = str(Path(sys.executable).parent / "dagster")
+    failed = subprocess.run([dagster, "asset", "materialize", "-m", "lake_assets.definitions", "--select",
+                             "day_aggs/raw,day_aggs/curated", "--partition", key], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert failed.returncode != 0, failed.stdout[-2000:]
+    curated = _curated_or_missing(stack.server, *FIRST_DAYS) | _curated_or_missing(stack.server, *LATER_DAYS)
+
+    def reconciled(page: Page) -> str | None:
+        counts = _counts(page)
+        return "yes" if (counts.get("Materialized"), counts.get("Failed")) == (len(curated), 0) else None
+
+    began = time.monotonic()
+    _poll(page, "/assets/day_aggs/curated?view=partitions", reconciled, "recorded-again")
+    assert time.monotonic() - began < 2 * TICK_SECONDS + RUN_TIMEOUT / 4
+    _pick_partition(page, key)
+    page.get_by_text("recorded again: ").first.wait_for()
+    shot(page, "19-recorded-again")
+    for check in ("structure", "values"):
+        page.goto(f"/assets/day_aggs/curated?view=checks&checkDetail={check}")
+        page.get_by_text("Execution history", exact=True).locator(
+            "xpath=ancestor::*[.//*[normalize-space(text())='Partitions']][1]").get_by_text(
+            "Partitions", exact=True).click()
+        page.get_by_text(re.compile("Passed")).last.wait_for()
+        assert (_counts(page)["Passed"], _counts(page)["Failed"]) == (len(curated), 0), check
+
+
+def test_freshness_and_the_calendar_check_are_evaluated_after_the_runs(page: Page) -> None:
+    """The freshness sensor runs the due and calendar checks after the sensor's and the UI's runs: the Checks tab
+    shows each one's result (the sample's newest day is long past due: a WARN naming how far behind), not
+    "Skipped" or "Not evaluated"."""
+    def evaluated(page: Page) -> str | None:
+        lines = [line.strip() for line in page.locator("body").inner_text().splitlines() if line.strip()]
+        states = [lines[lines.index(name) + 1] for name in (DUE_CHECK, OFF_CALENDAR_CHECK) if name in lines]
+        return "yes" if len(states) == 2 and not {"Skipped", "Not evaluated", "Queued", "In progress"} & set(
+            states) else None
+
+    _poll(page, "/assets/day_aggs/curated?view=checks", evaluated, "due-checks")
+    _poll(page, f"/assets/day_aggs/curated?view=checks&checkDetail={DUE_CHECK}",
+          lambda p: "yes" if "publishing day(s) behind" in p.locator("body").inner_text() else None, "due-detail")
+    shot(page, "20-freshness-evaluated")
 
 
 def test_row_counts_and_bytes_are_plotted(page: Page) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import dagster as dg
 import pytest
 
 from lake_assets.definitions import defs
-from lake_assets.defs.freshness import GRACE
+from lake_assets.defs.freshness import GRACE, freshness_sensor_name
 from lake_assets.defs.settings import resource_env
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.due import newest_due_day
@@ -85,3 +86,31 @@ def test_a_vendor_file_on_a_weekend_fails_the_off_calendar_check_as_a_warning_an
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
     return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+
+
+def test_the_freshness_sensor_runs_the_due_checks_once_after_each_change_and_not_during_a_run() -> None:
+    """After a sensor's run, a backfill's last range or a run from the UI: one request per change of the curated
+    asset, none while an ingest run is in progress (the backfill's next range is judged when it is over)."""
+    sensor = defs.resolve_sensor_def(freshness_sensor_name(DAY_AGGS))
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    instance, cursor = dg.DagsterInstance.ephemeral(), None
+    curated = dg.AssetKey(["day_aggs", "curated"])
+
+    def tick() -> list[dg.RunRequest]:
+        nonlocal cursor
+        result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+        cursor = result.cursor or cursor
+        return list(result.run_requests or [])
+
+    assert tick() == []  # nothing curated yet
+    instance.report_runless_asset_event(dg.AssetMaterialization(curated, partition="2024-01-02"))
+    first = tick()
+    assert len(first) == 1 and first[0].run_key and tick() == []  # once per change
+    running = str(uuid.uuid4())
+    instance.add_run(dg.DagsterRun(job_name="day_aggs_ingest", run_id=running, status=dg.DagsterRunStatus.STARTED,
+                                   tags={"dagster/partition": "2024-01-04"}))
+    instance.report_runless_asset_event(dg.AssetMaterialization(curated, partition="2024-01-03"))
+    assert tick() == []  # an ingest run is still working
+    instance.delete_run(running)  # the run is over
+    again = tick()
+    assert len(again) == 1 and again[0].run_key != first[0].run_key

@@ -380,8 +380,8 @@ def test_definitions_snapshot() -> None:
                          for name in ["newest_partition_due", "vendor_files_on_calendar",
                                       *(concern.name for concern in concerns_for(spec))]),
         "schedules": ["day_aggs_due", "spp_nodal_prices_due"],
-        "sensors": ["day_aggs_missing_partitions", "day_aggs_rollups", "lake_automation",
-                    "spp_nodal_prices_missing_partitions", "spp_nodal_prices_rollups"],
+        "sensors": ["day_aggs_freshness", "day_aggs_missing_partitions", "day_aggs_rollups", "lake_automation",
+                    "spp_nodal_prices_freshness", "spp_nodal_prices_missing_partitions", "spp_nodal_prices_rollups"],
         "jobs": ["day_aggs_due_check", "day_aggs_ingest", "day_aggs_monthly", "spp_nodal_prices_due_check",
                  "spp_nodal_prices_ingest", "spp_nodal_prices_monthly"],
     }
