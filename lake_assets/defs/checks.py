@@ -55,21 +55,23 @@ def check_specs(spec: DatasetSpec, asset: dg.AssetKey,
 def verdicts(spec: DatasetSpec, key: str,
              outcomes: Sequence[CheckOutcome]) -> list[tuple[Concern, bool, dict[str, object]]]:
     """Each concern's verdict on one partition: passed when every check of it passed, and the metadata a user
-    reads in the UI: ``failed_checks``, ``detail`` (the failed checks' findings, prefixed with the dataset
-    and partition so that it still says where when read out of context) and ``checks`` (every check's
-    outcome and finding)."""
+    reads in the UI: ``detail`` (the failed checks' findings, prefixed with the dataset and partition so that it
+    still says where when read out of context), ``checks`` (every check's outcome and finding) and, when one
+    failed, ``failed_checks``. A passing day's result says no more than that (each result is stored twice,
+    for every day of the history)."""
     found = []
     for concern in concerns_for(spec):
         mine = [outcome for outcome in outcomes if outcome.concern == concern.name]
         failed = [outcome for outcome in mine if not outcome.passed]
         detail = ("; ".join(f"{o.name}: {o.detail}" for o in failed) if failed
-                  else f"{len(mine)} checks passed: {', '.join(o.name for o in mine)}" if mine
-                  else "a closed day: no file, nothing to check")
-        found.append((concern, not failed, {
-            "failed_checks": dg.MetadataValue.json([outcome.name for outcome in failed]),
+                  else f"{len(mine)} checks passed" if mine else "a closed day: no file, nothing to check")
+        metadata: dict[str, object] = {
             "detail": f"{spec.name}: {key}: {detail}"[:MAX_DETAIL],
             "checks": dg.MetadataValue.json({o.name: {"passed": o.passed, "detail": o.detail[:MAX_DETAIL]}
-                                             for o in mine})}))
+                                             for o in mine})}
+        if failed:
+            metadata["failed_checks"] = dg.MetadataValue.json([outcome.name for outcome in failed])
+        found.append((concern, not failed, metadata))
     return found
 
 

@@ -70,7 +70,6 @@ class CurateResult:
     key: str
     rows: int
     bytes: int
-    schema: dict[str, str]
     outcomes: list[CheckOutcome]
     source_etag: str
 
@@ -188,9 +187,7 @@ def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
                                      source_etag=staged.etag)
             _release(spec, day, lake)
         history.add(day, parsed)
-    return CurateResult(key, height(vendor.scan()), parsed.stat().st_size,
-                        {name: str(dtype) for name, dtype in vendor.scan().collect_schema().items()}, outcomes,
-                        source_etag)
+    return CurateResult(key, height(vendor.scan()), parsed.stat().st_size, outcomes, source_etag)
 
 
 def _parse_raw(spec: DatasetSpec, day: date, key: str, lake: Store, parsed: Path, where: str) -> VendorFile:
