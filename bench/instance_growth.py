@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sqlite3
+import sys
 import tempfile
 import time
 from datetime import date
@@ -35,7 +36,8 @@ from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets_tests.deploy.postgres import ThrowawayPostgres
 
-from backfill import temporary_instance
+sys.path.insert(0, str(Path(__file__).parent))
+from backfill import temporary_instance  # noqa: E402  (bench/ is not a package)
 
 SPEC = dataclasses.replace(DAY_AGGS, start_date=date(2006, 1, 3))
 
