@@ -4,7 +4,9 @@ A Dagster ``FreshnessPolicy`` judges the time since the asset's newest materiali
 partition, so a backfill of old days, or a lake whose newest day is years old but was re-curated this
 morning, would look fresh; so the curated asset declares none. The ``newest_partition_due`` check asks
 the instance whether the newest partition whose file was due (:mod:`lake_assets.lake.due`) is curated,
-and says which day the lake's newest curated partition is and how many publishing days it is behind.
+and says which day the lake's newest curated partition is and how many publishing days it is behind;
+when the day is not curated it tells a vendor that has not published it (the vendor's lag, counted from
+the vendor's newest file) from a lake that has not curated a published day.
 A vendor that stops publishing shows as a failing (warning) check at the next due hour.
 
 The due schedule runs the check (and the calendar check) daily; the dataset's freshness sensor runs them
@@ -12,7 +14,7 @@ again whenever the curated asset has changed and no ingest run is left in progre
 judged on what a sensor's run, a backfill or a run from the UI left, not hours later.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
@@ -37,9 +39,10 @@ def build_due_check(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
 
     @dg.asset_check(asset=asset, name=DUE_CHECK, blocking=False,
                     description=f"The newest {spec.name} partition whose vendor file was due ({spec.due} after "
-                                f"the start of its day, {spec.timezone}) is curated; says how many publishing "
-                                f"days the lake's newest curated partition is behind it.")
-    def newest_partition_due(context: dg.AssetCheckExecutionContext,
+                                f"the start of its day, {spec.timezone}) is curated; when it is not, says whether "
+                                f"the vendor has not published it (the vendor's lag) or the lake has not curated "
+                                f"it, and how many publishing days each is behind.")
+    def newest_partition_due(context: dg.AssetCheckExecutionContext, vendor_s3: S3TransferResource,
                              lake_s3: S3TransferResource) -> dg.AssetCheckResult:
         now = datetime.now(timezone.utc)
         day = newest_due_day(spec, now - GRACE)
@@ -48,20 +51,33 @@ def build_due_check(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
         key = partition_key(day)
         status = (context.instance.get_status_by_partition(asset, [key], partitions) or {}).get(key)
         curated = status == dg.AssetPartitionStatus.MATERIALIZED
-        with lake_s3.open() as lake:
+        with vendor_s3.open() as vendor, lake_s3.open() as lake:
+            published = by_partition(vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix),
+                                     spec.source.date_of)
             newest = max(by_partition(lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix),
                                       spec.curated.date_of), default=None)
-        behind = len(publishing_days(spec.calendar, partition_date(newest), day)) - 1 if newest else None
-        detail = (f"{spec.name} {key} was due at {spec.due_at(day).isoformat()}; "
-                  + ("curated" if curated else f"not curated ({status.value.lower() if status else 'missing'})")
-                  + (f"; the newest curated partition is {newest}, {behind} publishing day(s) behind"
-                     if newest else "; nothing is curated"))
-        return dg.AssetCheckResult(passed=curated, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"partition": key, "due_at": spec.due_at(day).isoformat(),
-                                             "newest_curated": newest or "", "publishing_days_behind": behind,
-                                             "detail": detail})
+        vendor_newest = max(published, default=None)
+        why = ("curated" if curated
+               else f"published, not curated ({status.value.lower() if status else 'missing'})" if key in published
+               else f"not published: the vendor's newest file is {vendor_newest}, "
+                    f"{days_behind(spec, vendor_newest, day)} publishing day(s) behind" if vendor_newest
+               else "not published: the vendor has published nothing")
+        detail = (f"{spec.name} {key} was due at {spec.due_at(day).isoformat()}; {why}"
+                  + (f"; the newest curated partition is {newest}, {days_behind(spec, newest, day)} publishing "
+                     f"day(s) behind" if newest else "; nothing is curated"))
+        return dg.AssetCheckResult(passed=curated, severity=dg.AssetCheckSeverity.WARN, metadata={
+            "partition": key, "due_at": spec.due_at(day).isoformat(), "newest_curated": newest or "",
+            "publishing_days_behind": days_behind(spec, newest, day) if newest else None,
+            "vendor_newest": vendor_newest or "",
+            "vendor_days_behind": days_behind(spec, vendor_newest, day) if vendor_newest else None,
+            "detail": detail})
 
     return newest_partition_due
+
+
+def days_behind(spec: DatasetSpec, newest: str, due: date) -> int:
+    """How many publishing days of ``spec``'s calendar partition ``newest`` is behind the ``due`` day."""
+    return len(publishing_days(spec.calendar, partition_date(newest), due)) - 1
 
 
 def freshness_sensor_name(spec: DatasetSpec) -> str:

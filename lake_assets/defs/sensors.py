@@ -29,16 +29,19 @@ from lake_assets.lake.layout import partition_date, partition_key
 from lake_assets.lake.planning import (
     PartitionRun,
     PlanCursor,
+    altered,
     plan_rechecks,
     plan_reconciliations,
     plan_rollups,
     plan_tick,
     starts_full_pass,
+    written_since,
 )
 from lake_assets.lake.steps import Store, curated_etag, mirrored_etag
+from lake_assets.s3 import ObjectInfo
 
 #: Seconds between full reconciliations (a pass over the whole history instead of after the cursor): a deleted
-#: curated object is requested again within this long. Twenty years' full pass lists about 11 pages and costs
+#: or altered curated object is requested again within this long. Twenty years' full pass lists about 11 pages and costs
 #: about 1.2 CPU s (``bench/sensor_tick.py --years 20 --history``), 0.2% of a core at this interval.
 FULL_INTERVAL_SECONDS = 10 * 60
 #: Most partitions one tick requests; the next tick resumes after the last one.
@@ -70,7 +73,8 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description=f"Lists `{spec.source.static_prefix}` at the vendor and "
                            f"`{spec.curated.listing_prefix}` in the lake after its cursor (a full pass every "
-                           f"{FULL_INTERVAL_SECONDS // 60} min) and requests missing or outdated partitions "
+                           f"{FULL_INTERVAL_SECONDS // 60} min, which also makes again curated objects altered "
+                           f"outside the lake's runs) and requests missing or outdated partitions "
                            f"as range runs of up to {spec.chunk}.")
     def missing_partitions(context: dg.SensorEvaluationContext, vendor_s3: S3TransferResource,
                            lake_s3: S3TransferResource) -> dg.SensorResult:
@@ -81,11 +85,12 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
         lake_start = spec.curated.key(spec.source.date_of(start)) if start else None
         keys = partitions.get_partition_keys()
         with vendor_s3.open() as vendor, lake_s3.open() as lake:
+            objects = list(lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix, start_after=lake_start))
+            redo = altered_objects(context.instance, spec, curated, objects, cursor.full_at) if start is None else {}
             plan = plan_tick(spec, keys,
                              vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix, start_after=start),
-                             lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix, start_after=lake_start),
-                             cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK,
-                             unrecorded_closed_days(context.instance, spec, curated, keys))
+                             objects, cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK,
+                             unrecorded_closed_days(context.instance, spec, curated, keys), redo)
             lists = sum(handler.get_statistics()["requests"].get("ListObjectsV2", 0) for handler in (vendor, lake))
             busy = {key for run in plan.runs for key in run.keys} | in_flight(context.instance, curated, job_name,
                                                                               partitions)
@@ -105,6 +110,9 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                 record_again(context.instance, spec, asset, reconcile, RECORDED_AGAIN)
                 context.log.info("%s: %s recorded again (%s): its last run failed, but the lake holds it curated from "
                                  "the vendor's current file", spec.name, asset.to_user_string(), ", ".join(reconcile))
+        if redo:
+            context.log.warning("%s: curated object(s) written outside the lake's runs, curated again: %s",
+                                spec.name, ", ".join(sorted(redo)))
         for key in plan.off_calendar:
             context.log.warning("%s: vendor published %s on a day that is not a partition of the %s calendar",
                                 spec.name, key, spec.calendar)
@@ -127,6 +135,16 @@ def recorded_etags(instance: dg.DagsterInstance, curated: dg.AssetKey,
              for key, record in recorded.items()}
     return {key: etag for key, etag in etags.items()
             if etag is not None and (value := found.get(key)) is not None and str(value.value) == etag}
+
+
+def altered_objects(instance: dg.DagsterInstance, spec: DatasetSpec, curated: dg.AssetKey,
+                    objects: list[ObjectInfo], since: float) -> dict[str, str]:
+    """The curated partitions whose object, written since the last full pass began (``since``), is newer than
+    Dagster's latest record of it: altered outside the lake's runs, to be made again. Only the objects written
+    since then are looked up in the instance (every object once, on a sensor's first full pass)."""
+    written = written_since(spec, objects, since)
+    records = latest_records(instance, curated, sorted(written))
+    return altered(written, {key: record.timestamp for key, record in records.items()})
 
 
 def unrecorded_closed_days(instance: dg.DagsterInstance, spec: DatasetSpec, curated: dg.AssetKey,

@@ -2,8 +2,9 @@
 
 Vendor keys and lake keys are both date-ordered, so a tick lists only after its cursor and costs
 O(new keys), not O(history). Every ``full_interval`` seconds a pass starts from the beginning again
-(full reconciliation), which finds lake partitions that were deleted and vendor files that were
-corrected (a source object newer than its curated partition). Contiguous partitions needing work
+(full reconciliation), which finds lake partitions that were deleted, vendor files that were
+corrected (a source object newer than its curated partition) and curated objects altered outside the
+lake's runs (newer than Dagster's record of them: :func:`altered`). Contiguous partitions needing work
 become range runs of at most ``chunk`` partitions; a tick requests at most ``cap`` partitions and
 resumes after the last one it requested.
 """
@@ -99,11 +100,33 @@ def starts_full_pass(cursor: PlanCursor, now: float, full_interval: float) -> bo
 
 #: The source ETag a closed day's request is planned with (it has no file).
 CLOSED = "closed"
+#: Seconds a curated object may be newer than Dagster's record of it before it counts as altered outside the
+#: lake's runs (the record is written after the upload; clocks of the S3 server and Dagster may differ a little).
+ALTERED_SLACK_SECONDS = 60.0
+
+
+def written_since(spec: DatasetSpec, lake: Iterable[ObjectInfo], since: float) -> dict[str, ObjectInfo]:
+    """The curated objects, by partition, last written at or after ``since`` (a POSIX time): the lake's own runs
+    since then, and anything else that wrote into the curated zone."""
+    return {key: info for key, info in by_partition(lake, spec.curated.date_of).items()
+            if info.last_modified.timestamp() >= since}
+
+
+def altered(written: Mapping[str, ObjectInfo], recorded_at: Mapping[str, float],
+            slack: float | None = None) -> dict[str, str]:
+    """The partitions among ``written`` whose object is newer than Dagster's latest record of the partition
+    (``recorded_at``, POSIX times) by more than ``slack``: altered outside the lake's runs (a run records a day
+    after writing it). Returns each one's object ETag, which its request is planned with, so a day altered
+    again is requested again. A partition Dagster has never recorded is not judged here. ``slack`` defaults to
+    :data:`ALTERED_SLACK_SECONDS`."""
+    margin = ALTERED_SLACK_SECONDS if slack is None else slack
+    return {key: f"altered:{info.etag}" for key, info in written.items()
+            if key in recorded_at and info.last_modified.timestamp() > recorded_at[key] + margin}
 
 
 def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
               lake: Iterable[ObjectInfo], cursor: PlanCursor, now: float, full_interval: float,
-              cap: int, closed: Iterable[str] = ()) -> Plan:
+              cap: int, closed: Iterable[str] = (), redo: Mapping[str, str] | None = None) -> Plan:
     """Decide which partitions to request from the source and lake (curated) listings of this tick.
 
     ``source`` and ``lake`` must be listed from the same point: from the start on a full pass,
@@ -112,7 +135,9 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     partition (not yet due) stops the pass so it is picked up when its partition exists. ``closed`` are
     days the calendar closes that Dagster has not recorded yet: those up to the newest vendor file seen
     are requested with their neighbours (a range run records them as closed), never past the vendor's
-    newest file, so a holiday the vendor has not reached yet waits with the days around it.
+    newest file, so a holiday the vendor has not reached yet waits with the days around it. ``redo`` are
+    curated partitions to make again whatever the listings say (an object altered outside the lake's runs),
+    each with the ETag its request is planned with.
     """
     full = starts_full_pass(cursor, now, full_interval)
     index = {key: position for position, key in enumerate(partition_keys)}
@@ -142,16 +167,19 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     next_cursor = PlanCursor(after=after, full_at=now if full else cursor.full_at)
     through = partition_key(spec.source.date_of(after)) if after else ""
     days = {key for key in closed if key <= through}
-    needed = sorted([*needed, *((key, None) for key in days - {key for key, _ in needed})], key=lambda item: item[0])
-    return Plan(runs=ranges(spec, needed, index), cursor=next_cursor, full_pass=full, source_seen=seen,
+    planned = {key for key, _ in needed}
+    extra = {key: etag for key, etag in (redo or {}).items() if key in index and key not in planned | days}
+    needed = sorted([*needed, *((key, None) for key in (days - planned) | set(extra))], key=lambda item: item[0])
+    return Plan(runs=ranges(spec, needed, index, extra), cursor=next_cursor, full_pass=full, source_seen=seen,
                 off_calendar=off_calendar, capped=capped)
 
 
 def ranges(spec: DatasetSpec, needed: Sequence[tuple[str, ObjectInfo | None]],
-           index: dict[str, int]) -> list[PartitionRun]:
+           index: dict[str, int], planned_as: Mapping[str, str] | None = None) -> list[PartitionRun]:
     """Group partitions that are neighbours in the partition order into runs of at most ``spec.chunk``; a
-    partition without a source object (a closed day) is planned with the ETag :data:`CLOSED`."""
-    etags = {key: info.etag if info else CLOSED for key, info in needed}
+    partition without a source object is planned with its ETag in ``planned_as``, else as a closed day
+    (:data:`CLOSED`)."""
+    etags = {key: info.etag if info else (planned_as or {}).get(key, CLOSED) for key, info in needed}
     return [PartitionRun(spec.name, run, tuple(etags[key] for key in run))
             for run in contiguous([key for key, _ in needed], index, spec.chunk)]
 

@@ -78,8 +78,9 @@ def test_run_fills_the_lake_through_the_sensors_is_idempotent_and_follows_a_corr
     flat = " ".join(first.split())  # the console wraps long lines
     for name in ("day_aggs", "spp_nodal_prices"):  # freshness evaluated on what the run left: the sample is old
         assert f"{name}, vendor_files_on_calendar passed: " in flat
-        assert re.search(rf"{name}, newest_partition_due warns: {name} \S+ was due at .*; not curated \(missing\); "
-                         rf"the newest curated partition is 2024-03-\d\d, \d+ publishing day\(s\) behind", flat)
+        assert re.search(rf"{name}, newest_partition_due warns: {name} \S+ was due at .*; not published: the "
+                         rf"vendor's newest file is (2024-03-\d\d), (\d+) publishing day\(s\) behind; the newest "
+                         rf"curated partition is \1, \2 publishing day\(s\) behind", flat)  # the vendor's lag
         records = instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey([name, "curated"]), "newest_partition_due"), limit=5)
         assert [record.status.value for record in records] == ["FAILED"]

@@ -19,6 +19,7 @@ from lake_assets.defs.factory import build_dataset_defs
 from lake_assets.defs.partitions import daily_partitions
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.lake import planning
 from lake_assets.lake.healing import HealingPolicy
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets_tests.conftest import publish
@@ -137,3 +138,23 @@ def test_a_day_a_failed_manual_run_left_red_is_recorded_again_from_the_lake_with
             [dg.AssetCheckKey(assets[1], concern)], partition_keys=[day])
         assert [(i.is_current, i.latest_execution_status.value) for i in info] == [(True, "SUCCEEDED")], concern
     assert backfill(lake, instance).runs == 0  # and it stays so
+
+
+def test_a_curated_object_altered_outside_the_lake_is_made_again_by_the_next_full_pass(
+        lake: dict[str, S3TransferResource], instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone overwrites a curated day: the object is newer than Dagster's record of it, so the next full pass
+    requests the day and the run writes it again from the vendor's file; the lake's own writes never count."""
+    monkeypatch.setattr(planning, "ALTERED_SLACK_SECONDS", 0.0)  # S3 times are whole seconds: the test waits 2 s
+    publish(lake, DAY_AGGS, JAN[:3])
+    assert backfill(lake, instance).runs == 1
+    assert backfill(lake, instance).runs == 0  # a full pass: its own writes are not alterations
+    bucket, key = lake["lake_s3"].bucket, DAY_AGGS.curated.key(JAN[1])
+    with lake["lake_s3"].open() as store:
+        good = store.get_bytes(bucket, key)
+        time.sleep(2)
+        store.put_bytes(bucket, key, store.get_bytes(bucket, DAY_AGGS.curated.key(JAN[0])), overwrite=True)
+    remade = backfill(lake, instance)
+    assert (remade.runs, remade.failed_runs) == (1, [])
+    with lake["lake_s3"].open() as store:
+        assert store.get_bytes(bucket, key) == good and store.info(bucket, key).metadata.get("source-etag")
+    assert backfill(lake, instance).runs == 0  # made again and recorded: nothing more to do

@@ -51,15 +51,22 @@ def test_the_due_check_fails_until_the_newest_due_partition_is_curated(
     due = partition_key(newest_due_day(NODAL_PRICES, datetime.now(timezone.utc) - GRACE))
     late = evaluations(job.execute_in_process(instance=instance))["newest_partition_due"]
     assert not late.passed and late.severity == dg.AssetCheckSeverity.WARN
-    assert late.metadata["partition"].value == due and "not curated (missing); nothing is curated" in \
-        late.metadata["detail"].value
+    assert late.metadata["partition"].value == due and "not published: the vendor has published nothing; " \
+        "nothing is curated" in late.metadata["detail"].value
     old = publishing_days(NODAL_PRICES.calendar, date(2024, 1, 1), partition_date(due))[-4]
     with S3Handler(seaweed.transfer_config(show_progress=False)) as lake:
         lake.put_bytes(bucket, NODAL_PRICES.curated.key(old), b"x")  # the lake's newest day: three days behind
+        lake.put_bytes(bucket, NODAL_PRICES.source.key(old), b"x")  # and the vendor's: the vendor is behind
     stale = evaluations(job.execute_in_process(instance=instance))["newest_partition_due"]
     assert not stale.passed and stale.metadata["publishing_days_behind"].value == 3
-    assert f"the newest curated partition is {partition_key(old)}, 3 publishing day(s) behind" in \
-        stale.metadata["detail"].value
+    assert f"not published: the vendor's newest file is {partition_key(old)}, 3 publishing day(s) behind; the " \
+        f"newest curated partition is {partition_key(old)}, 3 publishing day(s) behind" in \
+        stale.metadata["detail"].value and stale.metadata["vendor_days_behind"].value == 3
+    with S3Handler(seaweed.transfer_config(show_progress=False)) as vendor:
+        vendor.put_bytes(bucket, NODAL_PRICES.source.key(partition_date(due)), b"x")  # published, not curated
+    waiting = evaluations(job.execute_in_process(instance=instance))["newest_partition_due"]
+    assert not waiting.passed and f"{due} was due at " in waiting.metadata["detail"].value
+    assert "; published, not curated (missing); " in waiting.metadata["detail"].value
     instance.report_runless_asset_event(dg.AssetMaterialization(["spp_nodal_prices", "curated"], partition=due))
     assert evaluations(job.execute_in_process(instance=instance))["newest_partition_due"].passed
 

@@ -8,7 +8,16 @@ from datetime import date, datetime, timedelta, timezone
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.layout import partition_key
-from lake_assets.lake.planning import CLOSED, PlanCursor, plan_rechecks, plan_reconciliations, plan_rollups, plan_tick
+from lake_assets.lake.planning import (
+    CLOSED,
+    PlanCursor,
+    altered,
+    plan_rechecks,
+    plan_reconciliations,
+    plan_rollups,
+    plan_tick,
+    written_since,
+)
 from lake_assets.s3 import ObjectInfo
 
 T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
@@ -29,8 +38,8 @@ def curated(days: list[date], at: datetime = T0 + timedelta(hours=1)) -> list[Ob
 
 
 def plan(src: list[ObjectInfo], lake: list[ObjectInfo], cursor: PlanCursor = PlanCursor(), cap: int = 1000,
-         spec=DAY_AGGS, now: float = 1_000_000.0):
-    return plan_tick(spec, KEYS, src, lake, cursor, now, full_interval=3600, cap=cap)
+         spec=DAY_AGGS, now: float = 1_000_000.0, redo: dict[str, str] | None = None):
+    return plan_tick(spec, KEYS, src, lake, cursor, now, full_interval=3600, cap=cap, redo=redo)
 
 
 def spans(result) -> list[tuple[str, str]]:
@@ -150,3 +159,22 @@ def test_a_failed_day_is_reconciled_only_when_the_lake_holds_it_curated_from_the
     found = plan_reconciliations([KEYS[3], KEYS[0], KEYS[1], KEYS[2]], infos.get, curated_from.get)
     assert found == [KEYS[0], KEYS[3]]  # not the day curated from an older file, nor the one never curated
     assert plan_reconciliations([KEYS[0]], lambda key: None, curated_from.get) == []  # the vendor withdrew it
+
+
+def test_a_curated_object_written_after_its_record_is_altered_and_made_again_with_its_etag() -> None:
+    """A run records a day after writing it; an object newer than its record by more than the slack was
+    written outside the lake's runs. Only objects written since the last full pass are looked up."""
+    written = curated(DAYS[:3], at=T0)
+    changed = ObjectInfo(DAY_AGGS.curated.key(DAYS[1]), 10, "x", T0 + timedelta(minutes=5))
+    recent = written_since(DAY_AGGS, [written[0], changed, written[2]], since=(T0 + timedelta(minutes=1)).timestamp())
+    assert list(recent) == [KEYS[1]]  # the others were written before the last full pass began
+    recorded = {key: (T0 + timedelta(seconds=2)).timestamp() for key in KEYS[:3]}  # each recorded after writing
+    assert altered(recent, recorded) == {KEYS[1]: "altered:x"}
+    assert altered(recent, {}) == {}  # a day Dagster never recorded is not judged here
+    assert altered(recent, {KEYS[1]: (T0 + timedelta(minutes=4, seconds=30)).timestamp()}) == {}  # within the slack
+    assert altered(written_since(DAY_AGGS, written, 0.0), recorded) == {}  # the lake's own writes
+
+    result = plan(source(DAYS[:3]), written, redo={KEYS[1]: "altered:x"})  # nothing else to do: one run for it
+    assert spans(result) == [(KEYS[1], KEYS[1])] and result.runs[0].etags == ("altered:x",)
+    again = plan(source(DAYS[:3]), written, redo={KEYS[1]: "altered:y"})
+    assert again.runs[0].run_key != result.runs[0].run_key  # altered again: requested again
