@@ -216,6 +216,16 @@ def _launch_from_graph(page: Page, partitions: str, button: str, name: str) -> s
     return href
 
 
+def _check_partitions(page: Page, check: str) -> dict[str, int]:
+    """Open the curated asset's check ``check`` on its Partitions tab; return the counts it shows."""
+    page.goto(f"/assets/day_aggs/curated?view=checks&checkDetail={check}")
+    tabs = page.get_by_text("Execution history", exact=True).locator(  # the check's tabs, not the asset's
+        "xpath=ancestor::*[.//*[normalize-space(text())='Partitions']][1]")
+    tabs.get_by_text("Partitions", exact=True).click()
+    page.get_by_text(re.compile("Passed")).last.wait_for()
+    return _counts(page)
+
+
 def _pick_partition(page: Page, key: str) -> None:
     """Filter the Partitions tab's list down to ``key`` and open it (the list is newest first, virtual)."""
     page.get_by_placeholder("Filter by name").fill(key)
@@ -312,15 +322,9 @@ def test_each_check_counts_every_curated_day_as_passed(stack: Stack, page: Page)
     curated = {**_curated_or_missing(stack.server, *FIRST_DAYS), **_curated_or_missing(stack.server, *LATER_DAYS)}
     assert None not in curated.values()
     for check in ("structure", "values", "drift"):
-        page.goto(f"/assets/day_aggs/curated?view=checks&checkDetail={check}")
-        tabs = page.get_by_text("Execution history", exact=True).locator(  # the check's tabs, not the asset's
-            "xpath=ancestor::*[.//*[normalize-space(text())='Partitions']][1]")
-        tabs.get_by_text("Partitions", exact=True).click()
+        counts = _check_partitions(page, check)
         shot(page, f"13-check-partitions-{check}")
-        page.get_by_text(re.compile("Passed")).last.wait_for()
-        text = page.locator("body").inner_text()
-        assert re.search(r"Passed \((\d+)\)", text).group(1) == str(len(curated)), check  # type: ignore[union-attr]
-        assert re.search(r"Failed \((\d+)\)", text).group(1) == "0", check  # type: ignore[union-attr]
+        assert (counts["Passed"], counts["Failed"]) == (len(curated), 0), check
 
 
 def test_a_quarantined_correction_shows_the_day_materialized_with_its_warning(stack: Stack, page: Page) -> None:
@@ -343,19 +347,15 @@ def test_a_quarantined_correction_shows_the_day_materialized_with_its_warning(st
     body = page.locator("body").inner_text()
     assert "Materialized" in body and "ohlc_consistent" in body and "waits in quarantine" in body
     curated = _curated_or_missing(stack.server, *FIRST_DAYS) | _curated_or_missing(stack.server, *LATER_DAYS)
-    assert (_counts(page)["Materialized"], _counts(page)["Failed"]) == (len(curated), 0)
+    counts = _counts(page)
+    assert (counts["Materialized"], counts["Failed"]) == (len(curated), 0)
     shot(page, "17-quarantined-day")
 
     page.goto("/assets/day_aggs/curated?view=checks&checkDetail=drift")
     page.get_by_text("waits in quarantine").first.wait_for()  # the latest execution's detail
     shot(page, "18-quarantine-warning")
     for check, failed in (("drift", 1), ("structure", 0), ("values", 0)):
-        page.goto(f"/assets/day_aggs/curated?view=checks&checkDetail={check}")
-        page.get_by_text("Execution history", exact=True).locator(
-            "xpath=ancestor::*[.//*[normalize-space(text())='Partitions']][1]").get_by_text(
-            "Partitions", exact=True).click()
-        page.get_by_text(re.compile("Passed")).last.wait_for()
-        counts = _counts(page)
+        counts = _check_partitions(page, check)
         assert (counts["Passed"], counts["Failed"]) == (len(curated) - failed, failed), check
 
 
@@ -385,12 +385,8 @@ def test_a_failed_manual_run_is_recorded_again_by_the_sensor(stack: Stack, page:
     page.get_by_text("recorded again: ").first.wait_for()
     shot(page, "19-recorded-again")
     for check in ("structure", "values"):
-        page.goto(f"/assets/day_aggs/curated?view=checks&checkDetail={check}")
-        page.get_by_text("Execution history", exact=True).locator(
-            "xpath=ancestor::*[.//*[normalize-space(text())='Partitions']][1]").get_by_text(
-            "Partitions", exact=True).click()
-        page.get_by_text(re.compile("Passed")).last.wait_for()
-        assert (_counts(page)["Passed"], _counts(page)["Failed"]) == (len(curated), 0), check
+        counts = _check_partitions(page, check)
+        assert (counts["Passed"], counts["Failed"]) == (len(curated), 0), check
 
 
 def test_freshness_and_the_calendar_check_are_evaluated_after_the_runs(page: Page) -> None:
