@@ -87,8 +87,8 @@ def freshness_sensor_name(spec: DatasetSpec) -> str:
 
 def build_freshness_sensor(spec: DatasetSpec, due_job_name: str, ingest_job_name: str,
                            partitions: dg.PartitionsDefinition) -> dg.SensorDefinition:
-    """Run the due-check job once the curated asset has a record newer than the last one judged and no ingest
-    run of it is queued or running (a backfill is judged once, when its last range is over)."""
+    """Run the due-check job once the curated asset has a record newer than the last one judged and no run of it
+    is queued or running (it waits while a backfill's submitted ranges are queued or running)."""
     asset = dg.AssetKey([spec.name, "curated"])
 
     @dg.sensor(name=freshness_sensor_name(spec), job_name=due_job_name,
