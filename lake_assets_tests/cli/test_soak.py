@@ -247,13 +247,15 @@ def _retries_finished(soak: Soak, parents: list[str]) -> bool:
 
 
 def _checks_ran_after(soak: Soak, moment: float) -> bool:
-    """True once a run the freshness sensor requested after ``moment`` executed both the due and the calendar check
-    of the curated asset, successfully."""
-    wanted = {dg.AssetCheckKey(CURATED, DUE_CHECK), dg.AssetCheckKey(CURATED, OFF_CALENDAR_CHECK)}
-    ran = {key for record in soak.instance().get_run_records(dg.RunsFilter(
-               statuses=[dg.DagsterRunStatus.SUCCESS], tags={SENSOR_TAG: freshness_sensor_name(DAY_AGGS)}))
-           if record.create_timestamp.timestamp() > moment for key in record.dagster_run.asset_check_selection or ()}
-    return wanted <= ran
+    """True once the due and the calendar check of the curated asset were last executed, successfully, by a run the
+    freshness sensor requested after ``moment``."""
+    instance = soak.instance()
+    runs = {record.dagster_run.run_id for record in instance.get_run_records(dg.RunsFilter(
+                statuses=[dg.DagsterRunStatus.SUCCESS], tags={SENSOR_TAG: freshness_sensor_name(DAY_AGGS)}))
+            if record.create_timestamp.timestamp() > moment}
+    latest = [instance.event_log_storage.get_asset_check_execution_history(dg.AssetCheckKey(CURATED, name), limit=1)
+              for name in (DUE_CHECK, OFF_CALENDAR_CHECK)]
+    return all(records and records[0].run_id in runs for records in latest)
 
 
 def _spawned_workers(group: int) -> list[int]:
