@@ -2,8 +2,8 @@
 
 Table metadata uses Dagster's documented ``dagster/row_count``, ``dagster/partition_row_count`` and
 ``dagster/uri`` keys per partition, which the UI plots and links, and ``dagster/column_schema`` on the curated
-asset's definition (every partition has the declared columns; a copy per partition cost 2 KB a day). The curated asset
-records one materialization per partition it wrote (not one for a whole range run), so its metadata
+asset's definition (every partition has the declared columns; a copy per partition cost 2 KB a day). The
+curated asset records one materialization per partition it wrote (not one for a whole range run), so its metadata
 is exact per partition and what S3 holds is what Dagster records, also when a range run half fails.
 """
 

@@ -57,20 +57,20 @@ def build_due_check(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
             newest = max(by_partition(lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix),
                                       spec.curated.date_of), default=None)
         vendor_newest = max(published, default=None)
+        behind = days_behind(spec, newest, day) if newest else None
+        vendor_behind = days_behind(spec, vendor_newest, day) if vendor_newest else None
         why = ("curated" if curated
                else f"published, not curated ({status.value.lower() if status else 'missing'})" if key in published
-               else f"not published: the vendor's newest file is {vendor_newest}, "
-                    f"{days_behind(spec, vendor_newest, day)} publishing day(s) behind" if vendor_newest
+               else f"not published: the vendor's newest file is {vendor_newest}, {vendor_behind} publishing day(s) "
+                    f"behind" if vendor_newest
                else "not published: the vendor has published nothing")
         detail = (f"{spec.name} {key} was due at {spec.due_at(day).isoformat()}; {why}"
-                  + (f"; the newest curated partition is {newest}, {days_behind(spec, newest, day)} publishing "
-                     f"day(s) behind" if newest else "; nothing is curated"))
+                  + (f"; the newest curated partition is {newest}, {behind} publishing day(s) behind"
+                     if newest else "; nothing is curated"))
         return dg.AssetCheckResult(passed=curated, severity=dg.AssetCheckSeverity.WARN, metadata={
             "partition": key, "due_at": spec.due_at(day).isoformat(), "newest_curated": newest or "",
-            "publishing_days_behind": days_behind(spec, newest, day) if newest else None,
-            "vendor_newest": vendor_newest or "",
-            "vendor_days_behind": days_behind(spec, vendor_newest, day) if vendor_newest else None,
-            "detail": detail})
+            "publishing_days_behind": behind, "vendor_newest": vendor_newest or "",
+            "vendor_days_behind": vendor_behind, "detail": detail})
 
     return newest_partition_due
 
