@@ -37,6 +37,8 @@ HEALING = HealingPolicy()
 HISTORY_SECONDS = 24 * 3600
 #: Failed runs a tick reads, newest first, to find the partitions whose vendor file may have been corrected.
 RECENT_FAILED_RUNS = 50
+#: Most event records Dagster returns for one query (more raises ``DagsterInvariantViolationError``).
+MAX_RECORDS_PER_QUERY = 10_000
 _FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
@@ -213,7 +215,8 @@ def latest_records(instance: dg.DagsterInstance, asset: dg.AssetKey,
         return found
     records_filter, cursor = dg.AssetRecordsFilter(asset_key=asset, asset_partitions=list(keys)), None
     while True:
-        result = instance.fetch_materializations(records_filter, limit=max(100, 2 * len(keys)), cursor=cursor)
+        result = instance.fetch_materializations(records_filter, cursor=cursor,
+                                                 limit=min(MAX_RECORDS_PER_QUERY, max(100, 2 * len(keys))))
         for record in result.records:
             if record.partition_key is not None:
                 found.setdefault(record.partition_key, record)
