@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
+import botocore.utils
 from botocore import UNSIGNED
 from botocore.client import BaseClient
 from botocore.config import Config
@@ -42,10 +44,28 @@ def _shared_loader() -> Loader:
         return _loader
 
 
+def parse_timestamp(value: str | int | float) -> datetime:
+    """Parse a timestamp of an S3 response: ISO 8601 (a listing's ``LastModified``) with the standard library,
+    anything else (a HEAD's RFC 822 header, an epoch) as botocore does.
+
+    botocore parses every timestamp with ``dateutil``, about 0.3 ms each: for a listing of twenty years of
+    daily objects, 1.8 of a sensor tick's 2.3 CPU seconds (``bench/sensor_tick.py``).
+    """
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    return botocore.utils.parse_timestamp(value)
+
+
 def _session(config: S3TransferConfig) -> boto3.session.Session:
     """Return a new session for the config's profile and region, reading the environment now."""
     core = botocore.session.get_session()
     core.register_component("data_loader", _shared_loader())
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
     return boto3.session.Session(botocore_session=core, profile_name=config.profile, region_name=config.region)
 
 

@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from lake_assets.s3 import (
     S3ObjectRef,
     S3TransferConfig,
 )
+from lake_assets.s3.client import parse_timestamp
 from lake_assets.s3.config import MiB
 from lake_assets.s3.listing import existing_by_listing, group_by_prefix
 from lake_assets.s3.upload import FileUploader
@@ -233,6 +235,26 @@ def test_single_object_calls(moto_config: S3TransferConfig) -> None:
             s3.info(BUCKET, "t/none")
         assert s3.copy_object(BUCKET, "t/plain", BUCKET, "t/copy", overwrite=True)
         assert s3.get_bytes(BUCKET, "t/copy") == b"0123456789"
+
+
+def test_a_listing_and_a_head_give_the_same_aware_time_of_an_object(moto_config: S3TransferConfig) -> None:
+    """A listing's ISO 8601 times are parsed by the standard library, a HEAD's RFC 822 one by botocore: the
+    sensors compare them, so both must be the same aware UTC time."""
+    with S3Handler(moto_config) as s3:
+        s3.put_bytes(BUCKET, "t/when", b"x")
+        listed = next(iter(s3.iter_objects(BUCKET, "t/when")))
+        assert listed.last_modified.utcoffset() == timedelta(0)
+        assert listed.last_modified == s3.info(BUCKET, "t/when").last_modified
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-12-05T18:04:30.000Z", datetime(2026, 12, 5, 18, 4, 30, tzinfo=timezone.utc)),
+    ("2026-12-05T18:04:30.250+01:00", datetime(2026, 12, 5, 17, 4, 30, 250_000, tzinfo=timezone.utc)),
+    ("Sat, 05 Dec 2026 18:04:30 GMT", datetime(2026, 12, 5, 18, 4, 30, tzinfo=timezone.utc)),
+    (1796494470, datetime(2026, 12, 5, 18, 14, 30, tzinfo=timezone.utc)),
+])
+def test_response_timestamps_parse_to_aware_times(text: str | int, expected: datetime) -> None:
+    assert parse_timestamp(text) == expected and parse_timestamp(text).tzinfo is not None
 
 
 def test_delete_sends_one_request_per_thousand_keys(moto_config: S3TransferConfig) -> None:
