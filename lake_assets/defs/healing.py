@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from lake_assets.defs.checks import recorded_again
+from lake_assets.defs.partitions import range_keys
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.healing import HealingPolicy, HealPlan, RequestHistory, Retry, plan_retries
 from lake_assets.lake.planning import PartitionRun
@@ -63,22 +64,25 @@ def retry_request(retry: Retry) -> dg.RunRequest:
 def run_partitions(tags: dict[str, str], partitions: dg.PartitionsDefinition) -> tuple[str, ...]:
     """The partition keys a run of the ingest job covers, from its partition or range tags."""
     if tags.get(RANGE_START_TAG):
-        key_range = dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
-        return tuple(partitions.get_partition_keys_in_range(key_range))
+        return range_keys(partitions, tags[RANGE_START_TAG], tags[RANGE_END_TAG])
     return (tags[PARTITION_TAG],) if tags.get(PARTITION_TAG) else ()
 
 
 def request_histories(instance: dg.DagsterInstance, sensor: str, partitions: dg.PartitionsDefinition,
                       since: float) -> list[RequestHistory]:
-    """The sensor's requests with a run since ``since``, each with its attempts, from the run records."""
-    records = instance.get_run_records(dg.RunsFilter(tags={SENSOR_TAG: sensor},
-                                                     updated_after=datetime.fromtimestamp(since, timezone.utc)))
-    by_request: dict[str, list[dg.RunRecord]] = {}
-    for record in records:
-        if request := record.dagster_run.tags.get(REQUEST_TAG):
-            by_request.setdefault(request, []).append(record)
-    return [history for request, runs in by_request.items()
-            if (history := _history(request, runs, partitions)) is not None]
+    """The sensor's requests with a run since ``since`` that did not succeed (failed, or not finished), each with
+    all its attempts, from the run records.
+
+    Only those requests can need a retry, so a tick after a backfill of hundreds of runs that all succeeded
+    reads none of them; each such request's runs are then read whole (a later attempt may have succeeded).
+    """
+    records = instance.get_run_records(dg.RunsFilter(
+        tags={SENSOR_TAG: sensor}, statuses=[status for status in dg.DagsterRunStatus
+                                             if status != dg.DagsterRunStatus.SUCCESS],
+        updated_after=datetime.fromtimestamp(since, timezone.utc)))
+    requests = sorted({request for record in records if (request := record.dagster_run.tags.get(REQUEST_TAG))})
+    return [history for request in requests
+            if (history := request_history(instance, request, partitions)) is not None]
 
 
 def _history(request: str, runs: list[dg.RunRecord], partitions: dg.PartitionsDefinition) -> RequestHistory | None:
@@ -95,7 +99,7 @@ def _history(request: str, runs: list[dg.RunRecord], partitions: dg.PartitionsDe
         permanent=newest.dagster_run.tags.get(PERMANENT_TAG) == "true")
 
 
-def older_history(instance: dg.DagsterInstance, request: str,
+def request_history(instance: dg.DagsterInstance, request: str,
                   partitions: dg.PartitionsDefinition) -> RequestHistory | None:
     """The history of one request, however old: Dagster drops a run key it has seen, at any age."""
     runs = list(instance.get_run_records(dg.RunsFilter(tags={REQUEST_TAG: request})))
@@ -121,7 +125,7 @@ def heal(instance: dg.DagsterInstance, asset: dg.AssetKey, sensor: str, job_name
     histories = request_histories(instance, sensor, partitions, now - HISTORY_SECONDS)
     recent = {history.request for history in histories}
     histories += [history for run in planned if run.run_key not in recent
-                  and (history := older_history(instance, run.run_key, partitions)) is not None]
+                  and (history := request_history(instance, run.run_key, partitions)) is not None]
     known = {history.request for history in histories}
     new = [run for run in planned if run.run_key not in known]
     lost = {run.run_key for run in planned if run.run_key in known}

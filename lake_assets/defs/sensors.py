@@ -9,6 +9,8 @@ lake complete is what a user deploys it for.
 """
 
 import time
+from collections.abc import Sequence
+from datetime import timedelta
 
 import dagster as dg
 
@@ -22,6 +24,7 @@ from lake_assets.defs.healing import (
     record_again,
     retry_request,
 )
+from lake_assets.defs.partitions import partition_keys
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import closed_weekdays
 from lake_assets.lake.datasets import DatasetSpec
@@ -83,14 +86,14 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
         now = time.time()
         start = None if starts_full_pass(cursor, now, FULL_INTERVAL_SECONDS) else cursor.after
         lake_start = spec.curated.key(spec.source.date_of(start)) if start else None
-        keys = partitions.get_partition_keys()
+        keys = partition_keys(partitions)
         with vendor_s3.open() as vendor, lake_s3.open() as lake:
             objects = list(lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix, start_after=lake_start))
             redo = altered_objects(context.instance, spec, curated, objects, cursor.full_at) if start is None else {}
             plan = plan_tick(spec, keys,
                              vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix, start_after=start),
                              objects, cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK,
-                             unrecorded_closed_days(context.instance, spec, curated, keys), redo)
+                             unrecorded_closed_days(context.instance, spec, curated, keys, start), redo)
             lists = sum(handler.get_statistics()["requests"].get("ListObjectsV2", 0) for handler in (vendor, lake))
             busy = {key for run in plan.runs for key in run.keys} | in_flight(context.instance, curated, job_name,
                                                                               partitions)
@@ -148,35 +151,69 @@ def altered_objects(instance: dg.DagsterInstance, spec: DatasetSpec, curated: dg
 
 
 def unrecorded_closed_days(instance: dg.DagsterInstance, spec: DatasetSpec, curated: dg.AssetKey,
-                           keys: list[str]) -> list[str]:
+                           keys: Sequence[str], after: str | None) -> list[str]:
     """The partitions among ``keys`` that the calendar closes and Dagster has not recorded (as closed, or curated
-    from a file the vendor published anyway): a handful of holidays a year, asked of the instance at once."""
+    from a file the vendor published anyway), after the date of source key ``after`` when given (an incremental
+    tick: one before it that Dagster lost is found by the next full pass); asked of the instance at once."""
     if not keys:
         return []
-    closed = [partition_key(day) for day in closed_weekdays(spec.calendar, partition_date(keys[0]),
-                                                            partition_date(keys[-1]))]
+    first = spec.source.date_of(after) + timedelta(days=1) if after else partition_date(keys[0])
+    closed = [partition_key(day) for day in closed_weekdays(spec.calendar, first, partition_date(keys[-1]))]
     recorded = latest_records(instance, curated, closed)
     return [key for key in closed if key not in recorded]
 
 
 def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsDefinition) -> dg.SensorDefinition:
     """Request the months whose summary is missing or older than one of their curated days."""
+    curated = dg.AssetKey([spec.name, "curated"])
 
     @dg.sensor(name=rollup_sensor_name(spec), job_name=job_name, minimum_interval_seconds=TICK_SECONDS,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description=f"Lists `{spec.curated.listing_prefix}` and `{spec.rollup_prefix}/` and requests each "
-                           f"month whose summary is missing or older than one of its curated days, the month in "
-                           f"progress included (summarised to date).")
+               description=f"Requests each month whose summary is missing or older than one of its curated days, "
+                           f"the month in progress included (summarised to date): the months of the days Dagster "
+                           f"recorded since its cursor, and every {FULL_INTERVAL_SECONDS // 60} min all of "
+                           f"`{spec.curated.listing_prefix}` and `{spec.rollup_prefix}/`.")
     def rollups(context: dg.SensorEvaluationContext, lake_s3: S3TransferResource) -> dg.SensorResult:
         now = time.time()
+        cursor = PlanCursor.from_json(context.cursor)
+        newest = context.instance.fetch_materializations(curated, limit=1).records
+        full = starts_full_pass(cursor, now, FULL_INTERVAL_SECONDS)
+        changed = None if full else months_recorded_since(context.instance, curated, int(cursor.after or 0))
+        next_cursor = PlanCursor(after=str(newest[0].storage_id if newest else 0),
+                                 full_at=now if changed is None else cursor.full_at).to_json()
+        if changed == set():
+            return dg.SensorResult(skip_reason="no curated day recorded since the last tick", cursor=next_cursor)
         with lake_s3.open() as lake:
-            runs = plan_rollups(spec, lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix),
-                                lake.iter_objects(lake_s3.bucket, spec.rollup_prefix + "/"))
+            if changed is None:
+                days = lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix)
+                summaries = lake.iter_objects(lake_s3.bucket, spec.rollup_prefix + "/")
+            else:
+                days = (info for month in sorted(changed) for info in lake.iter_objects(
+                    lake_s3.bucket, spec.curated.month_prefix(int(month[:4]), int(month[5:7]))))
+                summaries = (info for month in sorted(changed) for info in lake.iter_objects(
+                    lake_s3.bucket, spec.rollup_key(int(month[:4]), int(month[5:7]))))
+            runs = plan_rollups(spec, days, summaries)
         valid = [run for run in runs if months.has_partition_key(run.start)]
         return _requests(context, spec, dg.AssetKey([spec.name, "monthly"]), job_name, months, valid, now,
-                         f"{len(runs)} month(s) out of date", None)
+                         f"{len(runs)} month(s) out of date", next_cursor)
 
     return rollups
+
+
+#: Most curated records a rollup tick reads to find the months that changed; past that it lists the whole lake.
+MAX_CHANGED_RECORDS = 500
+
+
+def months_recorded_since(instance: dg.DagsterInstance, curated: dg.AssetKey, after: int) -> set[str] | None:
+    """The months (``YYYY-MM-01``) of the curated days Dagster recorded after storage id ``after``, or None when
+    there are more than :data:`MAX_CHANGED_RECORDS` records (a backfill's: one listing of the lake is cheaper).
+
+    A run records a day after writing it, so a tick that reads the record lists the object it describes."""
+    result = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=curated, after_storage_id=after),
+                                             limit=MAX_CHANGED_RECORDS)
+    if result.has_more:
+        return None
+    return {record.partition_key[:8] + "01" for record in result.records if record.partition_key}
 
 
 def _requests(context: dg.SensorEvaluationContext, spec: DatasetSpec, asset: dg.AssetKey, job_name: str,

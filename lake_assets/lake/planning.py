@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PlanCursor:
-    """Where the next tick starts: after source key ``after``; ``full_at`` is when the last full pass began."""
+    """Where the next tick starts: after ``after`` (a source key; for the rollup sensor, the storage id of the
+    curated asset's newest record); ``full_at`` is when the last full pass began."""
 
     after: str | None = None
     full_at: float = 0.0

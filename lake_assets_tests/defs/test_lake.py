@@ -244,6 +244,36 @@ def test_sensor_fills_gaps_as_ranges_and_finds_deleted_partitions(defs: dg.Defin
     assert ranges(full) == [("2024-01-03", "2024-01-04"), ("2024-01-10", "2024-01-10")]
 
 
+def rollup_tick(defs: dg.Definitions, lake: dict[str, S3TransferResource], instance: dg.DagsterInstance,
+                cursor: str | None = None) -> dg.SensorResult:
+    sensor = defs.resolve_sensor_def("day_aggs_rollups")
+    with dg.build_sensor_context(cursor=cursor, resources=lake, sensor_name=sensor.name, instance=instance) as context:
+        return sensor(context)
+
+
+def test_the_rollup_sensor_follows_the_days_dagster_records_and_lists_the_whole_lake_on_its_full_pass(
+        defs: dg.Definitions, lake: dict[str, S3TransferResource]) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    publish(lake, DAY_AGGS, [*JAN, date(2024, 2, 1)])
+    assert dg.materialize(assets(defs), resources=lake, instance=instance, tags={
+        "dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-12"}).success
+    first = rollup_tick(defs, lake, instance)  # a fresh cursor: the whole lake
+    assert [request.partition_key for request in first.run_requests or []] == ["2024-01-01"]
+    assert dg.materialize([asset(defs, "monthly")], partition_key="2024-01-01", resources=lake,
+                          instance=instance).success
+    quiet = rollup_tick(defs, lake, instance, first.cursor)
+    assert not quiet.run_requests and "no curated day recorded" in (quiet.skip_reason.skip_message or "")
+    assert dg.materialize(assets(defs), resources=lake, instance=instance, partition_key="2024-02-01").success
+    february = rollup_tick(defs, lake, instance, quiet.cursor)  # the month of the day Dagster recorded, only
+    assert [request.partition_key for request in february.run_requests or []] == ["2024-02-01"]
+    with lake["lake_s3"].open() as handler:  # the lake alone changes: January's summary is deleted
+        handler.delete_objects(lake["lake_s3"].bucket, [DAY_AGGS.rollup_key(2024, 1)])
+    assert not rollup_tick(defs, lake, instance, february.cursor).run_requests  # nothing recorded: not listed
+    due = PlanCursor(after=PlanCursor.from_json(february.cursor).after, full_at=0.0).to_json()
+    full = rollup_tick(defs, lake, instance, due)  # the full pass lists the lake
+    assert [request.partition_key for request in full.run_requests or []] == ["2024-01-01", "2024-02-01"]
+
+
 def test_sensor_resumes_after_its_cursor_and_reingests_a_corrected_file(defs: dg.Definitions,
                                                                         lake: dict[str, S3TransferResource]) -> None:
     publish(lake, DAY_AGGS, JAN[:4])
