@@ -44,9 +44,9 @@ from lake_assets.lake.steps import Store, curated_etag, mirrored_etag
 from lake_assets.s3 import ObjectInfo
 
 #: Seconds between full reconciliations (a pass over the whole history instead of after the cursor): a deleted
-#: or altered curated object is requested again within this long. Twenty years' full pass lists about 11 pages
-#: and costs about 1.2 CPU s (``bench/sensor_tick.py --years 20 --history``), 0.2% of a core at this interval.
-FULL_INTERVAL_SECONDS = 10 * 60
+#: or altered curated object is requested again within this long and a tick. Twenty years' full pass lists 12
+#: pages and costs about 0.9 CPU s, the rollup sensor's 0.5 (``bench/history.py``): 0.5% of a core.
+FULL_INTERVAL_SECONDS = 5 * 60
 #: Most partitions one tick requests; the next tick resumes after the last one.
 MAX_PARTITIONS_PER_TICK = 400
 #: Most failed partitions a tick asks the vendor and raw zone about (a HEAD each), to find corrected files.

@@ -2,7 +2,8 @@
 Playwright) against ``lake ui`` (``dagster dev``: webserver and daemon) and the embedded S3, all on
 loopback. The tests run in file order, one journey: materialise a partition, backfill a range,
 find the sensors and the schedule on by default and the sensor curating new days, then look at what
-the asset page shows, then materialise an example asset built on the lake. Each step leaves a
+the asset page shows, then materialise an example asset built on the lake, and last see a curated object
+deleted behind Dagster's back made again by the sensor's full pass. Each step leaves a
 screenshot in ``test-artifacts/ui/``, with the UI's log beside them.
 """
 
@@ -30,7 +31,7 @@ from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv, publish_sample
 from lake_assets.defs.calendar_check import OFF_CALENDAR_CHECK
 from lake_assets.defs.freshness import DUE_CHECK
-from lake_assets.defs.sensors import TICK_SECONDS
+from lake_assets.defs.sensors import FULL_INTERVAL_SECONDS, TICK_SECONDS
 from lake_assets.defs.settings import resource_env
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3, free_ports
@@ -436,3 +437,31 @@ def test_an_asset_built_on_the_lake_materialises_from_its_page(page: Page) -> No
     assert run, "the launch toast has no link"
     assert _poll(page, run, _run_status, "user-asset-run") == "Success"
     shot(page, "15-user-asset-run")
+
+
+def test_a_deleted_curated_object_is_made_again_and_the_ui_counts_what_s3_holds(stack: Stack, page: Page) -> None:
+    """A curated object deleted outside the lake: the missing-partition sensor's next full pass (every
+    ``FULL_INTERVAL_SECONDS``) requests the day, its run makes it again from the vendor's file, and the curated
+    asset's Materialized count and each check's Passed count equal S3's curated days again."""
+    day = date(2024, 1, 9)  # curated by the sensor earlier in this journey
+    key = DAY_AGGS.curated.key(day)
+    assert _etag(stack.server, LAKE_BUCKET, key) is not None
+    with S3Handler(stack.server.transfer_config(show_progress=False)) as lake:
+        lake.delete_objects(LAKE_BUCKET, [key])
+    deleted = time.monotonic()
+    deadline = deleted + FULL_INTERVAL_SECONDS + 2 * TICK_SECONDS + RUN_TIMEOUT
+    while _etag(stack.server, LAKE_BUCKET, key) is None:
+        assert time.monotonic() < deadline, f"{key} was not made again within {deadline - deleted:.0f} s"
+        time.sleep(5)
+    curated = _curated_or_missing(stack.server, *FIRST_DAYS) | _curated_or_missing(stack.server, *LATER_DAYS)
+    assert None not in curated.values()
+
+    def counted(page: Page) -> str | None:
+        counts = _counts(page)
+        return "yes" if (counts.get("Materialized"), counts.get("Failed")) == (len(curated), 0) else None
+
+    _poll(page, "/assets/day_aggs/curated?view=partitions", counted, "deleted-made-again")
+    shot(page, "21-deleted-object-made-again")
+    for check in ("structure", "values"):
+        counts = _check_partitions(page, check)
+        assert (counts["Passed"], counts["Failed"]) == (len(curated), 0), check
