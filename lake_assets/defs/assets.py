@@ -131,11 +131,13 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
                     continue
                 if isinstance(result, ClosedDay):
                     actions[key] = result.action
-                    context.log.info("%s %s: %s", spec.name, key, result.action)
                     continue
                 actions[key] = f"{result.action} (source ETag {result.source.etag})"
                 targets[key] = lake_store.uri(result.raw_key)  # the raw zone, or quarantine beside a good copy
-                context.log.info("%s %s: %s %s", spec.name, key, result.action, targets[key])
+        if actions:  # one line for the run, not one a day: Dagster stores each log line as an event (about 15 ms)
+            context.log.info("%s raw: %s", spec.name, "; ".join(
+                f"{key} {action}" + (f" to {targets[key]}" if key in targets else "")
+                for key, action in actions.items()))
         if errors:
             for key, action in actions.items():
                 context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=key,
@@ -147,7 +149,7 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
             if key in targets:
                 metadata["uri"] = dg.MetadataValue.url(targets[key])
             metadata["action"] = actions[key]
-        else:  # copied onto each day of the range by Dagster: a count, not every day's action (the run log has those)
+        else:  # copied onto each day of the range by Dagster: a count, not every day's action (the run's log has it)
             metadata["range"] = f"{context.partition_keys[0]}..{context.partition_keys[-1]}"
             metadata["mirrored"] = dg.MetadataValue.json(dict(Counter(action.split(" (")[0]
                                                                       for action in actions.values())))
