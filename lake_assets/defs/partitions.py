@@ -60,7 +60,14 @@ def partition_keys(partitions: dg.PartitionsDefinition) -> tuple[str, ...]:
     Dagster walks a cron calendar at some 20 us a key: 0.1 CPU s a tick over twenty years of days.
     """
     last = partitions.get_last_partition_key()
-    return range_keys(partitions, partitions.get_first_partition_key(), last) if last else ()
+    return _keys_through(partitions, last) if last else ()
+
+
+@functools.lru_cache(maxsize=16)
+def _keys_through(partitions: dg.PartitionsDefinition, last: str) -> tuple[str, ...]:
+    """Every key of ``partitions`` up to ``last``: a few recent days' lists per definition, not one a day for ever."""
+    return tuple(partitions.get_partition_keys_in_range(dg.PartitionKeyRange(partitions.get_first_partition_key(),
+                                                                             last)))
 
 
 @functools.lru_cache(maxsize=8192)
