@@ -89,12 +89,14 @@ def _history(request: str, runs: list[dg.RunRecord], partitions: dg.PartitionsDe
     keys = run_partitions(dict(runs[0].dagster_run.tags), partitions)
     if not keys:
         return None
-    newest = max(runs, key=lambda record: int(record.dagster_run.tags.get(ATTEMPT_TAG, "1")))
+    # the newest attempt, and of its runs (Dagster's run retries carry the same attempt) the newest
+    newest = max(runs, key=lambda record: (int(record.dagster_run.tags.get(ATTEMPT_TAG, "1")), began(record)))
     statuses = [record.dagster_run.status for record in runs]
     return RequestHistory(
         request=request, keys=keys, attempts=int(newest.dagster_run.tags.get(ATTEMPT_TAG, "1")),
         active=any(status not in _FINISHED for status in statuses),
-        succeeded=dg.DagsterRunStatus.SUCCESS in statuses, last_end=newest.end_time, last_start=began(newest),
+        succeeded=newest.dagster_run.status == dg.DagsterRunStatus.SUCCESS, last_end=newest.end_time,
+        last_start=began(newest),
         killed=newest.dagster_run.tags.get(KILLED_TAG) == "true",
         permanent=newest.dagster_run.tags.get(PERMANENT_TAG) == "true")
 

@@ -181,23 +181,30 @@ def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsD
         changed = None if full else months_recorded_since(context.instance, curated, int(cursor.after or 0))
         next_cursor = PlanCursor(after=str(newest[0].storage_id if newest else 0),
                                  full_at=now if changed is None else cursor.full_at).to_json()
-        if changed == set():
-            return dg.SensorResult(skip_reason="no curated day recorded since the last tick", cursor=next_cursor)
-        with lake_s3.open() as lake:
-            if changed is None:
-                days = lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix)
-                summaries = lake.iter_objects(lake_s3.bucket, spec.rollup_prefix + "/")
-            else:
-                days = (info for month in sorted(changed) for info in lake.iter_objects(
-                    lake_s3.bucket, spec.curated.month_prefix(int(month[:4]), int(month[5:7]))))
-                summaries = (info for month in sorted(changed) for info in lake.iter_objects(
-                    lake_s3.bucket, spec.rollup_key(int(month[:4]), int(month[5:7]))))
-            runs = plan_rollups(spec, days, summaries)
+        runs = plan_changed_months(spec, lake_s3, changed) if changed != set() else []
         valid = [run for run in runs if months.has_partition_key(run.start)]
-        return _requests(context, spec, dg.AssetKey([spec.name, "monthly"]), job_name, months, valid, now,
-                         f"{len(runs)} month(s) out of date", next_cursor)
+        seen = (f"{len(runs)} month(s) out of date" if changed != set()
+                else "no curated day recorded since the last tick")
+        return _requests(context, spec, dg.AssetKey([spec.name, "monthly"]), job_name, months, valid, now, seen,
+                         next_cursor)  # also on a quiet tick: a failed month is retried after its backoff
 
     return rollups
+
+
+def plan_changed_months(spec: DatasetSpec, lake_s3: S3TransferResource,
+                        changed: set[str] | None) -> list[PartitionRun]:
+    """The rollups out of date among the ``changed`` months (``YYYY-MM-01``), listing only their days and summaries;
+    among every month of the lake when ``changed`` is None (a full pass)."""
+    with lake_s3.open() as lake:
+        if changed is None:
+            return plan_rollups(spec, lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix),
+                                lake.iter_objects(lake_s3.bucket, spec.rollup_prefix + "/"))
+        months = [(int(month[:4]), int(month[5:7])) for month in sorted(changed)]
+        return plan_rollups(
+            spec, (info for year, month in months
+                   for info in lake.iter_objects(lake_s3.bucket, spec.curated.month_prefix(year, month))),
+            (info for year, month in months
+             for info in lake.iter_objects(lake_s3.bucket, spec.rollup_key(year, month))))
 
 
 #: Most curated records a rollup tick reads to find the months that changed; past that it lists the whole lake.

@@ -36,7 +36,9 @@ class HealingPolicy:
 @dataclass(frozen=True)
 class RequestHistory:
     """The runs one request has had so far, as the Dagster instance records them (``last_start``: when its
-    newest run began, the moment after which a materialization of its partitions counts as their repair)."""
+    newest run began, the moment after which a materialization of its partitions counts as their repair;
+    ``succeeded``: its newest run succeeded, so a request made again after the lake lost its partitions, whose
+    run then failed, backs off like any failed one)."""
 
     request: str
     keys: tuple[str, ...]

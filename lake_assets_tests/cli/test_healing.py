@@ -158,3 +158,49 @@ def test_a_curated_object_altered_outside_the_lake_is_made_again_by_the_next_ful
     with lake["lake_s3"].open() as store:
         assert store.get_bytes(bucket, key) == good and store.info(bucket, key).metadata.get("source-etag")
     assert backfill(lake, instance).runs == 0  # made again and recorded: nothing more to do
+
+
+def test_a_failed_rollup_is_retried_after_its_backoff_on_a_tick_that_lists_nothing(
+        seaweed: EmbeddedS3, lake: dict[str, S3TransferResource], instance: dg.DagsterInstance) -> None:
+    """The rollup sensor's quiet ticks (no curated day recorded since its cursor) list nothing, but still retry a
+    month whose run failed once its backoff has passed, as the daemon ticks it; a request whose earlier attempt
+    succeeded and whose newest one failed counts as failed."""
+    publish(lake, DAY_AGGS, JAN[:3])
+    assert backfill(lake, instance).months == ["2024-01-01"]
+    with lake["lake_s3"].open() as store:
+        store.delete_objects(lake["lake_s3"].bucket, [DAY_AGGS.rollup_key(2024, 1)])
+    reader = seaweed.credentials("reader")
+    read_only = {**lake, "lake_s3": S3TransferResource(
+        bucket=lake["lake_s3"].bucket, endpoint_url=seaweed.endpoint_url, region_name=lake["lake_s3"].region_name,
+        aws_access_key_id=reader.access_key_id, aws_secret_access_key=reader.secret_access_key,
+        addressing_style="path")}
+    first = rollup_tick(lake, instance, None)  # a fresh cursor: the whole lake, where January has no summary
+    # the backfill's request again (same days, same ETags), as its next attempt: it succeeded, then the lake lost it
+    assert [(request.partition_key, request.tags[healing.ATTEMPT_TAG]) for request in first.run_requests or []] == [
+        ("2024-01-01", "2")]
+    assert not run_rollup(read_only, instance, first.run_requests[0]).success  # the lake cannot be written
+    quiet = rollup_tick(lake, instance, first.cursor)
+    assert not quiet.run_requests and "1 failed request(s) waiting" in (quiet.skip_reason.skip_message or "")
+    time.sleep(DELAY + 0.2)
+    retry = rollup_tick(lake, instance, quiet.cursor)
+    assert [(request.partition_key, request.tags[healing.ATTEMPT_TAG]) for request in retry.run_requests or []] == [
+        ("2024-01-01", "3")]  # its newest attempt failed: retried after the backoff, not taken for a success
+    assert run_rollup(lake, instance, retry.run_requests[0]).success
+
+
+def rollup_tick(resources: dict[str, S3TransferResource], instance: dg.DagsterInstance,
+                cursor: str | None) -> dg.SensorResult:
+    defs = dg.Definitions.merge(build_dataset_defs(DAY_AGGS), dg.Definitions(resources=resources))
+    sensor = defs.resolve_sensor_def("day_aggs_rollups")
+    with dg.build_sensor_context(cursor=cursor, resources=resources, sensor_name=sensor.name,
+                                 instance=instance) as context:
+        return sensor(context)
+
+
+def run_rollup(resources: dict[str, S3TransferResource], instance: dg.DagsterInstance,
+               request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """Run a rollup request as the daemon would: its tags and the sensor's name on the run."""
+    defs = dg.Definitions.merge(build_dataset_defs(DAY_AGGS), dg.Definitions(resources=resources))
+    return defs.resolve_job_def("day_aggs_monthly").execute_in_process(
+        instance=instance, partition_key=request.partition_key, raise_on_error=False,
+        tags={**request.tags, healing.SENSOR_TAG: "day_aggs_rollups"})
