@@ -2,7 +2,8 @@
 
 Settings come from flags, else from ``LAKE_HOME`` (default ``./.lake``), ``LAKE_S3_PORT`` (default
 18333) and ``DAGSTER_HOME`` (default ``./dagster_home``), read when the command runs, never at import.
-Dagster and polars are imported only by the subcommands that run the definitions (:mod:`lake_assets.cli.jobs`).
+Dagster and polars are imported only by the subcommands that run the definitions (:mod:`lake_assets.cli.jobs`),
+boto3 only by those that talk to S3: ``lake --help``, ``lake config`` and ``lake s3 status`` answer without them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from lake_assets.cli.env_file import (
 )
 from lake_assets.local_s3 import DEFAULT_S3_PORT, EmbeddedS3Error
 from lake_assets.local_s3.server import LOCAL_REGION
-from lake_assets.s3 import S3Error, S3Handler
+from lake_assets.s3 import S3Error
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -66,6 +67,8 @@ def cmd_s3_cleanup(args: argparse.Namespace) -> int:
     if server.running_pid() is None:
         console.print("embedded S3 is not running: start it with `lake s3 up`")
         return 1
+    from lake_assets.s3 import S3Handler  # boto3: only the commands that move objects import it
+
     with S3Handler(server.transfer_config(show_progress=False)) as s3:
         for bucket in (b["Name"] for b in s3.client.list_buckets().get("Buckets", [])):
             aborted = s3.abort_incomplete_uploads(bucket, older_than=timedelta(minutes=args.older_than_minutes))

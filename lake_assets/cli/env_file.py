@@ -23,7 +23,7 @@ from lake_assets.defs.settings import (
     transfer_config,
 )
 from lake_assets.local_s3 import EmbeddedS3
-from lake_assets.s3 import S3Error, S3Handler
+from lake_assets.s3 import S3Error
 
 #: Buckets the code location uses on the embedded server: the vendor's, and the lake.
 VENDOR_BUCKET = "vendor"
@@ -103,6 +103,8 @@ def probe_settings(env_file: Path) -> tuple[list[str], list[str]]:
     lists, and for the lake takes and gives back a write; return a line per resource reached, and a line per
     problem naming the bucket, the endpoint and what is wrong (a missing bucket, rejected keys, no permission).
     Resources whose settings are themselves wrong are left to :func:`check_settings`."""
+    from lake_assets.s3 import S3Handler  # boto3: imported by ``lake config --check`` only
+
     environ = effective_environment(env_file)
     reached: list[str] = []
     problems: list[str] = []

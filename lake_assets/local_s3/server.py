@@ -1,15 +1,15 @@
 """Start, stop and inspect the embedded SeaweedFS (``weed mini``) the project runs against.
 
-SeaweedFS's defaults are unsafe for a developer machine, so every one that matters is overridden:
-it binds 127.0.0.1 only, requires access keys (no anonymous access), sends no telemetry, refuses
-to delete non-empty buckets, does not create buckets on upload, runs no WebDAV, admin UI, Iceberg
-or Lance listener, keeps its logs and HTTP sockets under the project's data directory, and is held
-to a memory limit (``GOMEMLIMIT``). Data persists under ``home`` across restarts.
+SeaweedFS's defaults are unsafe for a developer machine, so every one that matters is overridden: it binds 127.0.0.1
+only, requires access keys (no anonymous access), sends no telemetry, refuses to delete non-empty buckets, does not
+create buckets on upload, runs no WebDAV, admin UI, Iceberg or Lance listener, keeps its logs and HTTP sockets under
+the project's data directory, and is held to a memory limit (``GOMEMLIMIT``). Data persists under ``home`` across
+restarts.
 
-``weed mini`` listens on five HTTP ports and their gRPC twins (HTTP port + 10000). All are derived
-from one S3 port, so a second instance (the test suite's) runs beside a developer's by choosing
-another S3 port. SeaweedFS 4.48 hard-codes its gRPC unix sockets to
-``/tmp/seaweedfs-<service>-grpc-<port>.sock`` (no flag moves them); it removes them on a clean stop.
+``weed mini`` listens on five HTTP ports and their gRPC twins (HTTP port + 10000). All are derived from one S3 port,
+so a second instance (the test suite's) runs beside a developer's by choosing another S3 port. SeaweedFS 4.48
+hard-codes its gRPC unix sockets to ``/tmp/seaweedfs-<service>-grpc-<port>.sock`` (no flag moves them); it removes
+them on a clean stop.
 """
 
 from __future__ import annotations
@@ -24,10 +24,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import Any
 
 from lake_assets.local_s3.ports import EmbeddedS3Error, PortInUseError, Ports, busy_ports
 from lake_assets.local_s3.process import is_weed, weed_binary
@@ -141,12 +138,10 @@ class EmbeddedS3:
         return path
 
     def _command(self, identities: Path) -> list[str]:
-        ports = self.ports.http()
         run = self.home / "run"
         return [
             str(weed_binary()), f"-logdir={self.home / 'logs'}", "mini",
-            f"-dir={self.home / 'data'}",
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-dir={self.home / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-s3.config={identities}",
             "-master.telemetry=false",
             "-s3.allowDeleteBucketNotEmpty=false",
@@ -157,9 +152,7 @@ class EmbeddedS3:
             "-s3.autoCreateBucket=false",
             "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
             f"-filer.localSocket={run / 'filer.sock'}", f"-s3.localSocket={run / 's3.sock'}",
-            f"-s3.port={ports['s3']}", f"-master.port={ports['master']}",
-            f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
-            f"-admin.port={ports['admin']}",
+            *(f"-{service}.port={port}" for service, port in self.ports.http().items()),
             *(["-metricsIp=127.0.0.1", f"-metricsPort={self.metrics_port}"] if self.metrics_port else []),
         ]
 
@@ -210,11 +203,20 @@ class EmbeddedS3:
             raise
         logger.info("embedded S3 ready at %s (data in %s)", self.endpoint_url, self.home / "data")
 
-    def _wait_ready(self) -> None:
+    def _admin_client(self, **config: Any) -> Any:
+        """A plain boto3 client with the admin's keys; boto3 is imported here, for the commands that need it."""
+        import boto3
+        from botocore.config import Config
+
         keys = self.credentials("admin")
-        client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=LOCAL_REGION,
-                              aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key,
-                              config=Config(retries={"max_attempts": 0}, connect_timeout=1, read_timeout=2))
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=LOCAL_REGION,
+                            aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key,
+                            config=Config(**config))
+
+    def _wait_ready(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self._admin_client(retries={"max_attempts": 0}, connect_timeout=1, read_timeout=2)
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
@@ -281,9 +283,7 @@ class EmbeddedS3:
 
     def ensure_buckets(self, *names: str) -> None:
         """Create the buckets that do not exist yet."""
-        keys = self.credentials("admin")
-        client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=LOCAL_REGION,
-                              aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key)
+        client = self._admin_client()
         existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
         for name in names:
             if name not in existing:

@@ -6,7 +6,8 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from lake_assets.s3.config import S3TransferConfig
-from lake_assets.s3.errors import BucketNotFoundError, S3Error, classify, http_status
+from lake_assets.s3.errors import BucketNotFoundError, S3Error
+from lake_assets.s3.translate import classify, http_status
 
 
 class CheckedBuckets:

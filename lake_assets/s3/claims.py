@@ -33,8 +33,9 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from lake_assets.s3.config import S3TransferConfig
-from lake_assets.s3.errors import PreconditionFailedError, TransferFailedError, http_status, was_retried
+from lake_assets.s3.errors import PreconditionFailedError, TransferFailedError
 from lake_assets.s3.listing import key_exists
+from lake_assets.s3.translate import http_status, was_retried
 
 logger = logging.getLogger(__name__)
 

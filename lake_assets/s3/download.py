@@ -18,8 +18,9 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from lake_assets.s3.config import S3TransferConfig
-from lake_assets.s3.errors import STREAM_ERRORS, CorruptObjectError, http_status
+from lake_assets.s3.errors import CorruptObjectError
 from lake_assets.s3.stats import TransferStatistics
+from lake_assets.s3.translate import STREAM_ERRORS, http_status
 
 logger = logging.getLogger(__name__)
 

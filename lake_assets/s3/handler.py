@@ -18,12 +18,12 @@ from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.crt import CrtClient, crt_client_for, crt_usable
 from lake_assets.s3.crt_batch import download_files, upload_files
 from lake_assets.s3.download import FileDownloader, remove_orphaned_parts
-from lake_assets.s3.errors import classify, is_bucket_wide, translated
 from lake_assets.s3.listing import existing_keys
 from lake_assets.s3.objects import ObjectCalls
 from lake_assets.s3.progress import ProgressFactory, ProgressListener, default_progress
 from lake_assets.s3.refs import BatchResult, Item, S3ObjectRef, TransferFailure
 from lake_assets.s3.stats import TransferStatistics
+from lake_assets.s3.translate import classify, is_bucket_wide, translated
 from lake_assets.s3.upload import FileUploader
 
 logger = logging.getLogger(__name__)

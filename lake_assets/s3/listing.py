@@ -9,7 +9,7 @@ from concurrent.futures import Executor
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from lake_assets.s3.errors import http_status
+from lake_assets.s3.translate import http_status
 from lake_assets.s3.refs import ObjectInfo
 
 #: The most keys one ListObjectsV2 page returns.

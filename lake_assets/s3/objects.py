@@ -16,10 +16,11 @@ from typing import Any
 from botocore.client import BaseClient
 
 from lake_assets.s3.config import MAX_PRESIGN_SECONDS, S3TransferConfig
-from lake_assets.s3.errors import CorruptObjectError, ObjectNotFoundError, PreconditionFailedError, translated
+from lake_assets.s3.errors import CorruptObjectError, ObjectNotFoundError, PreconditionFailedError
 from lake_assets.s3.listing import iter_objects, key_exists
 from lake_assets.s3.refs import ObjectInfo
 from lake_assets.s3.stats import TransferStatistics
+from lake_assets.s3.translate import translated
 from lake_assets.s3.upload import write_args
 
 logger = logging.getLogger(__name__)

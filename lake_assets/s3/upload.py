@@ -15,12 +15,8 @@ from botocore.exceptions import ClientError
 
 from lake_assets.s3.claims import CommitClaims
 from lake_assets.s3.config import S3TransferConfig
-from lake_assets.s3.errors import (
-    PreconditionFailedError,
-    TransferFailedError,
-    is_precondition_failure,
-    was_retried,
-)
+from lake_assets.s3.errors import PreconditionFailedError, TransferFailedError
+from lake_assets.s3.translate import is_precondition_failure, was_retried
 
 logger = logging.getLogger(__name__)
 

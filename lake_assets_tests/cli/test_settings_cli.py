@@ -1,5 +1,5 @@
 """The ``lake`` command without Dagster: help that says what each subcommand does and starts, the light
-commands importing neither Dagster nor polars, and the code location's settings written to and checked in ``.env``."""
+commands importing neither Dagster, polars nor boto3, and the code location's settings written to and checked in ``.env``."""
 
 from __future__ import annotations
 
@@ -27,13 +27,14 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'polars', 'dagster_aws'})))
+print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'polars', 'dagster_aws', 'boto3',
+                                                                  'botocore', 's3transfer', 'awscrt'})))
 """
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["s3", "env"], ["s3", "env", "--dagster"], ["s3", "status"],
                                   ["run", "--help"], ["config", "--env-file", "missing.env"]])
-def test_light_commands_import_neither_dagster_nor_polars(argv: list[str], tmp_path: Path) -> None:
+def test_light_commands_import_neither_dagster_polars_nor_boto3(argv: list[str], tmp_path: Path) -> None:
     args = ["--home", str(tmp_path), "--port", str(free_ports().s3), *argv]
     done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, cwd=tmp_path,
                           timeout=60)

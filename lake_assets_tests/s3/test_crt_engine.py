@@ -14,8 +14,9 @@ from botocore.exceptions import ClientError
 from lake_assets.s3 import S3ObjectRef, S3TransferConfig
 from lake_assets.s3.crt import CrtResponse, write_headers
 from lake_assets.s3.crt_batch import Job, RequestWindow
-from lake_assets.s3.errors import PreconditionFailedError, classify
+from lake_assets.s3.errors import PreconditionFailedError
 from lake_assets.s3.stats import TransferStatistics
+from lake_assets.s3.translate import classify
 
 NO_SUCH_KEY = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
                b'<Message>The specified key does not exist.</Message></Error>')
