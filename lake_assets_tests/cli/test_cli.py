@@ -65,13 +65,13 @@ def test_run_fills_the_lake_through_the_sensors_is_idempotent_and_follows_a_corr
     base = ["--home", str(tmp_path / "lake"), "--port", str(free_ports().s3), "--dagster-home", str(dagster_home)]
     assert main([*base, "run"]) == 0
     first = capsys.readouterr().out
-    assert "full coverage" in first and "day_aggs: 3 runs over 63 partitions" in first  # 61 days, 2 holidays
-    assert "spp_nodal_prices: 3 runs over 91 partitions" in first
+    assert "full coverage" in first and "day_aggs: 1 runs over 63 partitions" in first  # 61 days, 2 holidays
+    assert "spp_nodal_prices: 1 runs over 91 partitions" in first
     assert ("assets built on the lake: 1 runs in 2 evaluations (analytics/daily_returns 63, "
             "analytics/volatility_20d 63)") in first  # one range run, as their single_run() policy allows
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/sensor_name": "day_aggs_missing_partitions"}))
-    assert len(runs) == 3 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    assert len(runs) == 1 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
     for name, days in (("day_aggs", 61 + 2), ("spp_nodal_prices", 91)):  # the coverage table, and 2 holidays
         assert materialized(instance, dg.AssetKey([name, "curated"])) == days
     assert materialized(instance, dg.AssetKey(["analytics", "volatility_20d"])) == 63

@@ -43,7 +43,8 @@ class DatasetSpec:
             before the history check warns of it (a missed split, a wrong decimal).
         rollup: Turns a month of curated rows (with a ``date`` column) into the monthly summary.
         owners: Owners shown in the UI.
-        chunk: Most partitions one backfill run materialises (``BackfillPolicy.multi_run``).
+        chunk: Most partitions one backfill run materialises (``BackfillPolicy.multi_run``): about a year of
+            trading days, since under the daemon each run pays a process start of about 6 s.
     """
 
     name: str
@@ -63,7 +64,7 @@ class DatasetSpec:
     stamp_columns: tuple[str, ...] = ()
     jump_factor: float = 5.0
     owners: tuple[str, ...] = ("team:data-platform",)
-    chunk: int = 31
+    chunk: int = 250
     raw_filename: str = field(default="data.csv.gz")
 
     @property
