@@ -17,7 +17,7 @@ emptied before each:
   UI's backfill dialog sends it; the assets' ``BackfillPolicy`` cuts it into range runs;
 - ``per-partition``: the same days as a backfill of the ingest job's partition set: one run per day;
 - ``sensor``: the production path, no backfill at all: the dataset's missing-partition sensor is started
-  under the daemon and requests the ranges itself (at most 400 days a tick, every 30 s), one ingest run of
+  under the daemon and requests the ranges itself (at most 500 days a tick, every 30 s), one ingest run of
   the dataset at a time (``lake/dataset``); timed until every day is curated in the lake.
 
 ``--executor`` chooses the executor of every run the daemon launches (the code location is loaded from
@@ -305,7 +305,8 @@ def main() -> None:
                 if args.start.isoformat() <= key <= args.until.isoformat()]
         layout.up("history" if history else args.executor)
         publish(server, spec, args.start, args.until, args.tickers)
-        print(f"{len(days)} partitions; executor {args.executor}; {args.concurrency} runs at once; dequeue interval "
+        published = publishing_days(spec.calendar, args.start, args.until)  # a closed day has no curated object
+        print(f"{len(days)} partitions, {len(published)} published; executor {args.executor}; {args.concurrency} runs at once; dequeue interval "
               f"{args.dequeue_interval or 'as in dagster_home/dagster.yaml'}; logs in {logs}\n")
         print("| mode | runs | wall s | data complete s | first run starts s | runs phase s | vs in-process |"
               " sum of run durations s | median run s |")
@@ -324,7 +325,7 @@ def main() -> None:
                         "assetSelection": [{"path": ["day_aggs", "raw"]}, {"path": ["day_aggs", "curated"]}]})
                 elif mode == "sensor":
                     started, seconds, runs = layout.run_sensor(
-                        sensor_name(spec), lambda: curated_days(server, spec) == len(days))
+                        sensor_name(spec), lambda: curated_days(server, spec) == len(published))
                 else:
                     started, seconds, runs = layout.run_per_partition(ingest_job_name(spec), days)
                 count = len(runs)

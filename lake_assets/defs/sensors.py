@@ -47,8 +47,8 @@ from lake_assets.s3 import ObjectInfo
 #: or altered curated object is requested again within this long and a tick. Twenty years' full pass lists 12
 #: pages and costs about 0.9 CPU s, the rollup sensor's 0.5 (``bench/history.py``): 0.5% of a core.
 FULL_INTERVAL_SECONDS = 5 * 60
-#: Most partitions one tick requests; the next tick resumes after the last one.
-MAX_PARTITIONS_PER_TICK = 400
+#: Most partitions one tick requests (two full ranges of 250); the next tick resumes after the last one.
+MAX_PARTITIONS_PER_TICK = 500
 #: Most failed partitions a tick asks the vendor and raw zone about (a HEAD each), to find corrected files.
 MAX_RECHECKS = 50
 #: Seconds between ticks: a published day is requested within this long (one LIST page after the cursor).
@@ -90,13 +90,13 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
         with vendor_s3.open() as vendor, lake_s3.open() as lake:
             objects = list(lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix, start_after=lake_start))
             redo = altered_objects(context.instance, spec, curated, objects, cursor.full_at) if start is None else {}
+            flying = in_flight(context.instance, curated, job_name, partitions)
             plan = plan_tick(spec, keys,
                              vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix, start_after=start),
                              objects, cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK,
-                             unrecorded_closed_days(context.instance, spec, curated, keys, start), redo)
+                             unrecorded_closed_days(context.instance, spec, curated, keys, start), redo, flying)
             lists = sum(handler.get_statistics()["requests"].get("ListObjectsV2", 0) for handler in (vendor, lake))
-            busy = {key for run in plan.runs for key in run.keys} | in_flight(context.instance, curated, job_name,
-                                                                              partitions)
+            busy = {key for run in plan.runs for key in run.keys} | flying
             failed = {asset: [key for key in failed_partitions(context.instance, asset, job_name, partitions,
                                                                MAX_RECHECKS) if key not in busy]
                       for asset in (curated, raw)}

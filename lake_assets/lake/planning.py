@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lake_assets.lake.coverage import by_partition
@@ -127,7 +127,8 @@ def altered(written: Mapping[str, ObjectInfo], recorded_at: Mapping[str, float],
 
 def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
               lake: Iterable[ObjectInfo], cursor: PlanCursor, now: float, full_interval: float,
-              cap: int, closed: Iterable[str] = (), redo: Mapping[str, str] | None = None) -> Plan:
+              cap: int, closed: Iterable[str] = (), redo: Mapping[str, str] | None = None,
+              busy: Collection[str] = ()) -> Plan:
     """Decide which partitions to request from the source and lake (curated) listings of this tick.
 
     ``source`` and ``lake`` must be listed from the same point: from the start on a full pass,
@@ -138,7 +139,9 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     are requested with their neighbours (a range run records them as closed), never past the vendor's
     newest file, so a holiday the vendor has not reached yet waits with the days around it. ``redo`` are
     curated partitions to make again whatever the listings say (an object altered outside the lake's runs),
-    each with the ETag its request is planned with.
+    each with the ETag its request is planned with. ``busy`` are partitions that unfinished runs are working on:
+    they are not requested again (a queued range would otherwise be requested anew on every full pass, cut
+    differently, and run twice) and do not count against ``cap``.
     """
     full = starts_full_pass(cursor, now, full_interval)
     index = {key: position for position, key in enumerate(partition_keys)}
@@ -157,7 +160,7 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
         seen += 1
         if key not in index:
             off_calendar.append(info.key)
-        else:
+        elif key not in busy:
             curated = lake_by_key.get(key)
             if curated is None or curated.last_modified < info.last_modified:
                 if len(needed) == cap:
@@ -167,9 +170,10 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
         after = info.key
     next_cursor = PlanCursor(after=after, full_at=now if full else cursor.full_at)
     through = partition_key(spec.source.date_of(after)) if after else ""
-    days = {key for key in closed if key <= through}
+    days = {key for key in closed if key <= through and key not in busy}
     planned = {key for key, _ in needed}
-    extra = {key: etag for key, etag in (redo or {}).items() if key in index and key not in planned | days}
+    extra = {key: etag for key, etag in (redo or {}).items()
+             if key in index and key not in {*planned, *days, *busy}}
     needed = sorted([*needed, *((key, None) for key in (days - planned) | set(extra))], key=lambda item: item[0])
     return Plan(runs=ranges(spec, needed, index, extra), cursor=next_cursor, full_pass=full, source_seen=seen,
                 off_calendar=off_calendar, capped=capped)

@@ -136,8 +136,9 @@ def test_a_failed_partition_is_requested_again_only_once_its_vendor_file_changed
 
 
 def test_closed_days_the_vendor_has_passed_are_requested_with_their_neighbours_as_one_range() -> None:
-    result = plan_tick(DAY_AGGS, WEEKDAYS, source(DAYS), [], PlanCursor(), 1_000_000.0, 3600, 1000,
-                       closed=[MLK, PRESIDENTS, "2024-03-29"])  # Good Friday: after the vendor's last file
+    result = plan_tick(dataclasses.replace(DAY_AGGS, chunk=31), WEEKDAYS, source(DAYS), [], PlanCursor(),
+                       1_000_000.0, 3600, 1000, closed=[MLK, PRESIDENTS, "2024-03-29"])  # Good Friday: after the
+    # vendor's last file
     assert [len(run.keys) for run in result.runs] == [31, 31, 1]  # 61 trading days and 2 holidays, by 31
     assert [key for run in result.runs for key in run.keys] == [key for key in WEEKDAYS if key <= KEYS[-1]]
     etags = dict(zip(result.runs[0].keys, result.runs[0].etags))
@@ -178,3 +179,17 @@ def test_a_curated_object_written_after_its_record_is_altered_and_made_again_wit
     assert spans(result) == [(KEYS[1], KEYS[1])] and result.runs[0].etags == ("altered:x",)
     again = plan(source(DAYS[:3]), written, redo={KEYS[1]: "altered:y"})
     assert again.runs[0].run_key != result.runs[0].run_key  # altered again: requested again
+
+
+def test_partitions_unfinished_runs_work_on_are_not_requested_again_nor_counted_against_the_cap() -> None:
+    """Under the daemon a backfill's ranges wait in the queue: a full pass that requested them again, cut at other
+    boundaries (other run keys), ran them twice; the pass now walks past them to what nobody works on."""
+    queued = set(WEEKDAYS[:40])  # MLK among them
+    result = plan_tick(DAY_AGGS, WEEKDAYS, source(DAYS), curated(DAYS[50:55]), PlanCursor(), 1_000_000.0,
+                       full_interval=3600, cap=10, closed=[MLK], redo={KEYS[45]: "x", KEYS[2]: "y"}, busy=queued)
+    first = [key for key in WEEKDAYS if key not in queued][:10]
+    assert [key for run in result.runs for key in run.keys] == sorted({*first, KEYS[45]})  # KEYS[2] is queued
+    assert result.capped and result.cursor.after == DAY_AGGS.source.key(date.fromisoformat(first[-1]))
+    unqueued = plan_tick(DAY_AGGS, WEEKDAYS, source(DAYS), curated(DAYS[50:55]), PlanCursor(), 1_000_000.0,
+                         full_interval=3600, cap=10, closed=[MLK])
+    assert spans(unqueued) == [(WEEKDAYS[0], KEYS[9])]  # the same tick with nothing queued starts at the start
