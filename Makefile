@@ -64,9 +64,9 @@ bench: bench-setup
 
 # Re-resolve the pinned dependencies after editing pyproject.toml.
 lock: setup
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev -c deploy/requirements.lock --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench -c requirements.lock --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o bench/requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra deploy -c requirements.lock --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet -o deploy/requirements.lock
