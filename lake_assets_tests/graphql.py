@@ -18,3 +18,7 @@ LAUNCH_RUN = """mutation ($params: ExecutionParams!) { launchRun(executionParams
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 START_SENSOR = """mutation ($selector: SensorSelector!) { startSensor(sensorSelector: $selector) {
   __typename ... on Sensor { sensorState { status } } ... on PythonError { message } } }"""
+LOGS_CAPTURED = """query ($runId: ID!) { logsForRun(runId: $runId) {
+  __typename ... on EventConnection { events { __typename ... on LogsCapturedEvent { fileKey stepKeys } } }
+  ... on PythonError { message } } }"""
+CAPTURED_LOGS = """query ($logKey: [String!]!) { capturedLogs(logKey: $logKey) { stdout stderr } }"""

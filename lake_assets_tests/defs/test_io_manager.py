@@ -1,12 +1,17 @@
 """The lake's IO manager on the embedded SeaweedFS: user assets read the curated zone as one LazyFrame (one
 partition, a look-back range, a range with a gap, a month of days) and write their own Hive Parquet, range runs
-included, encrypted; what they wrote is read back by polars' own Hive scan and pyarrow's dataset API."""
+included, encrypted; what they wrote is read back by polars' own Hive scan and pyarrow's dataset API, and DuckDB
+queries the curated zone by its Hive columns as polars reads it."""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
+import duckdb
+import duckdb_extension_httpfs
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -207,3 +212,36 @@ def test_polars_reads_unsigned_when_the_resource_does() -> None:
     options = scan_options(S3TransferResource(bucket="open-data", region_name="us-east-1",
                                               use_unsigned_session=True))
     assert options["credential_provider"] is None and options["storage_options"]["aws_skip_signature"] == "true"
+
+
+#: DuckDB's S3 support, from the duckdb-extension-httpfs wheel: loaded from disk, nothing downloaded at query time.
+HTTPFS = (Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+          / "httpfs.duckdb_extension")
+
+
+def query_with_duckdb(resource: S3TransferResource, sql: str) -> pl.DataFrame:
+    """Run ``sql`` in DuckDB with an S3 secret for the resource's endpoint and identity (README, "Reading the lake
+    outside Dagster")."""
+    endpoint = urlsplit(resource.endpoint_url or "")
+    with duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}) as con:
+        con.load_extension(str(HTTPFS))
+        con.execute(f"CREATE SECRET lake (TYPE s3, KEY_ID '{resource.aws_access_key_id}', "
+                    f"SECRET '{resource.aws_secret_access_key}', REGION '{resource.region_name}', "
+                    f"ENDPOINT '{endpoint.netloc}', URL_STYLE 'path', USE_SSL {endpoint.scheme == 'https'})")
+        return con.sql(sql).pl()
+
+
+def test_duckdb_queries_the_curated_zone_by_its_hive_columns_as_polars_reads_it(
+        resources: dict[str, object], lake: dict[str, S3TransferResource]) -> None:
+    curate(resources, lake, JAN)
+    bucket = lake["lake_s3"].bucket
+    prefix = DAY_AGGS.curated.listing_prefix
+    by_duckdb = query_with_duckdb(lake["lake_s3"], (
+        f"SELECT ticker, volume, close, year, month, day FROM read_parquet('s3://{bucket}/{prefix}*/*/*/*.parquet', "
+        "hive_partitioning = true, hive_types = {'year': INTEGER, 'month': INTEGER, 'day': INTEGER}) "
+        "WHERE year = 2024 AND month = 1 AND day BETWEEN 3 AND 8 ORDER BY day, ticker"))
+    by_polars = (read_with_polars(lake["lake_s3"], bucket, prefix)
+                 .filter(pl.col("year") == 2024, pl.col("month") == 1, pl.col("day").is_between(3, 8))
+                 .select("ticker", "volume", "close", "year", "month", "day").sort("day", "ticker"))
+    assert by_duckdb.height == 4 * 100 and sorted(by_duckdb["day"].unique().to_list()) == [3, 4, 5, 8]
+    assert by_duckdb.equals(by_polars.cast(dict(by_duckdb.schema))), (by_duckdb.schema, by_polars.schema)

@@ -45,8 +45,21 @@ SIZED_FOR_TWO_CORES = {
 Key = tuple[Any, ...]
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last one silently: a second
+    ``dagsterWebserver:`` would drop the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        repeated = {key for key in keys if keys.count(key) > 1}
+        if repeated:
+            raise yaml.constructor.ConstructorError(None, None, f"keys given twice: {sorted(repeated)}",
+                                                    node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text())
+    return yaml.load(path.read_text(), Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader
 
 
 def _render(values: Mapping[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -214,15 +227,33 @@ def test_the_migrate_step_runs_before_every_upgrade_against_the_charts_instance(
     assert _yaml(DAGSTER_VALUES)["migrate"]["enabled"] is False
 
 
-def test_dagsters_chart_finds_the_code_server_the_chart_deploys() -> None:
-    rendered = _render()
-    deployment, = _yaml(DAGSTER_VALUES)["dagster-user-deployments"]["deployments"]
-    service = _one(rendered, "Service")
-    assert (service["metadata"]["name"], service["spec"]["ports"][0]["port"]) == (
-        deployment["name"], deployment["port"])
-    command = _one(rendered, "Deployment")["spec"]["template"]["spec"]["containers"][0]["command"]
-    grpc_args = deployment["dagsterApiGrpcArgs"]
-    assert command[command.index("--module-name") + 1] == grpc_args[grpc_args.index("--module-name") + 1]
-    assert command[command.index("--port") + 1] == str(deployment["port"])
-    image = _yaml(CHART / "values.yaml")["image"]
-    assert deployment["image"] == image
+def test_dagsters_chart_finds_the_code_server_the_chart_deploys_under_the_one_name_and_image() -> None:
+    """Dagster's chart puts the Service of ours in its workspace, under the code location's name everywhere
+    (workspace.yaml, deploy/workspace.yaml); the image and its tag are ours alone, so a release changes one place."""
+    service = _one(_render(), "Service")
+    dagster = _yaml(DAGSTER_VALUES)
+    server, = dagster["dagsterWebserver"]["workspace"]["servers"]
+    assert (server["host"], server["port"]) == (service["metadata"]["name"], service["spec"]["ports"][0]["port"])
+    locations = [entry[kind]["location_name"] for path in (ROOT / "workspace.yaml", ROOT / "deploy" / "workspace.yaml")
+                 for entry in _yaml(path)["load_from"] for kind in entry]
+    assert locations == [server["name"]] * 2
+    users = dagster["dagster-user-deployments"]
+    assert (users["enabled"], users["enableSubchart"], users["deployments"]) == (True, False, [])
+    assert "registry.example.com" not in DAGSTER_VALUES.read_text()
+
+
+def test_step_logs_go_to_the_same_encrypted_s3_prefix_in_every_production_instance() -> None:
+    """deploy/dagster.yaml, the chart's instance and Dagster's chart (through what its compute-log template writes)
+    keep step logs with dagster-aws's S3ComputeLogManager, under one prefix, SSE on; both charts name one bucket."""
+    dagster = _yaml(DAGSTER_VALUES)["computeLogManager"]
+    assert dagster["type"] == "S3ComputeLogManager"
+    theirs = dagster["config"]["s3ComputeLogManager"]
+    from_dagster_chart = {"module": "dagster_aws.s3.compute_log_manager", "class": "S3ComputeLogManager",
+                          "config": {"bucket": theirs["bucket"], "prefix": theirs["prefix"],
+                                     "upload_extra_args": theirs["uploadExtraArgs"]}}
+    ours = _chart_instance(_render())["compute_logs"]
+    deploy = _yaml(ROOT / "deploy" / "dagster.yaml")["compute_logs"]
+    assert ours == from_dagster_chart
+    assert deploy == {**ours, "config": {**ours["config"], "bucket": {"env": "DAGSTER_COMPUTE_LOGS_BUCKET"}}}
+    assert ours["config"]["upload_extra_args"] == {"ServerSideEncryption": "AES256"}
+    assert "compute_logs" not in _yaml(ROOT / "dagster_home" / "dagster.yaml")  # a laptop keeps them on disk

@@ -24,11 +24,10 @@ def _pins(lock: Path) -> dict[str, str]:
 
 
 def test_the_chart_the_image_and_the_workspace_serve_the_same_code_location() -> None:
-    deployment, = _yaml(DEPLOY / "helm" / "values.yaml")["dagster-user-deployments"]["deployments"]
-    grpc_args = deployment["dagsterApiGrpcArgs"]
-    module = grpc_args[grpc_args.index("--module-name") + 1]
+    code_location = _yaml(DEPLOY / "chart" / "values.yaml")["codeLocation"]
+    module = code_location["module"]
     command = (DEPLOY / "Dockerfile").read_text().split("CMD ", 1)[1]
-    assert f'"--module-name", "{module}"' in command and f'"--port", "{deployment["port"]}"' in command
+    assert f'"--module-name", "{module}"' in command and f'"--port", "{code_location["port"]}"' in command
     grpc, = (entry["grpc_server"] for entry in _yaml(DEPLOY / "workspace.yaml")["load_from"])
     local, = (entry["python_module"] for entry in _yaml(ROOT / "workspace.yaml")["load_from"])
     assert module == local["module_name"] and grpc["location_name"] == local["location_name"]

@@ -1,7 +1,8 @@
 """The production layout for real: Dagster's storage in a throwaway PostgreSQL, the code server, the daemon and the
 webserver as separate processes configured by deploy/dagster.yaml and deploy/workspace.yaml, the code location's
 settings in a ``.env`` file, and a partition backfill launched through the webserver's GraphQL API as the UI does.
-Everything listens on 127.0.0.1."""
+Step logs go to S3 (the embedded SeaweedFS) and are read back through the webserver once the run's local files are
+gone. Everything listens on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ from lake_assets.cli.sample import publish_sample
 from lake_assets.defs.sensors import sensor_name
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3
+from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets.s3 import S3Handler
 from lake_assets_tests.cli.test_ui import REPO, _free_port, _stop_group, _wait_for_ui
 from lake_assets_tests.deploy.postgres import ThrowawayPostgres
-from lake_assets_tests.graphql import BACKFILL, LAUNCH_BACKFILL, SENSOR, STOP_SENSOR
+from lake_assets_tests.graphql import BACKFILL, CAPTURED_LOGS, LAUNCH_BACKFILL, LOGS_CAPTURED, SENSOR, STOP_SENSOR
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +103,8 @@ class Deployment:
 def deployment(tmp_path: Path, seaweed: EmbeddedS3) -> Iterator[Deployment]:
     """PostgreSQL, then `dagster instance migrate`, the code server and the webserver (the daemon is the test's)."""
     project, dagster_home, logs = tmp_path / "project", tmp_path / "dagster_home", tmp_path / "logs"
-    for folder in (project, dagster_home, logs):
+    local_logs = tmp_path / "tmp"  # the processes' temporary directory: where step logs wait for their upload
+    for folder in (project, dagster_home, logs, local_logs):
         folder.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
     # what a user does: write the embedded server's settings into .env, then edit the buckets
@@ -109,11 +112,15 @@ def deployment(tmp_path: Path, seaweed: EmbeddedS3) -> Iterator[Deployment]:
     suffix = uuid.uuid4().hex[:8]
     merge_env_file(project / ".env", {**dagster_env(seaweed, dagster_home),
                                       "VENDOR_S3_BUCKET": f"vendor-{suffix}", "LAKE_S3_BUCKET": f"lake-{suffix}"})
-    seaweed.ensure_buckets(f"vendor-{suffix}", f"lake-{suffix}")
+    seaweed.ensure_buckets(f"vendor-{suffix}", f"lake-{suffix}", f"logs-{suffix}")
+    keys = seaweed.credentials("admin")  # the step logs reach S3 through boto3's chain, as with an instance role
+    step_logs = {"DAGSTER_COMPUTE_LOGS_BUCKET": f"logs-{suffix}", "AWS_ENDPOINT_URL_S3": seaweed.endpoint_url,
+                 "AWS_ACCESS_KEY_ID": keys.access_key_id, "AWS_SECRET_ACCESS_KEY": keys.secret_access_key,
+                 "AWS_REGION": LOCAL_REGION, "TMPDIR": str(local_logs)}
     code_port, web_port = _free_port(), _free_port()
     with ThrowawayPostgres() as postgres:
         env = {name: value for name, value in os.environ.items() if not is_setting(name)}
-        env.update(postgres.env, LAKE_CODE_SERVER_HOST="127.0.0.1", LAKE_CODE_SERVER_PORT=str(code_port))
+        env.update(postgres.env, step_logs, LAKE_CODE_SERVER_HOST="127.0.0.1", LAKE_CODE_SERVER_PORT=str(code_port))
         system = Deployment(project, env, postgres, f"http://127.0.0.1:{web_port}", logs)
         try:
             migrate = subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=project, env=env,
@@ -181,3 +188,24 @@ def test_a_backfill_through_the_webserver_runs_on_postgres_across_separate_proce
         assert len(curated) == len(DAYS)
         assert {s3.client.head_object(Bucket=lake_bucket, Key=item.key)["ServerSideEncryption"]
                 for item in curated} == {"AES256"}
+    _step_logs_are_read_back_from_s3(deployment, seaweed, backfill_id)
+
+
+def _step_logs_are_read_back_from_s3(deployment: Deployment, seaweed: EmbeddedS3, backfill_id: str) -> None:
+    """The run's step logs are in the logs bucket, encrypted, and the webserver serves them from there once the
+    files the run's process wrote locally are gone (as a pod's disk is)."""
+    (run_id,), *_ = deployment.sql("SELECT run_id FROM run_tags WHERE key = 'dagster/backfill' AND value = %s",
+                                   backfill_id)
+    events = deployment.graphql(LOGS_CAPTURED, runId=run_id)["logsForRun"]["events"]
+    captured, = (event for event in events if event["__typename"] == "LogsCapturedEvent")
+    bucket = deployment.env["DAGSTER_COMPUTE_LOGS_BUCKET"]
+    with S3Handler(seaweed.transfer_config(show_progress=False)) as s3:
+        uploaded = [item.key for item in s3.iter_objects(bucket, f"compute-logs/storage/{run_id}/")]
+        assert any(key.endswith(f"{captured['fileKey']}.err") for key in uploaded), uploaded
+        assert {s3.client.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] for key in uploaded} == {
+            "AES256"}
+    local = Path(deployment.env["TMPDIR"]) / run_id
+    assert local.is_dir()
+    shutil.rmtree(local)
+    logs = deployment.graphql(CAPTURED_LOGS, logKey=[run_id, "compute_logs", captured["fileKey"]])["capturedLogs"]
+    assert run_id in logs["stderr"] and "day_aggs" in logs["stderr"], logs
