@@ -103,8 +103,7 @@ class Deployment:
 def deployment(tmp_path: Path, seaweed: EmbeddedS3) -> Iterator[Deployment]:
     """PostgreSQL, then `dagster instance migrate`, the code server and the webserver (the daemon is the test's)."""
     project, dagster_home, logs = tmp_path / "project", tmp_path / "dagster_home", tmp_path / "logs"
-    local_logs = tmp_path / "tmp"  # the processes' temporary directory: where step logs wait for their upload
-    for folder in (project, dagster_home, logs, local_logs):
+    for folder in (project, dagster_home, logs):
         folder.mkdir()
     shutil.copy(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
     # what a user does: write the embedded server's settings into .env, then edit the buckets
@@ -116,11 +115,11 @@ def deployment(tmp_path: Path, seaweed: EmbeddedS3) -> Iterator[Deployment]:
     keys = seaweed.credentials("admin")  # the step logs reach S3 through boto3's chain, as with an instance role
     step_logs = {"DAGSTER_COMPUTE_LOGS_BUCKET": f"logs-{suffix}", "AWS_ENDPOINT_URL_S3": seaweed.endpoint_url,
                  "AWS_ACCESS_KEY_ID": keys.access_key_id, "AWS_SECRET_ACCESS_KEY": keys.secret_access_key,
-                 "AWS_REGION": LOCAL_REGION, "TMPDIR": str(local_logs)}
+                 "AWS_REGION": LOCAL_REGION}
     code_port, web_port = _free_port(), _free_port()
     with ThrowawayPostgres() as postgres:
         env = {name: value for name, value in os.environ.items() if not is_setting(name)}
-        env.update(postgres.env, step_logs, LAKE_CODE_SERVER_HOST="127.0.0.1", LAKE_CODE_SERVER_PORT=str(code_port))
+        env.update(postgres.env, **step_logs, LAKE_CODE_SERVER_HOST="127.0.0.1", LAKE_CODE_SERVER_PORT=str(code_port))
         system = Deployment(project, env, postgres, f"http://127.0.0.1:{web_port}", logs)
         try:
             migrate = subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=project, env=env,
@@ -192,8 +191,8 @@ def test_a_backfill_through_the_webserver_runs_on_postgres_across_separate_proce
 
 
 def _step_logs_are_read_back_from_s3(deployment: Deployment, seaweed: EmbeddedS3, backfill_id: str) -> None:
-    """The run's step logs are in the logs bucket, encrypted, and the webserver serves them from there once the
-    files the run's process wrote locally are gone (as a pod's disk is)."""
+    """The run's step logs are in the logs bucket, encrypted, and the webserver serves them from there: the run's
+    process removed its local files once they were uploaded (as a pod's disk goes), so S3 is the only copy."""
     (run_id,), *_ = deployment.sql("SELECT run_id FROM run_tags WHERE key = 'dagster/backfill' AND value = %s",
                                    backfill_id)
     events = deployment.graphql(LOGS_CAPTURED, runId=run_id)["logsForRun"]["events"]
@@ -204,8 +203,10 @@ def _step_logs_are_read_back_from_s3(deployment: Deployment, seaweed: EmbeddedS3
         assert any(key.endswith(f"{captured['fileKey']}.err") for key in uploaded), uploaded
         assert {s3.client.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] for key in uploaded} == {
             "AES256"}
-    local = Path(deployment.env["TMPDIR"]) / run_id
-    assert local.is_dir()
-    shutil.rmtree(local)
-    logs = deployment.graphql(CAPTURED_LOGS, logKey=[run_id, "compute_logs", captured["fileKey"]])["capturedLogs"]
+    local = Path("/tmp") / run_id  # where S3ComputeLogManager writes before uploading (its local_dir: /tmp on Unix)
+    assert (local / "compute_logs").is_dir() and not list((local / "compute_logs").iterdir())  # removed on upload
+    try:
+        logs = deployment.graphql(CAPTURED_LOGS, logKey=[run_id, "compute_logs", captured["fileKey"]])["capturedLogs"]
+    finally:
+        shutil.rmtree(local, ignore_errors=True)  # the webserver's copy, downloaded from S3
     assert run_id in logs["stderr"] and "day_aggs" in logs["stderr"], logs
