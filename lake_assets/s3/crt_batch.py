@@ -25,9 +25,9 @@ from awscrt.s3 import S3Request
 from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.crt import CrtClient, CrtResponse, write_headers
 from lake_assets.s3.download import FileDownloader, backoff, commit_part_file, part_file_name
-from lake_assets.s3.translate import is_precondition_failure
 from lake_assets.s3.refs import S3ObjectRef
 from lake_assets.s3.stats import TransferStatistics
+from lake_assets.s3.translate import is_precondition_failure
 from lake_assets.s3.upload import FileUploader
 
 logger = logging.getLogger(__name__)
