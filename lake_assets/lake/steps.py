@@ -187,7 +187,8 @@ def curate(spec: DatasetSpec, day: date, lake: Store, history: History,
                                      source_etag=staged.etag)
             _release(spec, day, lake)
         history.add(day, parsed)
-    return CurateResult(key, height(vendor.scan()), parsed.stat().st_size, outcomes, source_etag)
+        # measured while the day is still in progress: once settled, a thread on a later day may delete its file
+        return CurateResult(key, height(vendor.scan()), parsed.stat().st_size, outcomes, source_etag)
 
 
 def _parse_raw(spec: DatasetSpec, day: date, key: str, lake: Store, parsed: Path, where: str) -> VendorFile:
