@@ -24,11 +24,18 @@ def keep_current() -> dg.AutomationCondition:
     again when an upstream partition it reads is materialised anew (a vendor's correction reaches a
     look-back's every dependent); never while an upstream partition is missing or in progress, or while
     it runs. A failed run is not re-requested until an upstream partition changes: no retry storm.
-    Unlike ``AutomationCondition.eager()``, it is not limited to the latest time window.
+    Unlike ``AutomationCondition.eager()``, it is not limited to the latest time window, and a trigger is
+    cleared by a request only, not by the partition's own update: when an upstream partition is updated
+    by another run while this one's run is under way (it read the old one), both updates land between
+    the same two ticks, and ``since_last_handled()`` would let the older run's update clear the newer
+    trigger, leaving the partition stale (found by the soak test). An upstream update made by the run
+    that also makes this partition does not trigger (``any_deps_updated``).
     """
+    requested = (dg.AutomationCondition.newly_requested() | dg.AutomationCondition.initial_evaluation()).with_label(
+        "requested")
     trigger = (
         (dg.AutomationCondition.missing() & dg.AutomationCondition.initial_evaluation())
-        | (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+        | (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since(requested)
     )
     return (trigger & ~dg.AutomationCondition.any_deps_missing() & ~dg.AutomationCondition.any_deps_in_progress()
             & ~dg.AutomationCondition.in_progress()).with_label("keep_current")
