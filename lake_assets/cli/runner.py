@@ -110,9 +110,9 @@ def _drain(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, job_na
                 instance=instance, partition_key=request.partition_key, raise_on_error=False, run_config=QUIET,
                 tags={**request.tags, "dagster/run_key": request.run_key or "", "dagster/sensor_name": name,
                       RUNNER_TAG: "in-process"})
-            span = f"monthly {keys[0][:7]}" if rollups else f"{keys[0]}..{keys[-1]}"
+            span = f"monthly {_span(tuple(key[:7] for key in keys))}" if rollups else f"{keys[0]}..{keys[-1]}"
             if rollups:
-                report.months.append(keys[0])
+                report.months.extend(keys)
             else:
                 report.runs += 1
                 report.partitions += len(keys)

@@ -1,4 +1,4 @@
-"""The raw, curated and rollup assets of one dataset, declared from its spec.
+"""The raw and curated assets of one dataset, declared from its spec (the rollup's is :mod:`.rollup`).
 
 Table metadata uses Dagster's documented ``dagster/row_count``, ``dagster/partition_row_count`` and
 ``dagster/uri`` keys per partition, which the UI plots and links, and ``dagster/column_schema`` on the curated
@@ -11,7 +11,6 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -32,7 +31,6 @@ from lake_assets.defs.resources import SETUP_ERRORS, S3TransferResource
 from lake_assets.lake.checks import CheckOutcome
 from lake_assets.lake.curation import CurationError
 from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.datasets.spec import ROLLUP_FILENAME
 from lake_assets.lake.layout import partition_date
 from lake_assets.lake.history import History
 from lake_assets.lake.day_facts import ClosedDay, Quarantined
@@ -43,7 +41,6 @@ from lake_assets.lake.steps import (
     Store,
     curate,
     mirror_raw,
-    roll_up_month,
 )
 
 T = TypeVar("T")
@@ -257,36 +254,3 @@ def curated_schema(spec: DatasetSpec) -> dg.TableSchema:
     """The columns of every curated partition: the vendor's declared columns and the partition's ``date``."""
     return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype))
                                    for name, dtype in {**spec.schema, "date": pl.Date()}.items()])
-
-
-def build_rollup_asset(spec: DatasetSpec, months: dg.PartitionsDefinition,
-                       curated: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    """A monthly summary read from the month's curated Hive prefix; the month in progress is summarised to date."""
-
-    @dg.asset(
-        key=[spec.name, "monthly"], group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet"},
-        deps=[dg.AssetDep(curated, partition_mapping=dg.TimeWindowPartitionMapping())], partitions_def=months,
-        retry_policy=STEP_RETRIES, metadata=lake_metadata(spec.rollup_prefix, ROLLUP_FILENAME),
-        description=f"Monthly summary of {spec.name}, at `{spec.rollup_prefix}/year=YYYY/month=MM/summary.parquet`; "
-                    f"rolled up by the `{spec.name}_rollups` sensor whenever a curated day of the month changes.",
-    )
-    def monthly(context: dg.AssetExecutionContext, lake_s3: S3TransferResource) -> dg.MaterializeResult:
-        require_partitions(context, months)
-        window = context.partition_time_window
-        with lake_s3.open() as lake, tempfile.TemporaryDirectory() as work:
-            try:
-                key, summary, days = roll_up_month(spec, window.start.year, window.start.month,
-                                                   Store(lake, lake_s3.bucket), Path(work))
-            except CurationError as exc:  # a curated day that cannot be read: no retry fixes that
-                fail_partitions(context, {context.partition_key: exc})
-        to_date = window.end > datetime.now(timezone.utc)
-        context.log.info("%s %04d-%02d%s: %d rows from %d daily partitions", spec.name, window.start.year,
-                         window.start.month, " (to date)" if to_date else "", summary.height, days)
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": summary.height,
-            "dagster/uri": f"s3://{lake_s3.bucket}/{key}",
-            "daily_partitions_read": days,
-            "month_to_date": to_date,
-        })
-
-    return monthly

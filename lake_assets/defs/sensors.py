@@ -181,30 +181,29 @@ def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsD
         changed = None if full else months_recorded_since(context.instance, curated, int(cursor.after or 0))
         next_cursor = PlanCursor(after=str(newest[0].storage_id if newest else 0),
                                  full_at=now if changed is None else cursor.full_at).to_json()
-        runs = plan_changed_months(spec, lake_s3, changed) if changed != set() else []
-        valid = [run for run in runs if months.has_partition_key(run.start)]
-        seen = (f"{len(runs)} month(s) out of date" if changed != set()
+        runs = plan_changed_months(spec, lake_s3, changed, partition_keys(months)) if changed != set() else []
+        seen = (f"{sum(len(run.keys) for run in runs)} month(s) out of date" if changed != set()
                 else "no curated day recorded since the last tick")
-        return _requests(context, spec, dg.AssetKey([spec.name, "monthly"]), job_name, months, valid, now, seen,
+        return _requests(context, spec, dg.AssetKey([spec.name, "monthly"]), job_name, months, runs, now, seen,
                          next_cursor)  # also on a quiet tick: a failed month is retried after its backoff
 
     return rollups
 
 
-def plan_changed_months(spec: DatasetSpec, lake_s3: S3TransferResource,
-                        changed: set[str] | None) -> list[PartitionRun]:
+def plan_changed_months(spec: DatasetSpec, lake_s3: S3TransferResource, changed: set[str] | None,
+                        month_keys: Sequence[str]) -> list[PartitionRun]:
     """The rollups out of date among the ``changed`` months (``YYYY-MM-01``), listing only their days and summaries;
-    among every month of the lake when ``changed`` is None (a full pass)."""
+    among every month of the lake when ``changed`` is None (a full pass); ranges over ``month_keys``."""
     with lake_s3.open() as lake:
         if changed is None:
             return plan_rollups(spec, lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix),
-                                lake.iter_objects(lake_s3.bucket, spec.rollup_prefix + "/"))
+                                lake.iter_objects(lake_s3.bucket, spec.rollup_prefix + "/"), month_keys)
         months = [(int(month[:4]), int(month[5:7])) for month in sorted(changed)]
         return plan_rollups(
             spec, (info for year, month in months
                    for info in lake.iter_objects(lake_s3.bucket, spec.curated.month_prefix(year, month))),
             (info for year, month in months
-             for info in lake.iter_objects(lake_s3.bucket, spec.rollup_key(year, month))))
+             for info in lake.iter_objects(lake_s3.bucket, spec.rollup_key(year, month))), month_keys)
 
 
 #: Most curated records a rollup tick reads to find the months that changed; past that it lists the whole lake.

@@ -234,21 +234,26 @@ def plan_reconciliations(failed: Iterable[str], source_info: Callable[[str], Obj
                   and info.etag == etag)
 
 
-def plan_rollups(spec: DatasetSpec, curated: Iterable[ObjectInfo],
-                 rollups: Iterable[ObjectInfo]) -> list[PartitionRun]:
-    """Return a rollup request per month whose summary is missing or older than one of its curated days.
+def plan_rollups(spec: DatasetSpec, curated: Iterable[ObjectInfo], rollups: Iterable[ObjectInfo],
+                 month_keys: Sequence[str]) -> list[PartitionRun]:
+    """Return the months whose summary is missing or older than one of their curated days, as range runs of at
+    most ``spec.chunk`` neighbouring months among ``month_keys`` (the monthly partitions; others are left out).
 
     Derived from the lake alone, so a month whose curated days changed while nothing rolled it up
-    (a killed run, the sensor switched off) is found again. Each request's run key covers the month's
-    curated ETags: a month whose days change again is a new request, a repeated tick is not.
+    (a killed run, the sensor switched off) is found again. Each request's run key covers its months' curated
+    ETags: a month whose days change again is a new request, a repeated tick is not. Ranges, because each run
+    under the daemon is a process start (seconds) and a month's summary takes a fraction of one.
     """
     days: dict[str, list[ObjectInfo]] = {}
     for key, info in sorted(by_partition(curated, spec.curated.date_of).items()):
         days.setdefault(key[:8] + "01", []).append(info)
     summaries = {month: info for info in rollups if (month := spec.rollup_month(info.key))}
-    return [PartitionRun(f"{spec.name}.monthly", (month,), (_month_digest(infos),))
-            for month, infos in sorted(days.items())
-            if month not in summaries or any(summaries[month].last_modified < info.last_modified for info in infos)]
+    index = {key: position for position, key in enumerate(month_keys)}
+    digests = {month: _month_digest(infos) for month, infos in sorted(days.items())
+               if month in index and (month not in summaries
+                                      or any(summaries[month].last_modified < info.last_modified for info in infos))}
+    return [PartitionRun(f"{spec.name}.monthly", run, tuple(digests[month] for month in run))
+            for run in contiguous(list(digests), index, spec.chunk)]
 
 
 def _month_digest(days: Iterable[ObjectInfo]) -> str:

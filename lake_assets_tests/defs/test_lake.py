@@ -270,8 +270,31 @@ def test_the_rollup_sensor_follows_the_days_dagster_records_and_lists_the_whole_
         handler.delete_objects(lake["lake_s3"].bucket, [DAY_AGGS.rollup_key(2024, 1)])
     assert not rollup_tick(defs, lake, instance, february.cursor).run_requests  # nothing recorded: not listed
     due = PlanCursor(after=PlanCursor.from_json(february.cursor).after, full_at=0.0).to_json()
-    full = rollup_tick(defs, lake, instance, due)  # the full pass lists the lake
-    assert [request.partition_key for request in full.run_requests or []] == ["2024-01-01", "2024-02-01"]
+    full = rollup_tick(defs, lake, instance, due)  # the full pass lists the lake: neighbouring months, one run
+    assert ranges(full) == [("2024-01-01", "2024-02-01")]
+
+
+def test_a_range_of_months_records_each_month_and_a_month_that_cannot_be_read_fails_alone(
+        defs: dg.Definitions, lake: dict[str, S3TransferResource]) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    publish(lake, DAY_AGGS, [*JAN, date(2024, 2, 1), date(2024, 3, 1)])
+    assert dg.materialize(assets(defs), resources=lake, instance=instance, tags={
+        "dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-12"}).success
+    for day in ("2024-02-01", "2024-03-01"):
+        assert dg.materialize(assets(defs), resources=lake, instance=instance, partition_key=day).success
+    with lake["lake_s3"].open() as handler:  # March's only day is not Parquet any more
+        handler.put_bytes(lake["lake_s3"].bucket, DAY_AGGS.curated.key(date(2024, 3, 1)), b"x", overwrite=True)
+    result = dg.materialize([asset(defs, "monthly")], resources=lake, instance=instance, raise_on_error=False, tags={
+        "dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-03-01"})
+    assert not result.success
+    monthly = dg.AssetKey(["day_aggs", "monthly"])
+    records = {record.partition_key: record.asset_materialization.metadata
+               for record in instance.fetch_materializations(monthly, limit=10).records}
+    assert {key: metadata["daily_partitions_read"].value for key, metadata in records.items()} == {
+        "2024-01-01": len(JAN), "2024-02-01": 1}
+    with lake["lake_s3"].open() as handler:
+        assert handler.find(lake["lake_s3"].bucket, DAY_AGGS.rollup_key(2024, 2)) is not None
+        assert handler.find(lake["lake_s3"].bucket, DAY_AGGS.rollup_key(2024, 3)) is None
 
 
 def test_sensor_resumes_after_its_cursor_and_reingests_a_corrected_file(defs: dg.Definitions,

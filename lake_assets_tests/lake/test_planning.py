@@ -108,20 +108,27 @@ def test_full_pass_when_due_and_unreadable_cursors_start_afresh() -> None:
     assert PlanCursor.from_json(recent.to_json()) == recent
 
 
-def test_months_needing_a_rollup_come_from_the_lake() -> None:
+def test_months_needing_a_rollup_come_from_the_lake_as_ranges_of_neighbouring_months() -> None:
     jan, feb, mar = DAYS[:5], [d for d in DAYS if d.month == 2][:3], [d for d in DAYS if d.month == 3][:2]
     lake = curated(jan + feb + mar)
     rollups = [ObjectInfo(f"{DAY_AGGS.rollup_prefix}/year=2024/month=01/summary.parquet", 1, "r", T0 + timedelta(hours=2)),
                ObjectInfo(f"{DAY_AGGS.rollup_prefix}/year=2024/month=02/summary.parquet", 1, "r", T0),
                ObjectInfo(f"{DAY_AGGS.rollup_prefix}/notes.txt", 1, "r", T0)]
+    months = ["2024-01-01", "2024-02-01", "2024-03-01"]
     # January is summarised after its days; February's summary predates a curated day; March has none
-    runs = plan_rollups(DAY_AGGS, lake, rollups)
-    assert [run.keys for run in runs] == [("2024-02-01",), ("2024-03-01",)]
+    runs = plan_rollups(DAY_AGGS, lake, rollups, months)
+    assert [run.keys for run in runs] == [("2024-02-01", "2024-03-01")]
     # a repeated tick makes the same requests; a month whose days change is a new one
-    assert [run.run_key for run in plan_rollups(DAY_AGGS, lake, rollups)] == [run.run_key for run in runs]
+    assert [run.run_key for run in plan_rollups(DAY_AGGS, lake, rollups, months)] == [runs[0].run_key]
     changed = [*lake[:-1], dataclasses.replace(lake[-1], etag="recurated")]  # a March day
-    assert plan_rollups(DAY_AGGS, changed, rollups)[1].run_key != runs[1].run_key
-    assert plan_rollups(DAY_AGGS, changed, rollups)[0].run_key == runs[0].run_key
+    assert plan_rollups(DAY_AGGS, changed, rollups, months)[0].run_key != runs[0].run_key
+    # a month that is not a partition is left out; months apart are separate runs, each at most a chunk long
+    assert [run.keys for run in plan_rollups(DAY_AGGS, lake, rollups, months[:2])] == [("2024-02-01",)]
+    stale = [dataclasses.replace(info, last_modified=T0 - timedelta(days=1)) for info in rollups]
+    assert [run.keys for run in plan_rollups(DAY_AGGS, curated(jan + mar), stale, months)] == [
+        ("2024-01-01",), ("2024-03-01",)]
+    short = dataclasses.replace(DAY_AGGS, chunk=2)
+    assert [run.keys for run in plan_rollups(short, lake, [], months)] == [tuple(months[:2]), tuple(months[2:])]
 
 
 def test_a_failed_partition_is_requested_again_only_once_its_vendor_file_changed() -> None:
