@@ -11,6 +11,7 @@ resumes after the last one it requested.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -141,7 +142,8 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     curated partitions to make again whatever the listings say (an object altered outside the lake's runs),
     each with the ETag its request is planned with. ``busy`` are partitions that unfinished runs are working on:
     they are not requested again (a queued range would otherwise be requested anew on every full pass, cut
-    differently, and run twice) and do not count against ``cap``.
+    differently, and run twice) and do not count against ``cap``. The closed days a tick requests count against
+    ``cap``: a cap of two chunks is two full range runs, not two and a run of the holidays among them.
     """
     full = starts_full_pass(cursor, now, full_interval)
     index = {key: position for position, key in enumerate(partition_keys)}
@@ -150,6 +152,7 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     off_calendar: list[str] = []
     after, seen, capped = cursor.after if not full else None, 0, False
     last_key = partition_keys[-1] if partition_keys else None
+    closed_days = sorted(key for key in closed if key not in busy)  # requested with the days around them
     for info in source:
         try:
             key = partition_key(spec.source.date_of(info.key))
@@ -163,14 +166,14 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
         elif key not in busy:
             curated = lake_by_key.get(key)
             if curated is None or curated.last_modified < info.last_modified:
-                if len(needed) == cap:
+                if len(needed) + bisect.bisect_right(closed_days, key) >= cap:
                     capped = True
                     break
                 needed.append((key, info))
         after = info.key
     next_cursor = PlanCursor(after=after, full_at=now if full else cursor.full_at)
     through = partition_key(spec.source.date_of(after)) if after else ""
-    days = {key for key in closed if key <= through and key not in busy}
+    days = {key for key in closed_days if key <= through}
     planned = {key for key, _ in needed}
     extra = {key: etag for key, etag in (redo or {}).items()
              if key in index and key not in {*planned, *days, *busy}}

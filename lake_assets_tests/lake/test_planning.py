@@ -199,4 +199,14 @@ def test_partitions_unfinished_runs_work_on_are_not_requested_again_nor_counted_
     assert result.capped and result.cursor.after == DAY_AGGS.source.key(date.fromisoformat(first[-1]))
     unqueued = plan_tick(DAY_AGGS, WEEKDAYS, source(DAYS), curated(DAYS[50:55]), PlanCursor(), 1_000_000.0,
                          full_interval=3600, cap=10, closed=[MLK])
-    assert spans(unqueued) == [(WEEKDAYS[0], KEYS[9])]  # the same tick with nothing queued starts at the start
+    # the same tick with nothing queued starts at the start; the holiday it requests counts against the cap
+    assert spans(unqueued) == [(WEEKDAYS[0], KEYS[8])] and unqueued.capped
+    assert sum(len(run.keys) for run in unqueued.runs) == 9  # a tenth would bring MLK with it: 11
+
+
+def test_a_tick_capped_at_two_chunks_is_two_full_ranges_with_the_holidays_among_them() -> None:
+    """Each run under the daemon is a process start: a 500-day tick with its holidays was 250 + 250 + 9."""
+    short = dataclasses.replace(DAY_AGGS, chunk=10)
+    result = plan_tick(short, WEEKDAYS, source(DAYS), [], PlanCursor(), 1_000_000.0, full_interval=3600, cap=20,
+                       closed=[MLK])
+    assert [len(run.keys) for run in result.runs] == [10, 10] and MLK in result.runs[0].keys
