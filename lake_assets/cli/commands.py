@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from lake_assets.cli.embedded import console, server_for, serving
@@ -178,11 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_s3_commands(commands)
-    _add(commands, "run", _job("cmd_run"), "the main job: publish the vendor sample and backfill the lake",
-         "Starts the embedded S3 if it is not running (and stops it after), publishes a generated quarter of "
-         "vendor files, runs every dataset's sensor in this process until the lake is complete, then the "
-         "assets built on the lake, and prints coverage. Runs are recorded in --dagster-home; exits 1 when a "
-         "run failed or a published day is missing.")
+    run = _add(commands, "run", _job("cmd_run"), "the main job: publish the vendor sample and backfill the lake",
+               "Starts the embedded S3 if it is not running (and stops it after), publishes generated vendor "
+               "files from each dataset's start date to its newest day due (its vendor is up to date), runs "
+               "every dataset's sensor in this process until the lake is complete, then the assets built on the "
+               "lake, and prints coverage. Runs are recorded in --dagster-home; exits 1 when a run failed or a "
+               "published day is missing.")
+    run.add_argument("--sample-until", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                     help="publish the sample only up to this day (a vendor that lags; default: each dataset's "
+                          "newest day due)")
     _add(commands, "status", _job("cmd_status"), "per-dataset coverage of the lake",
          "Lists the vendor's and the lake's objects and prints, per dataset, the days published, curated and "
          "missing. Uses the running embedded S3, or starts it for the report and stops it after (and says so); "

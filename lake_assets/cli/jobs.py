@@ -19,7 +19,7 @@ import dagster as dg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lake_assets.cli.embedded import console, serving
-from lake_assets.cli.main_job import SAMPLE_END, SAMPLE_START, activate, lake_coverage, publish_vendor_sample
+from lake_assets.cli.main_job import activate, lake_coverage, publish_vendor_sample
 from lake_assets.cli.report import print_coverage
 from lake_assets.cli.runner import (
     AUTOMATION_CURSOR,
@@ -44,8 +44,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     quiet_dagster(args.verbose)
     with serving(args) as server:
         activate(server, args.dagster_home)
-        new = publish_vendor_sample(server)
-        console.print(f"vendor bucket: {new} new files for {SAMPLE_START} .. {SAMPLE_END}")
+        for name, (first, last, new) in publish_vendor_sample(server, args.sample_until).items():
+            console.print(f"vendor bucket: {name}, {new} new files for {first} .. {last}")
         for name in unsampled(DATASETS):
             console.print(f"{name}: no sample generator, so no sample published; its partitions are the vendor "
                           f"files its prefix holds")

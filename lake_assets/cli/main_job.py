@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 
 from lake_assets.cli.env_file import LAKE_BUCKET, VENDOR_BUCKET, dagster_env, is_setting
-from lake_assets.cli.sample import publish_sample
+from lake_assets.cli.sample import GENERATORS, publish_sample
 from lake_assets.defs.factory import ingest_job_name
 from lake_assets.defs.settings import SettingError
 from lake_assets.lake.coverage import Coverage, coverage
-from lake_assets.lake.datasets import DATASETS
+from lake_assets.lake.datasets import DATASETS, DatasetSpec
+from lake_assets.lake.due import newest_due_day
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.s3 import S3Handler
 
-#: The generated vendor sample: one quarter of publishing days.
-SAMPLE_START, SAMPLE_END = date(2024, 1, 1), date(2024, 3, 31)
 
 
 def activate(server: EmbeddedS3, dagster_home: Path) -> None:
@@ -44,10 +43,24 @@ def activate(server: EmbeddedS3, dagster_home: Path) -> None:
     os.environ.update(wanted)
 
 
-def publish_vendor_sample(server: EmbeddedS3) -> int:
-    """Publish the sample quarter into the vendor bucket; return how many files were new."""
+def sample_end(spec: DatasetSpec, now: datetime, until: date | None) -> date | None:
+    """The last day of ``spec``'s generated sample: its newest day due at ``now`` (a vendor that is up to date, so
+    the demo's lake is complete and fresh), or ``until`` when that is earlier (a vendor that lags)."""
+    due = newest_due_day(spec, now)
+    return min(due, until) if due and until else due
+
+
+def publish_vendor_sample(server: EmbeddedS3, until: date | None) -> dict[str, tuple[date, date, int]]:
+    """Publish each sampled dataset's vendor files from its start date to :func:`sample_end`; return, by dataset,
+    the first and last day published and how many files were new."""
+    now = datetime.now(timezone.utc)
+    published: dict[str, tuple[date, date, int]] = {}
     with S3Handler(server.transfer_config(show_progress=False)) as vendor:
-        return publish_sample(vendor, VENDOR_BUCKET, DATASETS, SAMPLE_START, SAMPLE_END)
+        for spec in DATASETS:
+            if spec.name in GENERATORS and (end := sample_end(spec, now, until)) is not None:
+                published[spec.name] = (spec.start_date, end,
+                                        publish_sample(vendor, VENDOR_BUCKET, [spec], spec.start_date, end))
+    return published
 
 
 def lake_coverage(server: EmbeddedS3, defs: dg.Definitions) -> list[Coverage]:

@@ -18,7 +18,7 @@ from lake_assets.local_s3 import EmbeddedS3, Ports, free_ports
 from lake_assets.s3 import S3Error, S3Handler, S3ObjectRef, S3TransferConfig
 from lake_assets.s3.config import MiB
 from lake_assets.s3.download import PART_SUFFIX
-from lake_assets_tests.cli.test_cli import ROOT, assert_everything_written_is_encrypted
+from lake_assets_tests.cli.test_cli import LAGGING, ROOT, assert_everything_written_is_encrypted
 from lake_assets_tests.conftest import write_files
 
 pytestmark = pytest.mark.integration
@@ -122,7 +122,7 @@ def test_a_backfill_killed_part_way_completes_when_run_again(tmp_path: Path, cap
     base = ["--home", str(tmp_path / "lake"), "--port", str(port), "--dagster-home", str(dagster_home)]
     server = EmbeddedS3(tmp_path / "lake" / "s3", Ports(port))
     with (tmp_path / "first-run.log").open("wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "lake_assets.cli", *base, "run"], stdout=log, stderr=log)
+        child = subprocess.Popen([sys.executable, "-m", "lake_assets.cli", *base, "run", *LAGGING], stdout=log, stderr=log)
     try:
         def curated_some() -> bool:
             if server.running_pid() is None or not (server.home / "credentials.json").exists():
@@ -134,7 +134,7 @@ def test_a_backfill_killed_part_way_completes_when_run_again(tmp_path: Path, cap
                 return False
 
         kill_when(child, curated_some)
-        assert main([*base, "run"]) == 0  # reuses the server the killed run left behind
+        assert main([*base, "run", *LAGGING]) == 0  # reuses the server the killed run left behind
         assert "full coverage" in capsys.readouterr().out
         with S3Handler(server.transfer_config(show_progress=False)) as s3:
             assert all(s3.client.list_multipart_uploads(Bucket=b).get("Uploads", []) == [] for b in ("vendor", "lake"))

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,9 @@ from dotenv import dotenv_values
 
 from lake_assets.cli import main
 from lake_assets.cli.commands import build_parser
-from lake_assets.cli.main_job import activate
+from lake_assets.cli.main_job import activate, sample_end
 from lake_assets.defs.settings import SettingError, resource_env
+from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.s3 import S3Handler
 
@@ -129,3 +131,15 @@ def test_lake_run_refuses_a_setting_the_shell_made_instead_of_ignoring_it(
                                            "location on your settings with `dagster dev`"):
         activate(seaweed, tmp_path / "dh")
     assert os.environ["LAKE_S3_BUCKET"] == "no-such-bucket"  # left as the user set it
+
+
+def test_the_sample_runs_to_the_newest_day_due_so_the_demo_lake_is_complete_and_fresh() -> None:
+    """Sunday 2026-12-06: Friday's file was due Saturday at 11:00 New York time; Monday's is not due yet."""
+    sunday = datetime(2026, 12, 6, 12, tzinfo=timezone.utc)
+    assert sample_end(DAY_AGGS, sunday, None) == date(2026, 12, 4)
+    assert sample_end(DAY_AGGS, sunday, date(2024, 3, 31)) == date(2024, 3, 31)  # a vendor that lags
+    thursday_early = datetime(2026, 12, 3, 15, tzinfo=timezone.utc)  # 10:00 in New York: Wednesday's not due yet
+    assert sample_end(DAY_AGGS, thursday_early, None) == date(2026, 12, 1)
+    assert sample_end(DAY_AGGS, datetime(2023, 12, 1, tzinfo=timezone.utc), None) is None  # before the start
+    parsed = build_parser().parse_args(["run", "--sample-until", "2024-03-31"])
+    assert parsed.sample_until == date(2024, 3, 31) and build_parser().parse_args(["run"]).sample_until is None
