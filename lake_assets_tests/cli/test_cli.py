@@ -15,7 +15,8 @@ from lake_assets.cli import main
 from lake_assets.cli.main_job import VENDOR_BUCKET
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
 from lake_assets.definitions import defs
-from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.lake.datasets import DATASETS, DAY_AGGS
+from lake_assets.lake.due import newest_due_day
 from lake_assets.local_s3 import EmbeddedS3, Ports, free_ports
 from lake_assets.s3 import S3Handler
 
@@ -108,6 +109,33 @@ def test_run_fills_the_lake_through_the_sensors_is_idempotent_and_follows_a_corr
     leaks = [str(path) for root in (dagster_home, tmp_path / "lake" / "s3" / "logs") for path in root.rglob("*")
              if path.is_file() and secret.encode() in path.read_bytes()]
     assert leaks == [] and secret not in first + second
+
+
+def test_the_demo_lake_is_complete_and_fresh_in_dagster_too(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            no_lake_settings: None) -> None:
+    """`make demo` as a new user runs it: the vendor is up to date, so Dagster shows no day missing that is due,
+    the due checks pass, and only a day whose file is not due yet (if the clock is before its due hour) is missing."""
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home)
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    base = ["--home", str(tmp_path / "lake"), "--port", str(free_ports().s3), "--dagster-home", str(dagster_home)]
+    assert main([*base, "run"]) == 0
+    flat = " ".join(capsys.readouterr().out.split())
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    now = datetime.now(timezone.utc)
+    for spec in DATASETS:
+        due = newest_due_day(spec, now)
+        assert due is not None and re.search(rf"{spec.name}, newest_partition_due passed: {spec.name} {due} was due "
+                                             rf"at \S+; curated; .* 0 publishing day\(s\) behind", flat), flat[-900:]
+        asset = dg.AssetKey([spec.name, "curated"])
+        partitions = defs.resolve_assets_def(asset).partitions_def
+        keys = partitions.get_partition_keys(current_time=now)
+        statuses = instance.get_status_by_partition(asset, keys, partitions) or {}
+        missing = [key for key in keys if statuses.get(key) != dg.AssetPartitionStatus.MATERIALIZED]
+        assert missing == [key for key in keys if key > due.isoformat()] and len(missing) <= 2, missing
+    assert main([*base, "status"]) == 0
 
 
 def materialized(instance: dg.DagsterInstance, asset: dg.AssetKey) -> int:
