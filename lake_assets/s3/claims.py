@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from lake_assets.s3.client import ClientSource, ClientUser
 from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.errors import PreconditionFailedError, TransferFailedError
 from lake_assets.s3.listing import key_exists
@@ -63,11 +63,11 @@ def claim_key(config: S3TransferConfig, key: str) -> str:
     return f"{config.claim_prefix}sha256/{hashlib.sha256(key.encode()).hexdigest()}"
 
 
-class CommitClaims:
+class CommitClaims(ClientUser):
     """Takes and releases commit claims through one shared boto3 client."""
 
-    def __init__(self, client: BaseClient, config: S3TransferConfig) -> None:
-        self._client = client
+    def __init__(self, client: ClientSource, config: S3TransferConfig) -> None:
+        self._client_source = client
         self._config = config
 
     @contextmanager

@@ -25,6 +25,21 @@ from lake_assets.s3.stats import TransferStatistics
 
 #: Returns the credentials to sign with now; may return new ones on every call (rotated, refreshed).
 CredentialSource = Callable[[], ReadOnlyCredentials]
+#: Returns the handler's shared boto3 client, built on first use: a batch the CRT moves never needs one.
+ClientSource = Callable[[], BaseClient]
+
+
+
+class ClientUser:
+    """What calls S3 through the handler's boto3 client (``_client_source``), asked for at each use."""
+
+    _client_source: ClientSource
+
+    @property
+    def _client(self) -> BaseClient:
+        """The handler's boto3 client, built when this first needs it."""
+        return self._client_source()
+
 
 _loader: Loader | None = None
 #: Guards the shared model loader, which is built once per process on first use.

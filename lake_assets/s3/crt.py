@@ -121,7 +121,11 @@ class CrtClient:
                       connect_timeout_ms=int(config.connect_timeout * 1000), **tls)
         self._client = crt_s3.S3Client(retry_config=crt_s3.S3RetryConfig(retry_mode=crt_s3.S3RetryMode.NONE),
                                        **common)
-        self._parts_client_args = {**common, "retry_config": _part_retries(config.retry_attempts)}
+        # a large download's parts: as many connections as the classic engine's part workers, which bounds its
+        # memory in flight as documented; 64 (the small-object window) made a fresh process's first 1 GiB GET
+        # 10% slower on two cores, paying for buffers and connections it could not use (bench/RESULTS.md)
+        self._parts_client_args = {**common, "retry_config": _part_retries(config.retry_attempts),
+                                   "max_active_connections_override": config.max_concurrency}
         self._parts_client: crt_s3.S3Client | None = None
         self._upload_checksum = crt_s3.S3ChecksumConfig(
             algorithm=crt_s3.S3ChecksumAlgorithm.CRC32, location=crt_s3.S3ChecksumLocation.TRAILER)
@@ -173,6 +177,14 @@ class CrtClient:
             [("Host", host), ("Range", f"bytes=0-{end}"), ("If-Match", if_match)]))
         return self._send(crt_s3.S3RequestType.GET_OBJECT, "GetObject", request, on_done, client=self._parts_client,
                           final=True, recv_filepath=str(path), on_progress=lambda amount, **_: on_bytes(amount))
+
+    def head_bucket(self, bucket: str) -> int | None:
+        """Send a HeadBucket and wait for it; return its status, None if no answer came (a network error)."""
+        host, target = self._address(bucket, "")
+        request = http.HttpRequest("HEAD", target.rstrip("/") or "/", http.HttpHeaders([("Host", host)]))
+        answered: list[CrtResponse] = []
+        self._send(crt_s3.S3RequestType.DEFAULT, "HeadBucket", request, answered.append).finished_future.exception()
+        return answered[0].status if answered and answered[0].error is None else None
 
     def _send(self, kind: crt_s3.S3RequestType, operation: str, request: http.HttpRequest,
               on_done: Callable[[CrtResponse], None], client: crt_s3.S3Client | None = None, final: bool = False,

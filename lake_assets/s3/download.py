@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from lake_assets.s3.client import ClientSource, ClientUser
 from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.errors import CorruptObjectError
 from lake_assets.s3.stats import TransferStatistics
@@ -110,7 +110,7 @@ def _removed_on_failure(tmp_name: str) -> Iterator[int]:
         os.close(fd)
 
 
-class FileDownloader:
+class FileDownloader(ClientUser):
     """Downloads objects through one shared client; large objects fetch their ranges on ``part_executor``.
 
     The first request is a GET of the first part's range, which also tells the object's size and
@@ -122,9 +122,9 @@ class FileDownloader:
     and batch (:func:`remove_orphaned_parts`).
     """
 
-    def __init__(self, client: BaseClient, config: S3TransferConfig, part_executor: Executor,
+    def __init__(self, client: ClientSource, config: S3TransferConfig, part_executor: Executor,
                  stats: TransferStatistics) -> None:
-        self._client = client
+        self._client_source = client
         self._config = config
         self._parts = part_executor
         self._stats = stats

@@ -34,17 +34,16 @@ _NOT_OPEN = "S3Handler must be used as a context manager: `with S3Handler() as s
 class S3Handler(ObjectCalls):
     """Moves objects between local files and S3, many at a time; use it as a context manager.
 
-    ``__enter__`` builds one boto3 client and two thread pools (objects, and parts of large objects),
-    shared by every call; ``__exit__`` tears them down. With the ``"crt"`` engine (the default), a
-    batch's uploads up to ``multipart_threshold`` and all its downloads go through ``awscrt``, whose C
-    event loops cost a fraction of boto3's CPU per request and write downloads to their files without
-    passing the bytes through Python (:func:`~lake_assets.s3.crt_batch.download_files`); multipart uploads
-    and single-object calls stay on boto3. The CRT signs with boto3's credential chain, refreshed as boto3
-    refreshes it. When ``HTTP_PROXY``/``HTTPS_PROXY`` applies to the endpoint, a warning says so and every
-    batch runs on the classic engine (:func:`~lake_assets.s3.crt.crt_usable`). Every write asks for
-    server-side encryption unless the config disables it. Batch calls check the bucket once (a HeadBucket,
-    remembered for the handler's life), so a missing bucket or bad credentials raise one clear
-    :class:`S3Error` instead of failing every object.
+    ``__enter__`` builds two thread pools (objects, and parts of large objects), shared by every call; the one
+    boto3 client is built when first needed; ``__exit__`` tears them down. With the ``"crt"`` engine (the
+    default), a batch's uploads up to ``multipart_threshold`` and all its downloads go through ``awscrt``, whose
+    C event loops cost a fraction of boto3's CPU per request and write downloads to their files without passing
+    the bytes through Python (:func:`~lake_assets.s3.crt_batch.download_files`); multipart uploads and
+    single-object calls stay on boto3. The CRT signs with boto3's credential chain, refreshed as boto3 refreshes
+    it. Behind an ``HTTP(S)_PROXY`` for the endpoint, batches run on the classic engine, with a warning
+    (:func:`~lake_assets.s3.crt.crt_usable`). Every write asks for server-side encryption unless the config
+    disables it. Batch calls check the bucket once (a HeadBucket, remembered for the handler's life), so a
+    missing bucket or bad credentials raise one clear :class:`S3Error` instead of failing every object.
 
     Results: :meth:`upload_batch` and :meth:`download_batch` return a :class:`BatchResult` holding
     each failure with its reason; :meth:`upload_objects` and :meth:`download_objects` return the
@@ -70,14 +69,13 @@ class S3Handler(ObjectCalls):
         self._objects: ThreadPoolExecutor | None = None
         self._parts: ThreadPoolExecutor | None = None
         self._crt: CrtClient | None = None
-        self._use_crt, self._crt_lock = False, threading.Lock()
+        self._use_crt, self._crt_lock, self._client_lock = False, threading.Lock(), threading.Lock()
 
     def __enter__(self) -> S3Handler:
         if self.verbose:
             logging.getLogger("lake_assets.s3").setLevel(logging.DEBUG)
-        self._client = build_client(self.config, self._stats)
         self._use_crt = crt_usable(self.config)
-        self._buckets = CheckedBuckets(self._client, self.config)
+        self._buckets = CheckedBuckets(lambda: self.client, self.config, self._crt_client, self._stats)
         self._objects = ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="s3-object")
         self._parts = ThreadPoolExecutor(self.config.max_concurrency, thread_name_prefix="s3-part")
         return self
@@ -93,10 +91,14 @@ class S3Handler(ObjectCalls):
 
     @property
     def client(self) -> BaseClient:
-        """The shared boto3 S3 client; only inside the ``with`` block."""
-        if self._client is None:
+        """The shared boto3 S3 client, built on first use (about 70 ms; a batch the CRT moves needs none) inside
+        the ``with`` block; raises InvalidCredentialsError when the named profile does not exist."""
+        if self._buckets is None:
             raise RuntimeError(_NOT_OPEN)
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = build_client(self.config, self._stats)
+            return self._client
 
     @property
     def failures(self) -> list[TransferFailure]:
@@ -109,10 +111,8 @@ class S3Handler(ObjectCalls):
         return failures
 
     def _seed_tuple(self, batch: Callable[[], BatchResult[Item]]) -> tuple[list[Item], list[Item], list[Path]]:
-        """Run ``batch``; return the seed's ``(done, skipped, failed)`` tuple, its reasons kept in :attr:`failures`.
-
-        :attr:`failures` is emptied first, so a call that raises leaves no reasons of an earlier call behind.
-        """
+        """Run ``batch``; return the seed's ``(done, skipped, failed)`` tuple, its reasons kept in :attr:`failures`
+        (emptied first, so a call that raises leaves no reasons of an earlier call behind)."""
         self._per_thread.failures = []
         result = batch()
         self._per_thread.failures = result.failures
@@ -169,7 +169,7 @@ class S3Handler(ObjectCalls):
         if not todo:
             return result
         self.check_bucket(bucket)
-        downloader = FileDownloader(self.client, self.config, parts_pool, self._stats)
+        downloader = FileDownloader(lambda: self.client, self.config, parts_pool, self._stats)
         for directory in {ref.local_path.parent for ref in todo}:
             directory.mkdir(parents=True, exist_ok=True)
             remove_orphaned_parts(directory)
@@ -231,7 +231,7 @@ class S3Handler(ObjectCalls):
         self._stats.add("skipped", len(result.skipped))
         if not todo:
             return result
-        uploader = FileUploader(self.client, self.config, parts_pool)
+        uploader = FileUploader(lambda: self.client, self.config, parts_pool)
         sizes = [ref.local_path.stat().st_size for ref in todo]
         with self._progress(description or f"Uploading to {bucket}", len(todo), sum(sizes)) as progress:
             on_bytes = self._counting(progress, "bytes_uploaded")

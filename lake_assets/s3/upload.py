@@ -10,10 +10,10 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from lake_assets.s3.claims import CommitClaims
+from lake_assets.s3.client import ClientSource, ClientUser
 from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.errors import PreconditionFailedError, TransferFailedError
 from lake_assets.s3.translate import is_precondition_failure, was_retried
@@ -35,7 +35,7 @@ def write_args(config: S3TransferConfig, overwrite: bool) -> dict[str, Any]:
     return args
 
 
-class FileUploader:
+class FileUploader(ClientUser):
     """Uploads files through one shared client; large files send their parts on ``part_executor``.
 
     With ``overwrite=False`` every write is conditional (``If-None-Match: *`` on PutObject and on
@@ -47,8 +47,8 @@ class FileUploader:
     from someone else's (MD5 of the body, or of the parts), so it still counts as uploaded.
     """
 
-    def __init__(self, client: BaseClient, config: S3TransferConfig, part_executor: Executor) -> None:
-        self._client = client
+    def __init__(self, client: ClientSource, config: S3TransferConfig, part_executor: Executor) -> None:
+        self._client_source = client
         self._config = config
         self._parts = part_executor
         self._claims = CommitClaims(client, config)

@@ -299,8 +299,8 @@ def test_named_profiles_come_from_the_environment(moto_config: S3TransferConfig,
     with S3Handler(moto_config) as s3:
         assert s3.client._request_signer._credentials.access_key == "AKPROFILE"
     monkeypatch.setenv(variable, "nope")
-    with pytest.raises(InvalidCredentialsError, match="'nope' not found"):
-        S3Handler(moto_config).__enter__()
+    with S3Handler(moto_config) as s3, pytest.raises(InvalidCredentialsError, match="'nope' not found"):
+        s3.client  # built on first use: the first call that needs it names the missing profile
 
 
 class _Body:
@@ -366,7 +366,7 @@ def test_a_retried_write_that_meets_its_own_object_counts_as_uploaded(moto_confi
     client.put_object(Bucket=BUCKET, Key="mine", Body=ours.read_bytes())      # our first attempt, answer lost
     client.put_object(Bucket=BUCKET, Key="theirs", Body=theirs.read_bytes())  # another writer's object
     with S3Handler(moto_config) as s3, ThreadPoolExecutor(1) as parts:
-        uploader = FileUploader(s3.client, s3.config, parts)
+        uploader = FileUploader(lambda: s3.client, s3.config, parts)
         answer_first_sends(s3.client, "PutObject", [(503, "SlowDown"), (503, "SlowDown")])
         assert uploader.upload(BUCKET, "mine", ours, overwrite=False, on_bytes=lambda n: None) is True
         assert uploader.upload(BUCKET, "theirs", ours, overwrite=False, on_bytes=lambda n: None) is False
