@@ -26,12 +26,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
-SCRATCH = Path("/dev/shm/lake-first")
-BUCKET = "bench"
-KiB, MiB, GiB = 1024, 1024 ** 2, 1024 ** 3
-#: name -> object size (the small batch's count comes from --small-count)
-SIZES = {"large": GiB, "medium": 8 * MiB, "small": 64 * KiB}
+sys.path.insert(0, str(HERE))
+from transfer import BIN, BUCKET, SCRATCH, make_sources  # noqa: E402  (bench/ is not a package)
+
 ENGINES = {"ours": "crt", "ours-classic": "classic"}
 
 
@@ -60,20 +57,6 @@ def worker(engine: str, direction: str, source: str, prefix: str, target: str) -
                 raise SystemExit(f"{engine} {direction}: {result.failures[:3]}")
             began = time.perf_counter()
     print(json.dumps({"first": times[0], "warm": statistics.median(times[1:])}))
-
-
-def make_sources(workload: str, count: int) -> Path:
-    """Write the workload's random files under tmpfs, once."""
-    folder = SCRATCH / "src" / f"{workload}-{count}"
-    if folder.is_dir() and len(list(folder.iterdir())) == count:
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    for index in range(count):
-        with open(folder / f"obj-{index:05d}.bin", "wb") as handle:
-            for offset in range(0, SIZES[workload], 64 * MiB):
-                handle.write(os.urandom(min(SIZES[workload] - offset, 64 * MiB)))
-    return folder
 
 
 def s5cmd(direction: str, source: Path, prefix: str, target: Path, endpoint: str, env: dict[str, str]) -> float:
@@ -108,6 +91,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workloads", default="large,medium,small")
     parser.add_argument("--small-count", type=int, default=1000)
+    parser.add_argument("--directions", default="up,down")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "first-transfer.json")
     args = parser.parse_args()
     from lake_assets.local_s3 import EmbeddedS3, free_ports
@@ -126,7 +110,7 @@ def main() -> None:
                 s5cmd("up", source, f"{workload}/seed", SCRATCH, server.endpoint_url, env)
                 for run in range(args.runs):
                     for client in ("s5cmd", *ENGINES):
-                        for direction in ("up", "down"):
+                        for direction in args.directions.split(","):
                             prefix = f"{workload}/{client}-{run}-{direction}" if direction == "up" else f"{workload}/seed"
                             target = SCRATCH / "down" / f"{client}-{run}"
                             if client == "s5cmd":
@@ -148,12 +132,12 @@ def main() -> None:
 def report(rows: list[dict[str, object]], args: argparse.Namespace) -> None:
     """Print a markdown table of medians and ratios."""
     print(f"`.venv/bin/python bench/first_transfer.py --runs {args.runs} --workloads {args.workloads} "
-          f"--small-count {args.small_count}`\n")
+          f"--small-count {args.small_count} --directions {args.directions}`\n")
     print("| workload | direction | s5cmd s | ours first s | ours warm s | classic first s | classic warm s "
           "| s5cmd / ours first | s5cmd / ours warm | s5cmd / classic first |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for workload in args.workloads.split(","):
-        for direction in ("up", "down"):
+        for direction in args.directions.split(","):
             def median(client: str, key: str) -> float:
                 return statistics.median(float(str(row[key])) for row in rows if row["workload"] == workload
                                          and row["client"] == client and row["direction"] == direction)
