@@ -8,7 +8,6 @@ exactly one request, and :mod:`lake_assets.s3.crt_batch` retries and counts them
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,8 +121,10 @@ class CrtClient:
                       connect_timeout_ms=int(config.connect_timeout * 1000), **tls)
         self._client = crt_s3.S3Client(retry_config=crt_s3.S3RetryConfig(retry_mode=crt_s3.S3RetryMode.NONE),
                                        **common)
+        # a large download's parts: as many connections as the classic engine's part workers, which bounds the
+        # memory in flight as documented (not the small-object window: 64 connections of 8 MiB buffers each)
         self._parts_client_args = {**common, "retry_config": _part_retries(config.retry_attempts),
-                                   "max_active_connections_override": part_connections(config)}
+                                   "max_active_connections_override": config.max_concurrency}
         self._parts_client: crt_s3.S3Client | None = None
         self._upload_checksum = crt_s3.S3ChecksumConfig(
             algorithm=crt_s3.S3ChecksumAlgorithm.CRC32, location=crt_s3.S3ChecksumLocation.TRAILER)
@@ -202,22 +203,6 @@ class CrtClient:
 
         return (client or self._client).make_request(type=kind, operation_name=operation, request=request,
                                                       on_headers=headers_arrived, on_done=finished, **kwargs)
-
-
-#: Connections per core a large download's parts use at most: the CRT runs an event loop per core.
-PART_CONNECTIONS_PER_CORE = 4
-
-
-def part_connections(config: S3TransferConfig) -> int:
-    """Connections for a large download's parts: ``max_concurrency`` (the classic engine's part workers, which
-    bounds the memory in flight as documented), and at most :data:`PART_CONNECTIONS_PER_CORE` per core.
-
-    On two cores a fresh process's first 1 GiB GET took 0.94 s over 64 connections (the small-object window,
-    used before), 0.90 s over 20 and 0.83 s over 8, against 0.76 s for s5cmd (``bench/first_transfer.py``,
-    bench/RESULTS.md): more connections than the event loops can serve only pay for buffers and handshakes.
-    Eight connections carry some 700 MB/s from S3, about what a two-core instance's network gives.
-    """
-    return max(1, min(config.max_concurrency, PART_CONNECTIONS_PER_CORE * (os.cpu_count() or 1)))
 
 
 def _part_retries(attempts: int) -> crt_s3.S3RetryConfig:
