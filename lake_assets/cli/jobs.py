@@ -33,8 +33,12 @@ from lake_assets.lake.datasets import DATASETS
 
 
 def quiet_dagster(verbose: bool) -> None:
-    """Silence Dagster's BetaWarning (``backfill_policy`` is beta in 1.13) and its per-asset automation logs."""
+    """Silence Dagster's BetaWarning (``backfill_policy`` is beta in 1.13), its PreviewWarning for the per-day
+    checks (``AssetCheckSpec(partitions_def=...)``, preview in 1.13 and chosen knowingly: README, "Checks"),
+    which printed twice a run, and its per-asset automation logs."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec",
+                            category=dg.PreviewWarning)
     automation_log = logging.getLogger("dagster.automation_condition_tester")
     automation_log.setLevel(logging.DEBUG if verbose else logging.WARNING)
 

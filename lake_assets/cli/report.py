@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from lake_assets.cli.demo import DemoReport
@@ -19,7 +20,7 @@ def print_coverage(console: Console, rows: list[Coverage]) -> bool:
         table.add_row(row.dataset, row.first or "-", row.last or "-", str(row.expected), str(row.published),
                       str(row.curated), str(len(row.missing)), str(len(row.unpublished)), str(row.closed_days),
                       str(row.after_last), str(len(row.off_calendar)), str(len(row.quarantined)))
-    console.print(table)
+    print_whole(console, table)
     for row in rows:
         if row.missing:
             console.print(f"[yellow]{row.dataset}: missing in the lake: {', '.join(row.missing[:10])}[/]")
@@ -59,3 +60,17 @@ def print_transfer_report(console: Console, report: DemoReport, seconds: float) 
     verdict = "[green]all files verified byte-identical[/]" if not report.mismatched else \
         f"[red]{len(report.mismatched)} files differ: {report.mismatched[:5]}[/]"
     console.print(verdict)
+
+
+def print_whole(console: Console, table: Table) -> None:
+    """Print ``table`` at the width it needs when the output is not a terminal (a log, a pipe), where a width of
+    120 cut its cells (``day_ag…``); on a terminal, at the terminal's width."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    needed = Measurement.get(console, console.options.update_width(1_000), table).maximum
+    width, console.width = console.width, max(console.width, needed)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
