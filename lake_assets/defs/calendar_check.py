@@ -10,7 +10,7 @@ naming such files; ``lake status`` counts them. (A file on a holiday is a partit
 import dagster as dg
 
 from lake_assets.defs.resources import S3TransferResource
-from lake_assets.lake.coverage import by_partition, off_calendar_files
+from lake_assets.lake.coverage import by_partition, off_calendar_files, why_not_a_partition
 from lake_assets.lake.datasets import DatasetSpec
 
 OFF_CALENDAR_CHECK = "vendor_files_on_calendar"
@@ -32,11 +32,11 @@ def build_off_calendar_check(spec: DatasetSpec, partitions: dg.PartitionsDefinit
                                  spec.source.date_of)
         off = off_calendar_files(partitions.get_partition_keys(), files)
         for key in off[:MAX_LISTED]:
-            context.log.warning("%s: vendor published %s on a day that is not a partition of the %s calendar",
-                                spec.name, key, spec.calendar)
-        detail = (f"{len(off)} vendor file(s) on days that are not partitions of the {spec.calendar} calendar, "
-                  f"not curated: "
-                  f"{', '.join(off[:3])}" if off else f"all {len(files)} vendor files are on publishing days")
+            context.log.warning("%s: vendor file %s is not a partition: %s", spec.name, key,
+                                why_not_a_partition(spec, key))
+        detail = (f"{len(off)} vendor file(s) not on a partition, not curated: "
+                  + "; ".join(f"{key}, {why_not_a_partition(spec, key)}" for key in off[:3])
+                  if off else f"all {len(files)} vendor files are on publishing days")
         return dg.AssetCheckResult(passed=not off, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"off_calendar": len(off), "detail": f"{spec.name}: {detail}",
                                              "files": dg.MetadataValue.json(off[:MAX_LISTED])})

@@ -27,6 +27,7 @@ from lake_assets.defs.healing import (
 from lake_assets.defs.partitions import partition_keys
 from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import closed_weekdays
+from lake_assets.lake.coverage import why_not_a_partition
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import partition_date, partition_key
 from lake_assets.lake.planning import (
@@ -117,8 +118,8 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
             context.log.warning("%s: curated object(s) written outside the lake's runs, curated again: %s",
                                 spec.name, ", ".join(sorted(redo)))
         for key in plan.off_calendar:
-            context.log.warning("%s: vendor published %s on a day that is not a partition of the %s calendar",
-                                spec.name, key, spec.calendar)
+            context.log.warning("%s: vendor file %s is not a partition: %s", spec.name, key,
+                                why_not_a_partition(spec, key))
         context.log.info("%s: %s pass, %d vendor files seen, %d partitions in %d runs, %d LIST requests%s",
                          spec.name, "full" if plan.full_pass else "incremental", plan.source_seen, plan.partitions,
                          len(plan.runs), lists, " (capped)" if plan.capped else "")

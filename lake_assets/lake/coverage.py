@@ -67,6 +67,16 @@ def off_calendar_files(partition_keys: Sequence[str], source: Mapping[str, Objec
     return [info.key for key, info in sorted(source.items()) if key not in valid and key <= last]
 
 
+def why_not_a_partition(spec: DatasetSpec, vendor_key: str) -> str:
+    """Why a vendor file :func:`off_calendar_files` names is not a partition: it is dated before the dataset's start
+    date (the start date is wrong, or the file), or on a day the calendar closes (the calendar, or the file)."""
+    day = spec.source.date_of(vendor_key)
+    if day < spec.start_date:
+        return (f"dated {day}, before the dataset's start_date {spec.start_date} (move start_date in datasets.toml "
+                f"back to curate it)")
+    return f"dated {day}, a day the {spec.calendar} calendar closes (the calendar or the file is wrong)"
+
+
 def coverage(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
              lake: Iterable[ObjectInfo], quarantine: Iterable[ObjectInfo] = ()) -> Coverage:
     """Compare the vendor's files with the curated zone over the published window; ``quarantine`` lists the

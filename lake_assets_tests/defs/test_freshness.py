@@ -84,11 +84,16 @@ def test_a_vendor_file_on_a_weekend_fails_the_off_calendar_check_as_a_warning_an
         vendor.put_bytes(bucket, DAY_AGGS.source.key(date(2024, 1, 15)), b"x")  # MLK day: a partition, curated
         assert evaluations(job.execute_in_process(instance=instance))["vendor_files_on_calendar"].passed
         vendor.put_bytes(bucket, DAY_AGGS.source.key(date(2024, 1, 13)), b"x")  # a Saturday
+        vendor.put_bytes(bucket, DAY_AGGS.source.key(date(2023, 12, 29)), b"x")  # a trading day before the start
     check = evaluations(job.execute_in_process(instance=instance))["vendor_files_on_calendar"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check.metadata["files"].value == [DAY_AGGS.source.key(date(2024, 1, 13))]
-    assert "1 vendor file(s) on days that are not partitions of the nyse calendar, not curated" in \
-        check.metadata["detail"].value
+    assert check.metadata["files"].value == [DAY_AGGS.source.key(date(2023, 12, 29)),
+                                             DAY_AGGS.source.key(date(2024, 1, 13))]
+    detail = check.metadata["detail"].value
+    assert detail.startswith("day_aggs: 2 vendor file(s) not on a partition, not curated: ")
+    # each named with its real cause: the start date is no calendar problem
+    assert "2023-12-29.csv.gz, dated 2023-12-29, before the dataset's start_date 2024-01-02" in detail
+    assert "2024-01-13.csv.gz, dated 2024-01-13, a day the nyse calendar closes" in detail
 
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
