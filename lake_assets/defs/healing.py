@@ -262,8 +262,9 @@ def record_again(instance: dg.DagsterInstance, spec: DatasetSpec, asset: dg.Asse
 def log_healing(log: dg.DagsterLogManager, spec: DatasetSpec, plan: HealPlan, now: float) -> None:
     """Say in the tick's log why partitions that failed are, or are not yet, requested again."""
     for retry in plan.retries:
-        log.info("%s: requesting %s..%s again (attempt %d of %d): its runs failed and it is still missing",
-                 spec.name, retry.keys[0], retry.keys[-1], retry.attempt, HEALING.max_attempts)
+        why = ("its run succeeded, but the lake needs it again (changed or deleted since)" if retry.lost
+               else f"attempt {retry.attempt} of {HEALING.max_attempts}: its runs failed and it is still missing")
+        log.info("%s: requesting %s..%s again (%s)", spec.name, retry.keys[0], retry.keys[-1], why)
     for history, due in plan.waiting:
         log.info("%s: %s failed %d time(s); next attempt in %.0f s", spec.name, history.span, history.attempts,
                  due - now)

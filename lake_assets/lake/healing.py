@@ -63,6 +63,7 @@ class Retry:
     request: str
     keys: tuple[str, ...]
     attempt: int
+    lost: bool = False  # its last run succeeded, but the lake needs its partitions again (deleted since)
 
     @property
     def run_key(self) -> str:
@@ -94,7 +95,7 @@ def plan_retries(histories: Iterable[RequestHistory], not_curated: Collection[st
             continue
         if history.succeeded:
             if history.request in lost:
-                plan.retries.append(Retry(history.request, history.keys, history.attempts + 1))
+                plan.retries.append(Retry(history.request, history.keys, history.attempts + 1, lost=True))
             continue
         if not any(key in not_curated for key in history.keys):
             continue

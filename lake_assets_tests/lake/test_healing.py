@@ -49,5 +49,6 @@ def test_a_request_whose_partitions_were_curated_since_needs_nothing() -> None:
 
 def test_a_request_that_succeeded_but_whose_partitions_the_lake_lost_is_made_again_at_once() -> None:
     done = failed(2, succeeded=True)
-    assert plan_retries([done], set(), 1000.0, POLICY, lost={"day_aggs:r"}).retries == [Retry("day_aggs:r", KEYS, 3)]
+    assert plan_retries([done], set(), 1000.0, POLICY, lost={"day_aggs:r"}).retries == [
+        Retry("day_aggs:r", KEYS, 3, lost=True)]  # the tick's log says it succeeded, not that it failed
     assert plan_retries([done], set(KEYS), 1000.0, POLICY).retries == []
