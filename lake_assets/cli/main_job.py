@@ -19,7 +19,6 @@ from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.s3 import S3Handler
 
 
-
 def activate(server: EmbeddedS3, dagster_home: Path) -> None:
     """Point this process's Dagster resources and instance at the embedded server and ``dagster_home``.
 

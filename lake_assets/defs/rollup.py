@@ -52,8 +52,9 @@ def build_rollup_asset(spec: DatasetSpec, months: dg.TimeWindowPartitionsDefinit
                 "daily_partitions_read": days,
                 "month_to_date": to_date,
             })
-        context.log.info("%s monthly: %s", spec.name, "; ".join(  # one line a run: each line is a stored event
-            f"{key[:7]} {summary.height} rows from {days} days" for key, (_, summary, days) in rolled.items()))
+        if rolled:  # one line a run: each line is a stored event
+            context.log.info("%s monthly: %s", spec.name, "; ".join(
+                f"{key[:7]} {summary.height} rows from {days} days" for key, (_, summary, days) in rolled.items()))
         if errors:  # a curated day that cannot be read fails its month for good; S3's failures are retried
             fail_partitions(context, errors)
 
