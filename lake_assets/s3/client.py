@@ -29,7 +29,6 @@ CredentialSource = Callable[[], ReadOnlyCredentials]
 ClientSource = Callable[[], BaseClient]
 
 
-
 class ClientUser:
     """What calls S3 through the handler's boto3 client (``_client_source``), asked for at each use."""
 

@@ -183,7 +183,7 @@ class CrtClient:
         request = http.HttpRequest("HEAD", target.rstrip("/") or "/", http.HttpHeaders([("Host", host)]))
         answered: list[CrtResponse] = []
         self._send(crt_s3.S3RequestType.DEFAULT, "HeadBucket", request, answered.append).finished_future.exception()
-        return answered[0].status if answered and answered[0].error is None else None
+        return answered[0].status if answered else None
 
     def _send(self, kind: crt_s3.S3RequestType, operation: str, request: http.HttpRequest,
               on_done: Callable[[CrtResponse], None], client: crt_s3.S3Client | None = None, final: bool = False,
