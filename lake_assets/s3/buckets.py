@@ -25,12 +25,12 @@ class CheckedBuckets(ClientUser):
     asked again through ``client``, whose errors say what is wrong.
     """
 
-    def __init__(self, client: ClientSource, config: S3TransferConfig,
-                 crt: Callable[[], CrtClient | None] = lambda: None, stats: TransferStatistics | None = None) -> None:
+    def __init__(self, client: ClientSource, config: S3TransferConfig, crt: Callable[[], CrtClient | None],
+                 stats: TransferStatistics) -> None:
         self._client_source = client
         self._config = config
         self._crt = crt
-        self._stats = stats or TransferStatistics()
+        self._stats = stats
         self._checked: set[str] = set()
 
     def ensure(self, bucket: str) -> None:

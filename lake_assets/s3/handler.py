@@ -45,12 +45,11 @@ class S3Handler(ObjectCalls):
     disables it. Batch calls check the bucket once (a HeadBucket, remembered for the handler's life), so a
     missing bucket or bad credentials raise one clear :class:`S3Error` instead of failing every object.
 
-    Results: :meth:`upload_batch` and :meth:`download_batch` return a :class:`BatchResult` holding
-    each failure with its reason; :meth:`upload_objects` and :meth:`download_objects` return the
-    seed's ``(done, skipped, failed)`` tuple and keep the reasons in :attr:`failures`.
+    Results: :meth:`upload_batch` and :meth:`download_batch` return a :class:`BatchResult` holding each failure
+    with its reason; :meth:`upload_objects` and :meth:`download_objects` return the seed's ``(done, skipped,
+    failed)`` tuple and keep the reasons in :attr:`failures`.
 
-    Progress: ``progress`` is called once per batch call (see :mod:`lake_assets.s3.progress`); by
-    default rich bars on stderr when ``config.show_progress`` is set, nothing otherwise.
+    Progress: ``progress`` is called once a batch (:mod:`lake_assets.s3.progress`); default: bars if ``show_progress``.
 
     Example:
         >>> with S3Handler(S3TransferConfig(endpoint_url="http://127.0.0.1:8333")) as s3:  # doctest: +SKIP
@@ -91,14 +90,15 @@ class S3Handler(ObjectCalls):
 
     @property
     def client(self) -> BaseClient:
-        """The shared boto3 S3 client, built on first use (about 70 ms; a batch the CRT moves needs none) inside
-        the ``with`` block; raises InvalidCredentialsError when the named profile does not exist."""
-        if self._buckets is None:
-            raise RuntimeError(_NOT_OPEN)
-        with self._client_lock:
-            if self._client is None:
-                self._client = build_client(self.config, self._stats)
-            return self._client
+        """The shared boto3 S3 client inside the ``with`` block, built on first use (a batch the CRT moves needs
+        none; a missing named profile raises InvalidCredentialsError then); no lock once built."""
+        if self._client is None:
+            if self._buckets is None:
+                raise RuntimeError(_NOT_OPEN)
+            with self._client_lock:
+                if self._client is None:
+                    self._client = build_client(self.config, self._stats)
+        return self._client
 
     @property
     def failures(self) -> list[TransferFailure]:
