@@ -31,10 +31,10 @@ import dagster as dg
 from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET, activate
 from lake_assets.cli.runner import QUIET, request_partitions
 from lake_assets.cli.sample import publish_sample
-from lake_assets.defs.factory import build_dataset_defs, ingest_job_name
-from lake_assets.defs.resources import s3_resource_from_env
 from lake_assets.lake.datasets import DAY_AGGS, DatasetSpec
 from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.orchestration.factory import build_dataset_defs, ingest_job_name
+from lake_assets.orchestration.resources import s3_resource_from_env
 from lake_assets.s3 import S3Handler
 from lake_assets_tests.deploy.postgres import ThrowawayPostgres
 

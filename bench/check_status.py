@@ -28,10 +28,10 @@ from datetime import date, datetime
 import dagster as dg
 from dagster._core.storage.asset_check_state import AssetCheckState, bulk_update_asset_check_state
 
-from lake_assets.defs.partitions import daily_partitions
 from lake_assets.lake.calendars import closed_weekdays
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.layout import PARTITION_FORMAT
+from lake_assets.orchestration.partitions import daily_partitions
 
 SPEC = dataclasses.replace(DAY_AGGS, start_date=date(2006, 1, 3))
 CHECK = dg.AssetCheckKey(dg.AssetKey(["day_aggs", "curated"]), "structure")

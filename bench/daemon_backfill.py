@@ -60,13 +60,13 @@ from executor_defs import HISTORY_START  # noqa: E402
 from lake_assets.cli.env_file import dagster_env, is_setting, merge_env_file  # noqa: E402
 from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET, activate  # noqa: E402
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv, publish_sample  # noqa: E402
-from lake_assets.defs.factory import build_dataset_defs, ingest_job_name  # noqa: E402
-from lake_assets.defs.partitions import daily_partitions  # noqa: E402
-from lake_assets.defs.sensors import sensor_name  # noqa: E402
-from lake_assets.defs.resources import s3_resource_from_env  # noqa: E402
 from lake_assets.lake.calendars import publishing_days  # noqa: E402
 from lake_assets.lake.datasets import DAY_AGGS, DatasetSpec  # noqa: E402
 from lake_assets.local_s3 import EmbeddedS3, free_ports  # noqa: E402
+from lake_assets.orchestration.factory import build_dataset_defs, ingest_job_name  # noqa: E402
+from lake_assets.orchestration.partitions import daily_partitions  # noqa: E402
+from lake_assets.orchestration.resources import s3_resource_from_env  # noqa: E402
+from lake_assets.orchestration.sensors import sensor_name  # noqa: E402
 from lake_assets.s3 import S3Handler  # noqa: E402
 from lake_assets_tests.graphql import (  # noqa: E402
     BACKFILL,

@@ -26,11 +26,11 @@ import dagster as dg
 
 from lake_assets.cli.runner import run_sensor_backfill
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
-from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.defs.sensors import FULL_INTERVAL_SECONDS
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.planning import PlanCursor
+from lake_assets.orchestration.factory import build_dataset_defs
+from lake_assets.orchestration.sensors import FULL_INTERVAL_SECONDS
 
 sys.path.insert(0, str(Path(__file__).parent))
 from backfill import NO_TELEMETRY  # noqa: E402  (bench/ is not a package)

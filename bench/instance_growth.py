@@ -18,22 +18,22 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import date
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
 from lake_assets.cli.runner import QUIET
 from lake_assets.cli.sample import vendor_file
-from lake_assets.defs.factory import build_dataset_defs, ingest_job_name
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.layout import partition_key
 from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.local_s3.server import LOCAL_REGION
+from lake_assets.orchestration.factory import build_dataset_defs, ingest_job_name
+from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets_tests.deploy.postgres import ThrowawayPostgres
 
 sys.path.insert(0, str(Path(__file__).parent))

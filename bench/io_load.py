@@ -39,13 +39,13 @@ import dagster as dg
 import polars as pl
 
 from lake_assets.cli.sample import day_aggs_frame
-from lake_assets.defs.io_manager import LIST_FROM, LakeParquetIOManager
-from lake_assets.defs.partitions import daily_partitions
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.curation import to_parquet
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.orchestration.io_manager import LIST_FROM, LakeParquetIOManager
+from lake_assets.orchestration.partitions import daily_partitions
+from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets.s3 import S3Handler, S3ObjectRef
 
 METHODS = ("io-manager", "transfer-batch", "polars-list", "polars-concat", "polars-hive", "existence-check")

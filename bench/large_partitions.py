@@ -109,9 +109,9 @@ def child(args: argparse.Namespace) -> None:
     from lake_assets.lake.checks import Subject, checks_for, declared_tallies
     from lake_assets.lake.curation import parse_vendor_file
     if args.child.startswith("lake"):
-        from lake_assets.defs.assets import each_partition
         from lake_assets.lake.history import History
         from lake_assets.lake.steps import CurateResult, Store, curate, roll_up_month
+        from lake_assets.orchestration.assets import each_partition
         from lake_assets.s3 import S3Handler, S3TransferConfig
     baseline, began = _status_mib("VmRSS"), time.perf_counter()
     work = Path(args.work)

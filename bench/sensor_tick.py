@@ -28,14 +28,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
-from lake_assets.lake.datasets import DATASETS, DatasetSpec
+from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.datasets.catalog import NODAL_PRICES
 from lake_assets.lake.layout import KeyTemplate
 from lake_assets.lake.planning import PlanCursor
 from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.orchestration.component import declared_datasets
+from lake_assets.orchestration.factory import build_dataset_defs
+from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets.s3 import S3Handler, S3ObjectRef
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -100,7 +101,7 @@ def main() -> None:
                   "(every 97th day missing) | LIST requests full / incremental |")
             print("| --- | ---: | ---: | ---: | ---: | ---: |")
             totals = {"full": 0.0, "incremental": 0.0}
-            for base in (*DATASETS, ERCOT_PRICES):
+            for base in (*declared_datasets(), ERCOT_PRICES):
                 spec = dataclasses.replace(base, start_date=start)
                 days = publishing_days(spec.calendar, start, end)
                 seed(server, spec, days, Path(work))
@@ -112,7 +113,7 @@ def main() -> None:
                 tick(defs, spec, resource, None, metrics_port, instance)  # warm-up
                 full = [tick(defs, spec, resource, None, metrics_port, instance) for _ in range(args.runs)]
                 after = PlanCursor.from_json(full[-1][1].cursor).to_json()
-                profiler = cProfile.Profile() if args.profile and spec.name == DATASETS[0].name else None
+                profiler = cProfile.Profile() if args.profile and spec.name == declared_datasets()[0].name else None
                 if profiler:
                     profiler.enable()
                 incremental = [tick(defs, spec, resource, after, metrics_port, instance) for _ in range(args.runs)]

@@ -15,12 +15,12 @@ import pytest
 from moto import mock_aws
 
 from lake_assets.cli.sample import vendor_file
-from lake_assets.defs.io_manager import LakeParquetIOManager
-from lake_assets.defs.resources import S3TransferResource
-from lake_assets.defs.settings import PREFIXES, SETTINGS
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.local_s3.server import LOCAL_REGION
+from lake_assets.orchestration.io_manager import LakeParquetIOManager
+from lake_assets.orchestration.resources import S3TransferResource
+from lake_assets.orchestration.settings import PREFIXES, SETTINGS
 from lake_assets.s3 import S3TransferConfig
 
 MOTO_BUCKET = "unit-bucket"

@@ -1,5 +1,6 @@
-"""The package's rooms and the one direction their imports go: cli -> analytics -> defs -> lake -> s3 (local_s3 beside
-s3; analytics holds the assets built on the lake, written as a user writes them)."""
+"""The package's rooms and the one direction their imports go: cli -> definitions -> defs -> orchestration -> lake -> s3
+(local_s3 beside s3; defs is Dagster's defs folder: the datasets' declarations, the assets built on the lake written as
+a user writes them, and the resources)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ ALLOWED = {
     "s3": (set(), {"dagster", "dagster_aws", "rich", "polars"}),
     "local_s3": ({"s3"}, {"dagster", "rich", "polars"}),
     "lake": ({"s3"}, {"dagster", "dagster_aws", "rich"}),
-    "defs": ({"lake", "s3"}, {"rich"}),
-    "analytics": ({"defs", "lake"}, {"rich", "dagster_aws"}),
-    "cli": ({"analytics", "defs", "lake", "s3", "local_s3", "definitions"}, set()),
+    "orchestration": ({"lake", "s3"}, {"rich"}),
+    "defs": ({"orchestration", "lake"}, {"rich", "dagster_aws"}),
+    "cli": ({"orchestration", "lake", "s3", "local_s3", "definitions"}, set()),
 }
 #: The one module of the transfer layer allowed to import rich: the progress-bar adapter.
 RICH_ADAPTER = PACKAGE / "s3" / "rich_progress.py"
@@ -49,7 +50,7 @@ def test_imports_go_one_way(room: str) -> None:
 
 #: The one private Dagster module imported, and where: the type of the documented ``target_materialization_data``
 #: parameter of the public ``AssetCheckEvaluation``, which 1.13 does not export; without it a range run's per-day
-#: check results never count in the check's Partitions view (``lake_assets/defs/checks.py`` says why).
+#: check results never count in the check's Partitions view (``lake_assets/orchestration/checks.py`` says why).
 KNOWN_GAP = "checks.py: dagster._core.definitions.asset_checks.asset_check_evaluation"
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from lake_assets.defs.settings import (
+from lake_assets.local_s3 import EmbeddedS3
+from lake_assets.orchestration.settings import (
     PREFIXES,
     SETTINGS,
     SettingError,
@@ -22,7 +23,6 @@ from lake_assets.defs.settings import (
     settings_from_env,
     transfer_config,
 )
-from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.s3 import S3Error
 
 #: Buckets the code location uses on the embedded server: the vendor's, and the lake.

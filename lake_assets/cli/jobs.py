@@ -29,7 +29,8 @@ from lake_assets.cli.runner import (
     run_sensor_backfill,
 )
 from lake_assets.cli.sample import unsampled
-from lake_assets.lake.datasets import DATASETS
+from lake_assets.definitions import defs as load_definitions
+from lake_assets.orchestration.component import declared_datasets
 
 
 def quiet_dagster(verbose: bool) -> None:
@@ -50,17 +51,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         activate(server, args.dagster_home)
         for name, (first, last, new) in publish_vendor_sample(server, args.sample_until).items():
             console.print(f"vendor bucket: {name}, {new} new files for {first} .. {last}")
-        for name in unsampled(DATASETS):
+        for name in unsampled(declared_datasets()):
             console.print(f"{name}: no sample generator, so no sample published; its partitions are the vendor "
                           f"files its prefix holds")
-        from lake_assets.definitions import defs  # resolved now that the environment points at the server
-
+        defs = load_definitions()
         began = time.perf_counter()
         instance = dg.DagsterInstance.get()
         failed = 0
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:
-            for spec in DATASETS:
+            for spec in declared_datasets():
                 task = progress.add_task(f"{spec.name}: sensor-driven backfill", total=None)
 
                 def on_run(what: str, partitions: int, ok: bool, task: int = task) -> None:
@@ -111,9 +111,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     quiet_dagster(args.verbose)
     with serving(args) as server:
         activate(server, args.dagster_home)
-        from lake_assets.definitions import defs
-
-        rows = lake_coverage(server, defs)
+        rows = lake_coverage(server, load_definitions())
     return 0 if print_coverage(console, rows) else 1
 
 

@@ -10,12 +10,13 @@ import dagster as dg
 
 from lake_assets.cli.env_file import LAKE_BUCKET, VENDOR_BUCKET, dagster_env, is_setting
 from lake_assets.cli.sample import GENERATORS, publish_sample
-from lake_assets.defs.factory import ingest_job_name
-from lake_assets.defs.settings import SettingError
 from lake_assets.lake.coverage import Coverage, coverage
-from lake_assets.lake.datasets import DATASETS, DatasetSpec
+from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.due import newest_due_day
 from lake_assets.local_s3 import EmbeddedS3
+from lake_assets.orchestration.component import declared_datasets
+from lake_assets.orchestration.factory import ingest_job_name
+from lake_assets.orchestration.settings import SettingError
 from lake_assets.s3 import S3Handler
 
 
@@ -55,7 +56,7 @@ def publish_vendor_sample(server: EmbeddedS3, until: date | None) -> dict[str, t
     now = datetime.now(timezone.utc)
     published: dict[str, tuple[date, date, int]] = {}
     with S3Handler(server.transfer_config(show_progress=False)) as vendor:
-        for spec in DATASETS:
+        for spec in declared_datasets():
             if spec.name in GENERATORS and (end := sample_end(spec, now, until)) is not None:
                 published[spec.name] = (spec.start_date, end,
                                         publish_sample(vendor, VENDOR_BUCKET, [spec], spec.start_date, end))
@@ -68,4 +69,4 @@ def lake_coverage(server: EmbeddedS3, defs: dg.Definitions) -> list[Coverage]:
         return [coverage(spec, defs.resolve_job_def(ingest_job_name(spec)).partitions_def.get_partition_keys(),
                          s3.iter_objects(VENDOR_BUCKET, spec.source.static_prefix),
                          s3.iter_objects(LAKE_BUCKET, spec.curated.listing_prefix),
-                         s3.iter_objects(LAKE_BUCKET, spec.quarantine.listing_prefix)) for spec in DATASETS]
+                         s3.iter_objects(LAKE_BUCKET, spec.quarantine.listing_prefix)) for spec in declared_datasets()]

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from lake_assets.defs.factory import due_job_name, ingest_job_name, rollup_job_name
-from lake_assets.defs.healing import (
+from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.lake.planning import contiguous
+from lake_assets.orchestration.factory import due_job_name, ingest_job_name, rollup_job_name
+from lake_assets.orchestration.healing import (
     PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
@@ -27,9 +29,7 @@ from lake_assets.defs.healing import (
     mark_killed_runs,
     run_partitions,
 )
-from lake_assets.defs.sensors import rollup_sensor_name, sensor_name
-from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.planning import contiguous
+from lake_assets.orchestration.sensors import rollup_sensor_name, sensor_name
 
 #: Where ``lake run`` keeps its automation-condition cursor, under the Dagster instance's directory.
 AUTOMATION_CURSOR = Path("lake-run") / "automation.cursor"

@@ -1,1 +1,11 @@
-"""Dagster wiring, built from dataset specs by :func:`~lake_assets.defs.factory.build_dataset_defs`."""
+"""The project's defs folder (Dagster's ``dg`` layout): what is here is the code location.
+
+* ``<dataset>/defs.yaml``: one dataset of the lake each, a
+  :class:`~lake_assets.orchestration.component.LakeDataset` component;
+* :mod:`.analytics`: the assets built on the lake, written as a user writes them;
+* :mod:`.automation`: the sensor that keeps those current;
+* :mod:`.resources`: the two S3 resources, the lake's IO manager and the executor every run uses.
+
+Dagster loads the folder (``load_from_defs_folder`` in :mod:`lake_assets.definitions`); nothing here reads
+the environment or touches S3 when it loads.
+"""

@@ -72,7 +72,7 @@ def why_not_a_partition(spec: DatasetSpec, vendor_key: str) -> str:
     date (the start date is wrong, or the file), or on a day the calendar closes (the calendar, or the file)."""
     day = spec.source.date_of(vendor_key)
     if day < spec.start_date:
-        return (f"dated {day}, before the dataset's start_date {spec.start_date} (move start_date in datasets.toml "
+        return (f"dated {day}, before the dataset's start_date {spec.start_date} (move start_date in its defs.yaml "
                 f"back to curate it)")
     return f"dated {day}, a day the {spec.calendar} calendar closes (the calendar or the file is wrong)"
 

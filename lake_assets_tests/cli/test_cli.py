@@ -14,11 +14,14 @@ import pytest
 from lake_assets.cli import main
 from lake_assets.cli.main_job import VENDOR_BUCKET
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
-from lake_assets.definitions import defs
-from lake_assets.lake.datasets import DATASETS, DAY_AGGS
+from lake_assets.definitions import defs as code_location
+from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.due import newest_due_day
 from lake_assets.local_s3 import EmbeddedS3, Ports, free_ports
+from lake_assets.orchestration.component import declared_datasets
 from lake_assets.s3 import S3Handler
+
+defs = code_location()
 
 pytestmark = pytest.mark.integration
 
@@ -125,7 +128,7 @@ def test_the_demo_lake_is_complete_and_fresh_in_dagster_too(tmp_path: Path, caps
     flat = " ".join(capsys.readouterr().out.split())
     instance = dg.DagsterInstance.from_config(str(dagster_home))
     now = datetime.now(timezone.utc)
-    for spec in DATASETS:
+    for spec in declared_datasets():
         due = newest_due_day(spec, now)
         assert due is not None and re.search(rf"{spec.name}, newest_partition_due passed: {spec.name} {due} was due "
                                              rf"at \S+; curated; .* 0 publishing day\(s\) behind", flat), flat[-900:]

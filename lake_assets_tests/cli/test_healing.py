@@ -14,17 +14,17 @@ import dagster as dg
 import pytest
 
 from lake_assets.cli.runner import BackfillReport, run_sensor_backfill
-from lake_assets.defs import healing
-from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.defs.partitions import daily_partitions
-from lake_assets.defs.resources import S3TransferResource
-from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake import planning
+from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.healing import HealingPolicy
 from lake_assets.local_s3 import EmbeddedS3
+from lake_assets.orchestration import healing
+from lake_assets.orchestration.factory import build_dataset_defs
+from lake_assets.orchestration.partitions import daily_partitions
+from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets_tests.conftest import publish
-from lake_assets_tests.defs.test_checks import raw_and_curated
-from lake_assets_tests.defs.test_lake import JAN
+from lake_assets_tests.orchestration.test_checks import raw_and_curated
+from lake_assets_tests.orchestration.test_lake import JAN
 
 pytestmark = pytest.mark.integration
 DELAY = 5.0  # long enough that a backfill right after a failure (two sensors drained) is within it

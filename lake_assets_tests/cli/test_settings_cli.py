@@ -17,9 +17,9 @@ from dotenv import dotenv_values
 from lake_assets.cli import main
 from lake_assets.cli.commands import build_parser
 from lake_assets.cli.main_job import activate, sample_end
-from lake_assets.defs.settings import SettingError, resource_env
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.orchestration.settings import SettingError, resource_env
 from lake_assets.s3 import S3Handler
 
 _PROBE = """

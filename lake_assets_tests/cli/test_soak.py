@@ -31,24 +31,26 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from lake_assets.analytics.returns import LOOK_BACK, daily_returns
-from lake_assets.analytics.volatility import HOLIDAY_SLACK, WINDOW, volatility_20d
 from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
-from lake_assets.definitions import defs
-from lake_assets.defs.assets import EARLIER_ATTEMPT
-from lake_assets.defs.calendar_check import OFF_CALENDAR_CHECK
-from lake_assets.defs.freshness import DUE_CHECK, freshness_sensor_name
-from lake_assets.defs.healing import PERMANENT_TAG, SENSOR_TAG
-from lake_assets.defs.sensors import RECORDED_AGAIN, sensor_name
-from lake_assets.defs.settings import resource_env
+from lake_assets.definitions import defs as code_location
+from lake_assets.defs.analytics.returns import LOOK_BACK, daily_returns
+from lake_assets.defs.analytics.volatility import HOLIDAY_SLACK, WINDOW, volatility_20d
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.layout import partition_key
 from lake_assets.lake.steps import SOURCE_ETAG
 from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.orchestration.assets import EARLIER_ATTEMPT
+from lake_assets.orchestration.calendar_check import OFF_CALENDAR_CHECK
+from lake_assets.orchestration.freshness import DUE_CHECK, freshness_sensor_name
+from lake_assets.orchestration.healing import PERMANENT_TAG, SENSOR_TAG
+from lake_assets.orchestration.sensors import RECORDED_AGAIN, sensor_name
+from lake_assets.orchestration.settings import resource_env
 from lake_assets.s3 import S3Handler
 from lake_assets_tests.cli.test_ui import REPO, _stop_group
+
+defs = code_location()
 
 pytestmark = pytest.mark.integration
 CURATED, MONTHLY = dg.AssetKey(["day_aggs", "curated"]), dg.AssetKey(["day_aggs", "monthly"])

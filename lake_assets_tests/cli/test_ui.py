@@ -29,12 +29,12 @@ from playwright.sync_api import Page, sync_playwright
 
 from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv, publish_sample
-from lake_assets.defs.calendar_check import OFF_CALENDAR_CHECK
-from lake_assets.defs.freshness import DUE_CHECK
-from lake_assets.defs.sensors import FULL_INTERVAL_SECONDS, TICK_SECONDS
-from lake_assets.defs.settings import resource_env
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3, free_ports
+from lake_assets.orchestration.calendar_check import OFF_CALENDAR_CHECK
+from lake_assets.orchestration.freshness import DUE_CHECK
+from lake_assets.orchestration.sensors import FULL_INTERVAL_SECONDS, TICK_SECONDS
+from lake_assets.orchestration.settings import resource_env
 from lake_assets.s3 import S3Handler
 
 pytestmark = pytest.mark.integration
@@ -418,7 +418,7 @@ def test_row_counts_and_bytes_are_plotted(page: Page) -> None:
 
 
 def test_an_asset_built_on_the_lake_materialises_from_its_page(page: Page) -> None:
-    """`analytics/daily_returns` is a module in `lake_assets/analytics/` and nothing else: the UI lists it
+    """`analytics/daily_returns` is a module in `lake_assets/defs/analytics/` and nothing else: the UI lists it
     downstream of the curated zone and materialises a partition of it, reading two curated days."""
     page.goto("/assets/analytics/daily_returns")
     page.get_by_text("day_aggs / curated").first.wait_for()  # its upstream, in the lineage

@@ -24,10 +24,10 @@ import pytest
 
 from lake_assets.cli.env_file import dagster_env, is_setting, merge_env_file
 from lake_assets.cli.sample import publish_sample
-from lake_assets.defs.sensors import sensor_name
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.local_s3.server import LOCAL_REGION
+from lake_assets.orchestration.sensors import sensor_name
 from lake_assets.s3 import S3Handler
 from lake_assets_tests.cli.test_ui import REPO, _free_port, _stop_group, _wait_for_ui
 from lake_assets_tests.deploy.postgres import ThrowawayPostgres

@@ -1,5 +1,5 @@
 """The kinds of dataset this project ships: Polygon-style US stock day aggregates and ISO nodal prices
-(``datasets.toml`` says which datasets of these kinds the code location builds)."""
+(the ``defs.yaml`` files of the defs folder say which datasets of these kinds the code location builds)."""
 
 from __future__ import annotations
 

@@ -1,67 +1,89 @@
-"""The datasets the code location builds, as configured in ``datasets.toml``: each is a shipped kind
-(:data:`KINDS`: schema, checks, calendar, rollup) with its own name, vendor key template and start date.
+"""The datasets a project declares: each is a shipped kind (:data:`KINDS`: schema, checks, calendar, rollup) with its
+own name, vendor key template and start date, read from the ``defs.yaml`` files of the project's defs folder.
 
-So a second feed of a known kind, or an older start, is configuration, not a code edit. The file ships
-inside the package, so the definitions are the same wherever they load and do not depend on the day or the
-environment they load in.
+A dataset is a component instance in Dagster's sense (``type:`` names the component, ``attributes:`` hold
+``name``, ``kind``, ``start_date`` and ``source``); this module reads the same files without Dagster, so
+the ``lake`` command and the component agree on one registry. A second feed of a known kind, or an older
+start, is configuration, not a code edit. The files ship inside the package, so the datasets are the same
+wherever they load and do not depend on the day or the environment they load in.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from lake_assets.lake.datasets.catalog import DAY_AGGS, NODAL_PRICES
 from lake_assets.lake.datasets.spec import DatasetSpec
 from lake_assets.lake.layout import KeyTemplate
 
-#: The shipped configuration.
-CONFIG = Path(__file__).with_name("datasets.toml")
-#: The kinds of dataset a table can name, by name.
+#: The kinds of dataset a declaration can name, by name.
 KINDS: dict[str, DatasetSpec] = {spec.name: spec for spec in (DAY_AGGS, NODAL_PRICES)}
-_KEYS = {"kind", "start_date", "source"}
+#: The attributes a declaration may carry; only ``name`` is required.
+ATTRIBUTES = ("name", "kind", "start_date", "source")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class DatasetConfigError(ValueError):
-    """The datasets file is not valid; the message names the file, the table and what is wrong."""
+    """A declaration is not valid; the message names its file and what is wrong."""
 
 
-def load_datasets(path: Path = CONFIG) -> tuple[DatasetSpec, ...]:
-    """Read the datasets ``path`` configures, in the file's order.
+def dataset_from_attributes(attributes: Mapping[str, Any], where: str) -> DatasetSpec:
+    """The dataset one declaration's attributes describe; ``where`` names the declaration in errors.
 
     Raises:
-        DatasetConfigError: unreadable TOML, an unknown kind or key, a bad name, date or key template.
+        DatasetConfigError: an unknown kind or attribute, a bad name, date or key template.
     """
-    try:
-        tables = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise DatasetConfigError(f"{path}: not valid TOML: {exc}") from exc
-    if not tables:
-        raise DatasetConfigError(f"{path}: configures no dataset")
-    return tuple(_dataset(name, table, f"{path}: [{name}]") for name, table in tables.items())
-
-
-def _dataset(name: str, table: Any, where: str) -> DatasetSpec:
-    """One table's dataset."""
-    if not isinstance(table, dict):
-        raise DatasetConfigError(f"{where}: expected a table of {sorted(_KEYS)}")
-    if unknown := set(table) - _KEYS:
-        raise DatasetConfigError(f"{where}: unknown key(s) {sorted(unknown)}; expected {sorted(_KEYS)}")
-    if not _NAME.fullmatch(name):
-        raise DatasetConfigError(f"{where}: a dataset name is lower case letters, digits and underscores")
-    kind = KINDS.get(table.get("kind", name))
+    if unknown := set(attributes) - set(ATTRIBUTES):
+        raise DatasetConfigError(f"{where}: unknown attribute(s) {sorted(unknown)}; expected {list(ATTRIBUTES)}")
+    name = attributes.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise DatasetConfigError(f"{where}: name {name!r}: a dataset name is lower case letters, digits and "
+                                 "underscores, starting with a letter")
+    kind = KINDS.get(attributes.get("kind") or name)
     if kind is None:
-        raise DatasetConfigError(f"{where}: unknown kind {table.get('kind', name)!r}; one of {sorted(KINDS)}")
-    start = table.get("start_date", kind.start_date)
-    if type(start) is not date:
-        raise DatasetConfigError(f"{where}: start_date must be a date (start_date = 2024-01-02), not {start!r}")
+        raise DatasetConfigError(f"{where}: unknown kind {attributes.get('kind') or name!r}; one of {sorted(KINDS)}")
+    start = attributes.get("start_date") or kind.start_date
     try:
-        source = KeyTemplate(table["source"]) if "source" in table else kind.source
+        start = start if type(start) is date else date.fromisoformat(str(start))
+    except ValueError:
+        raise DatasetConfigError(f"{where}: start_date must be a date (start_date: 2024-01-02), "
+                                 f"not {start!r}") from None
+    try:
+        source = KeyTemplate(attributes["source"]) if attributes.get("source") else kind.source
     except (ValueError, TypeError) as exc:
         raise DatasetConfigError(f"{where}: source: {exc}") from exc
     return dataclasses.replace(kind, name=name, start_date=start, source=source)
+
+
+def load_datasets(folder: Path, component_type: str) -> tuple[DatasetSpec, ...]:
+    """Read every dataset declared under ``folder``: the documents of its ``defs.yaml`` files whose ``type`` is
+    ``component_type``, in path order (other components are not datasets and are left alone).
+
+    Raises:
+        DatasetConfigError: unreadable YAML, a bad declaration, two datasets of one name, or none at all.
+    """
+    specs: list[DatasetSpec] = []
+    for path in sorted(folder.rglob("defs.yaml")):
+        try:
+            documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        except yaml.YAMLError as exc:
+            raise DatasetConfigError(f"{path}: not valid YAML: {exc}") from exc
+        for document in documents:
+            if isinstance(document, dict) and document.get("type") == component_type:
+                attributes = document.get("attributes") or {}
+                if not isinstance(attributes, dict):
+                    raise DatasetConfigError(f"{path}: attributes must be a mapping of {list(ATTRIBUTES)}")
+                specs.append(dataset_from_attributes(attributes, str(path)))
+    names = [spec.name for spec in specs]
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise DatasetConfigError(f"{folder}: dataset(s) {twice} declared more than once")
+    if not specs:
+        raise DatasetConfigError(f"{folder}: declares no dataset (no defs.yaml of type {component_type})")
+    return tuple(specs)

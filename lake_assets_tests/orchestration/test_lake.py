@@ -17,19 +17,19 @@ import polars as pl
 import pytest
 
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv
-from lake_assets.defs.assets import EARLIER_ATTEMPT, PARTITION_WORKERS, each_partition
-from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.checks import concerns_for
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
+from lake_assets.lake.day_facts import QUARANTINE_CHECK
+from lake_assets.lake.history import History
 from lake_assets.lake.layout import partition_date, partition_key
 from lake_assets.lake.planning import PlanCursor
-from lake_assets.lake.history import History
-from lake_assets.lake.day_facts import QUARANTINE_CHECK
 from lake_assets.lake.steps import SOURCE_ETAG, CurateResult, Store, curate, mirror_raw
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.local_s3.server import LOCAL_REGION
+from lake_assets.orchestration.assets import EARLIER_ATTEMPT, PARTITION_WORKERS, each_partition
+from lake_assets.orchestration.factory import build_dataset_defs
+from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets_tests.conftest import check_outcomes, publish
 
 pytestmark = pytest.mark.integration
@@ -416,8 +416,9 @@ def test_bad_vendor_corrections_wait_in_quarantine_with_a_warning_and_the_lake_k
 
 
 def test_definitions_snapshot() -> None:
-    from lake_assets.definitions import defs as shipped
+    from lake_assets.definitions import defs as code_location
 
+    shipped = code_location()
     graph = shipped.resolve_asset_graph()
     snapshot: dict[str, Any] = {
         "assets": sorted("/".join(key.path) for key in graph.get_all_asset_keys()),

@@ -9,8 +9,10 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from lake_assets.definitions import defs
-from lake_assets.defs.healing import DATASET_TAG
+from lake_assets.definitions import defs as code_location
+from lake_assets.orchestration.healing import DATASET_TAG
+
+defs = code_location()
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +61,8 @@ def describe(definitions: dg.Definitions) -> dict[str, object]:
 
 
 def test_definitions_match_the_reviewed_snapshot() -> None:
-    """Any change to the graph shows up here; regenerate with `python -m lake_assets_tests.defs.test_definitions`."""
+    """Any change to the graph shows up here; regenerate with
+    `python -m lake_assets_tests.orchestration.test_definitions`."""
     assert json.loads(json.dumps(describe(defs))) == json.loads(SNAPSHOT.read_text())
 
 

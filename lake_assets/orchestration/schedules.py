@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from lake_assets.defs.freshness import GRACE
 from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.orchestration.freshness import GRACE
 
 
 def due_cron(spec: DatasetSpec) -> str:

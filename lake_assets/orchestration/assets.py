@@ -17,23 +17,12 @@ from typing import NoReturn, TypeVar
 import dagster as dg
 import polars as pl
 
-from lake_assets.defs.checks import (
-    check_evaluations,
-    check_results,
-    check_specs,
-    range_summaries,
-    verdict_metadata,
-)
-from lake_assets.defs.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata, latest_records
-from lake_assets.defs.io_manager import lake_metadata
-from lake_assets.defs.partitions import requested_keys_error
-from lake_assets.defs.resources import SETUP_ERRORS, S3TransferResource
 from lake_assets.lake.checks import CheckOutcome
 from lake_assets.lake.curation import CurationError
 from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.layout import partition_date
-from lake_assets.lake.history import History
 from lake_assets.lake.day_facts import ClosedDay, Quarantined
+from lake_assets.lake.history import History
+from lake_assets.lake.layout import partition_date
 from lake_assets.lake.steps import (
     ChecksFailedError,
     CurateResult,
@@ -42,6 +31,17 @@ from lake_assets.lake.steps import (
     curate,
     mirror_raw,
 )
+from lake_assets.orchestration.checks import (
+    check_evaluations,
+    check_results,
+    check_specs,
+    range_summaries,
+    verdict_metadata,
+)
+from lake_assets.orchestration.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata, latest_records
+from lake_assets.orchestration.io_manager import lake_metadata
+from lake_assets.orchestration.partitions import requested_keys_error
+from lake_assets.orchestration.resources import SETUP_ERRORS, S3TransferResource
 
 T = TypeVar("T")
 #: What a curated partition's materialization says when an earlier attempt of the same request wrote it.

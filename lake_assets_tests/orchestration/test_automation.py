@@ -5,9 +5,9 @@ import dagster as dg
 import pytest
 
 from lake_assets.cli.runner import AutomationRun, automation_runs
-from lake_assets.defs.automation import keep_current
-from lake_assets.defs.partitions import daily_partitions
 from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.orchestration.automation import keep_current
+from lake_assets.orchestration.partitions import daily_partitions
 
 DAYS = daily_partitions(DAY_AGGS)
 KEYS = DAYS.get_partition_keys()[:30]  # 2024-01-02 .. 2024-02-13

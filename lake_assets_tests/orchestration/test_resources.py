@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lake_assets.defs.resources import S3TransferResource, s3_resource_from_env
-from lake_assets.defs.settings import SETTINGS, SettingError, resource_env, settings_from_env
+from lake_assets.orchestration.resources import S3TransferResource, s3_resource_from_env
+from lake_assets.orchestration.settings import SETTINGS, SettingError, resource_env, settings_from_env
 from lake_assets.s3 import S3TransferConfig
 
 

@@ -18,13 +18,13 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from lake_assets.defs.healing import in_flight
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.coverage import by_partition
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.due import newest_due_day
 from lake_assets.lake.layout import partition_date, partition_key
+from lake_assets.orchestration.healing import in_flight
+from lake_assets.orchestration.resources import S3TransferResource
 
 #: Seconds between the freshness sensor's looks at the curated asset's newest record.
 FRESHNESS_TICK_SECONDS = 30

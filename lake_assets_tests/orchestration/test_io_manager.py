@@ -18,12 +18,12 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pytest
 
-from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.defs.io_manager import MissingPartitionsError, scan_options
-from lake_assets.defs.partitions import daily_partitions, monthly_partitions
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.frames import FrameLayoutError
+from lake_assets.orchestration.factory import build_dataset_defs
+from lake_assets.orchestration.io_manager import MissingPartitionsError, scan_options
+from lake_assets.orchestration.partitions import daily_partitions, monthly_partitions
+from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets_tests.conftest import publish
 
 pytestmark = pytest.mark.integration

@@ -19,12 +19,12 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from lake_assets.defs.partitions import WEEKDAYS
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import CALENDARS, closure
 from lake_assets.lake.curation import to_parquet
 from lake_assets.lake.frames import FrameLayoutError, split_by_day
 from lake_assets.lake.layout import HiveLayout, partition_date
+from lake_assets.orchestration.partitions import WEEKDAYS
+from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets.s3 import resolve_credentials
 
 PREFIX_KEY, FILENAME_KEY, CALENDAR_KEY = "lake/prefix", "lake/filename", "lake/calendar"

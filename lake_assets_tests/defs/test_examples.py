@@ -10,14 +10,14 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from lake_assets.analytics.returns import daily_returns
-from lake_assets.analytics.volatility import TRADING_DAYS, WINDOW, volatility_20d
-from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.defs.resources import S3TransferResource
+from lake_assets.defs.analytics.returns import daily_returns
+from lake_assets.defs.analytics.volatility import TRADING_DAYS, WINDOW, volatility_20d
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.orchestration.factory import build_dataset_defs
+from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets_tests.conftest import publish
-from lake_assets_tests.defs.test_io_manager import read_with_polars
+from lake_assets_tests.orchestration.test_io_manager import read_with_polars
 
 pytestmark = pytest.mark.integration
 JANUARY = publishing_days("nyse", date(2024, 1, 2), date(2024, 1, 31))  # 21 trading days

@@ -8,12 +8,12 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from lake_assets.defs.assets import STEP_RETRIES, each_partition, fail_partitions, require_partitions
-from lake_assets.defs.io_manager import lake_metadata
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.datasets.spec import ROLLUP_FILENAME
 from lake_assets.lake.steps import Store, roll_up_month
+from lake_assets.orchestration.assets import STEP_RETRIES, each_partition, fail_partitions, require_partitions
+from lake_assets.orchestration.io_manager import lake_metadata
+from lake_assets.orchestration.resources import S3TransferResource
 
 
 def build_rollup_asset(spec: DatasetSpec, months: dg.TimeWindowPartitionsDefinition,

@@ -13,11 +13,11 @@ import polars as pl
 import pytest
 
 from lake_assets.cli.sample import day_aggs_frame, gzip_csv, nodal_frame
-from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.checks import concerns_for
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
+from lake_assets.orchestration.factory import build_dataset_defs
+from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets_tests.conftest import check_outcomes, publish
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ naming such files; ``lake status`` counts them. (A file on a holiday is a partit
 
 import dagster as dg
 
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.coverage import by_partition, off_calendar_files, why_not_a_partition
 from lake_assets.lake.datasets import DatasetSpec
+from lake_assets.orchestration.resources import S3TransferResource
 
 OFF_CALENDAR_CHECK = "vendor_files_on_calendar"
 #: Off-calendar vendor keys a failed result lists.

@@ -17,11 +17,11 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from lake_assets.defs.checks import recorded_again
-from lake_assets.defs.partitions import range_keys
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.healing import HealingPolicy, HealPlan, RequestHistory, Retry, plan_retries
 from lake_assets.lake.planning import PartitionRun
+from lake_assets.orchestration.checks import recorded_again
+from lake_assets.orchestration.partitions import range_keys
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

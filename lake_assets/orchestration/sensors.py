@@ -3,7 +3,7 @@
 The missing-partition sensor lists the vendor and lake prefixes and requests what the lake lacks;
 the rollup sensor lists the curated zone and requests each month whose summary is missing or older
 than one of its days. Both heal: a request whose runs all failed, and whose partitions are still
-missing, is made again with backoff and a bound on attempts (:mod:`lake_assets.defs.healing`), so an
+missing, is made again with backoff and a bound on attempts (:mod:`lake_assets.orchestration.healing`), so an
 incident costs minutes, not the hours to the next full pass. Both are on by default: keeping the
 lake complete is what a user deploys it for.
 """
@@ -14,18 +14,6 @@ from datetime import timedelta
 
 import dagster as dg
 
-from lake_assets.defs.healing import (
-    failed_partitions,
-    first_request,
-    heal,
-    in_flight,
-    latest_records,
-    log_healing,
-    record_again,
-    retry_request,
-)
-from lake_assets.defs.partitions import partition_keys
-from lake_assets.defs.resources import S3TransferResource
 from lake_assets.lake.calendars import closed_weekdays
 from lake_assets.lake.coverage import why_not_a_partition
 from lake_assets.lake.datasets import DatasetSpec
@@ -42,6 +30,18 @@ from lake_assets.lake.planning import (
     written_since,
 )
 from lake_assets.lake.steps import Store, curated_etag, mirrored_etag
+from lake_assets.orchestration.healing import (
+    failed_partitions,
+    first_request,
+    heal,
+    in_flight,
+    latest_records,
+    log_healing,
+    record_again,
+    retry_request,
+)
+from lake_assets.orchestration.partitions import partition_keys
+from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets.s3 import ObjectInfo
 
 #: Seconds between full reconciliations (a pass over the whole history instead of after the cursor): a deleted

@@ -4,10 +4,10 @@ trading day."""
 import dagster as dg
 import polars as pl
 
-from lake_assets.defs.automation import keep_current
-from lake_assets.defs.io_manager import in_run
-from lake_assets.defs.partitions import daily_partitions
 from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.orchestration.automation import keep_current
+from lake_assets.orchestration.io_manager import in_run
+from lake_assets.orchestration.partitions import daily_partitions
 
 #: Weekdays read before a day: its previous close is within them, holidays between (NYSE has closed at most two
 #: weekdays in a row since 2006: Hurricane Sandy).

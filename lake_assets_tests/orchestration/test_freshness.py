@@ -9,15 +9,17 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lake_assets.definitions import defs
-from lake_assets.defs.freshness import GRACE, freshness_sensor_name
-from lake_assets.defs.settings import resource_env
+from lake_assets.definitions import defs as code_location
+from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS, NODAL_PRICES, DatasetSpec
 from lake_assets.lake.due import newest_due_day
-from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.layout import partition_date, partition_key
 from lake_assets.local_s3 import EmbeddedS3
+from lake_assets.orchestration.freshness import GRACE, freshness_sensor_name
+from lake_assets.orchestration.settings import resource_env
 from lake_assets.s3 import S3Handler
+
+defs = code_location()
 
 
 @pytest.mark.parametrize(("spec", "cron", "timezone_name"), [

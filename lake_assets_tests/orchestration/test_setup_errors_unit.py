@@ -17,12 +17,12 @@ from moto.core import set_initial_no_auth_action_count
 
 from lake_assets.cli import main
 from lake_assets.cli.sample import vendor_file
-from lake_assets.defs.factory import build_dataset_defs
-from lake_assets.defs.resources import S3TransferResource
-from lake_assets.defs.settings import resource_env
 from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.orchestration.factory import build_dataset_defs
+from lake_assets.orchestration.resources import S3TransferResource
+from lake_assets.orchestration.settings import resource_env
 from lake_assets.s3 import S3Handler, S3TransferConfig
-from lake_assets_tests.defs.test_lake import JAN, assets, with_resources
+from lake_assets_tests.orchestration.test_lake import JAN, assets, with_resources
 
 REGION = "us-east-1"
 VENDOR, LAKE = "vendor-bucket", "lake-bucket"

@@ -3,11 +3,11 @@
 import dagster as dg
 import polars as pl
 
-from lake_assets.analytics.returns import daily_returns
-from lake_assets.defs.automation import keep_current
-from lake_assets.defs.io_manager import in_run
-from lake_assets.defs.partitions import daily_partitions
+from lake_assets.defs.analytics.returns import daily_returns
 from lake_assets.lake.datasets import DAY_AGGS
+from lake_assets.orchestration.automation import keep_current
+from lake_assets.orchestration.io_manager import in_run
+from lake_assets.orchestration.partitions import daily_partitions
 
 #: Trading days in the rolling window, and in a year (to annualise).
 WINDOW, TRADING_DAYS = 20, 252

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from lake_assets.defs.healing import latest_partition_metadata, latest_records
 from lake_assets.lake.layout import partition_key
+from lake_assets.orchestration.healing import latest_partition_metadata, latest_records
 
 CURATED = dg.AssetKey(["day_aggs", "curated"])
 
