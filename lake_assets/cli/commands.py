@@ -18,15 +18,18 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
-from lake_assets.cli.embedded import console, server_for, serving
+from lake_assets.cli.embedded import console, print_problems, server_for, serving
 from lake_assets.cli.env_file import (
     LAKE_BUCKET,
     VENDOR_BUCKET,
     check_settings,
     dagster_env,
+    effective_environment,
     merge_env_file,
     probe_settings,
+    shadowed_by_env_file,
 )
+from lake_assets.cli.target import SettingsRefused
 from lake_assets.local_s3 import DEFAULT_S3_PORT, EmbeddedS3Error
 from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets.s3 import S3Error
@@ -100,14 +103,14 @@ def cmd_s3_env(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     """Check the code location's settings in the environment and ``--env-file``; print them, secrets hidden;
     with ``--check``, also reach each bucket with its identity."""
-    report, problems = check_settings(args.env_file)
+    environ = effective_environment(args.env_file)
+    report, problems = check_settings(environ)
     if args.check:
-        reached, unreachable = probe_settings(args.env_file)
+        reached, unreachable = probe_settings(environ)
         report, problems = report + reached, problems + unreachable
-    for line in report:
+    for line in report + [f"note: {line}" for line in shadowed_by_env_file(args.env_file)]:
         console.print(line, highlight=False, markup=False)
-    for problem in problems:
-        console.print(f"[red]error:[/] {problem}", highlight=False)
+    print_problems(problems)
     return 2 if problems else 0
 
 
@@ -165,6 +168,19 @@ def _add_s3_commands(commands: argparse._SubParsersAction) -> None:
     env.add_argument("--write", type=Path, metavar="FILE", help="with --dagster: merge them into FILE (e.g. .env)")
 
 
+#: How ``lake run``, ``lake status`` and ``lake ui`` pick their lake (:mod:`lake_assets.cli.target`).
+_LAKE_RULE = ("It runs on the configured lake when LAKE_S3_BUCKET is set in the environment or --env-file (checked "
+              "as `lake config --check` checks it), else (or with --embedded) on the embedded S3, and says which.")
+
+
+def _add_lake_choice(parser: argparse.ArgumentParser) -> None:
+    """The flags of the commands that run the code location on a lake: which ``.env``, and ``--embedded``."""
+    parser.add_argument("--env-file", type=Path, default=Path(".env"),
+                        help="the .env file read over the environment, as Dagster reads it (default ./.env)")
+    parser.add_argument("--embedded", action="store_true",
+                        help="run on the embedded S3 with its own settings, whatever lake is configured")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``lake`` command."""
     parser = argparse.ArgumentParser(prog="lake", description=__doc__.splitlines()[0])
@@ -179,21 +195,26 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_s3_commands(commands)
     run = _add(commands, "run", _job("cmd_run"), "the main job: publish the vendor sample and backfill the lake",
-               "Starts the embedded S3 if it is not running (and stops it after), publishes generated vendor "
-               "files from each dataset's start date to its newest day due (its vendor is up to date), runs "
-               "every dataset's sensor in this process until the lake is complete, then the assets built on the "
-               "lake, and prints coverage. Runs are recorded in --dagster-home; exits 1 when a run failed or a "
-               "published day is missing.")
+               f"{_LAKE_RULE} On the embedded S3 (started if it is not running, and stopped after) it publishes "
+               "generated vendor files from each dataset's start date to its newest day due (its vendor is up to "
+               "date); on a configured lake the vendor's files are its own. Then it runs every dataset's sensor in "
+               "this process until the lake is complete, then the assets built on the lake, and prints coverage. "
+               "Runs are recorded in --dagster-home; exits 1 when a run failed or a published day is missing, 2 "
+               "when a setting is wrong.")
+    _add_lake_choice(run)
     run.add_argument("--sample-until", type=date.fromisoformat, metavar="YYYY-MM-DD",
                      help="publish the sample only up to this day (a vendor that lags; default: each dataset's "
                           "newest day due)")
-    _add(commands, "status", _job("cmd_status"), "per-dataset coverage of the lake",
-         "Lists the vendor's and the lake's objects and prints, per dataset, the days published, curated and "
-         "missing. Uses the running embedded S3, or starts it for the report and stops it after (and says so); "
-         "exits 1 when a published day is missing.")
-    ui = _add(commands, "ui", _job("cmd_ui"), "the Dagster UI (dagster dev) on the embedded S3",
-              "Starts the embedded S3 (left running: `lake s3 down` stops it), then becomes `dagster dev` on "
-              "127.0.0.1 with the webserver, the daemon (sensors, schedules, backfills) and the code location.")
+    _add_lake_choice(_add(commands, "status", _job("cmd_status"), "per-dataset coverage of the lake",
+                          f"{_LAKE_RULE} Lists the vendor's and the lake's objects and prints, per dataset, the days "
+                          "published, curated and missing. Uses the running embedded S3, or starts it for the report "
+                          "and stops it after (and says so); exits 1 when a published day is missing, 2 when a "
+                          "setting is wrong."))
+    ui = _add(commands, "ui", _job("cmd_ui"), "the Dagster UI (dagster dev) on the lake",
+              f"{_LAKE_RULE} Starts the embedded S3 when it is the lake (left running: `lake s3 down` stops it), "
+              "then becomes `dagster dev` on 127.0.0.1 with the webserver, the daemon (sensors, schedules, "
+              "backfills) and the code location; a wrong setting stops it first, with nothing left running.")
+    _add_lake_choice(ui)
     ui.add_argument("--ui-port", type=int, default=3000, help="UI port on 127.0.0.1 (default 3000)")
     ui.add_argument("--workspace", type=Path, default=Path("workspace.yaml"), help="workspace file")
     config = _add(commands, "config", cmd_config, "check the code location's S3 settings",
@@ -220,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
+    except SettingsRefused as refused:
+        print_problems(refused.problems)
+        return 2
     except (EmbeddedS3Error, S3Error, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2

@@ -23,8 +23,8 @@ def server_for(args: argparse.Namespace) -> EmbeddedS3:
 def serving(args: argparse.Namespace, keep_running: bool = False) -> Iterator[EmbeddedS3]:
     """Run the embedded server for the block, saying so when this command starts it.
 
-    A server started here is stopped after the block unless ``keep_running``; one already running is
-    left as it was.
+    A server started here is stopped after the block unless ``keep_running``, and always when the block
+    fails; one already running is left as it was.
     """
     server = server_for(args)
     started_here = server.running_pid() is None
@@ -34,6 +34,15 @@ def serving(args: argparse.Namespace, keep_running: bool = False) -> Iterator[Em
     server.start()
     try:
         yield server
-    finally:
-        if started_here and not keep_running:
-            server.stop()
+    except BaseException:
+        if started_here:
+            server.stop()  # a command that fails or refuses leaves no server behind, even one it would keep
+        raise
+    if started_here and not keep_running:
+        server.stop()
+
+
+def print_problems(problems: list[str]) -> None:
+    """Print each settings problem as ``lake config`` does, so every command names a wrong setting the same way."""
+    for problem in problems:
+        console.print(f"[red]error:[/] {problem}", highlight=False)

@@ -1,8 +1,8 @@
 """The code location's settings as a ``.env`` file: written for the embedded server, merged, checked.
 
 ``dagster dev``, ``dagster-daemon``, ``dagster-webserver`` and ``dagster code-server`` load ``.env``
-from the directory they start in, its values over the environment's; :func:`check_settings` reads
-them the same way.
+from the directory they start in, its values over the environment's; :func:`effective_environment` reads
+them the same way, for every ``lake`` command.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from lake_assets.orchestration.settings import (
     SETTINGS,
     SettingError,
     bucket_from_env,
+    describe_place,
     resource_env,
     settings_from_env,
     transfer_config,
@@ -70,10 +71,22 @@ def merge_env_file(path: Path, values: Mapping[str, str]) -> list[str]:
     return [name for name, value in values.items() if before.get(name) != value] + dropped
 
 
+def _loaded(env_file: Path) -> dict[str, str]:
+    loaded = dotenv_values(env_file) if env_file.exists() else {}
+    return {name: value for name, value in loaded.items() if value is not None}
+
+
 def effective_environment(env_file: Path) -> dict[str, str]:
     """The environment a dagster command started here sees: this one, with ``env_file``'s values over it."""
-    loaded = dotenv_values(env_file) if env_file.exists() else {}
-    return {**os.environ, **{name: value for name, value in loaded.items() if value is not None}}
+    return {**os.environ, **_loaded(env_file)}
+
+
+def shadowed_by_env_file(env_file: Path) -> list[str]:
+    """A line per setting that ``env_file`` and the shell both set, differently: ``.env``'s value is the one used
+    (Dagster's rule), and a user who exported the other should know."""
+    return [f"{name}: .env's value is used, not the shell's ({env_file} over the environment, as Dagster's "
+            "commands read it)" for name, value in _loaded(env_file).items()
+            if is_setting(name) and os.environ.get(name) and os.environ[name] != value]
 
 
 def _describe(prefix: str, bucket: str, fields: Mapping[str, object]) -> str:
@@ -84,9 +97,9 @@ def _describe(prefix: str, bucket: str, fields: Mapping[str, object]) -> str:
     return f"{prefix}: bucket {bucket}, {identity}" + (f", {shown}" if shown else ", AWS defaults")
 
 
-def check_settings(env_file: Path) -> tuple[list[str], list[str]]:
-    """Return a line per resource describing its settings, and a message per missing or wrong variable."""
-    environ = effective_environment(env_file)
+def check_settings(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """Return a line per resource describing its settings in ``environ``, and a message per missing or wrong
+    variable."""
     report: list[str] = []
     problems: list[str] = []
     for prefix in PREFIXES:
@@ -98,14 +111,13 @@ def check_settings(env_file: Path) -> tuple[list[str], list[str]]:
     return report, problems
 
 
-def probe_settings(env_file: Path) -> tuple[list[str], list[str]]:
+def probe_settings(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
     """Reach each resource's bucket with its own identity, as its runs will: the bucket answers (HeadBucket),
     lists, and for the lake takes and gives back a write; return a line per resource reached, and a line per
     problem naming the bucket, the endpoint and what is wrong (a missing bucket, rejected keys, no permission).
     Resources whose settings are themselves wrong are left to :func:`check_settings`."""
-    from lake_assets.s3 import S3Handler  # boto3: imported by ``lake config --check`` only
+    from lake_assets.s3 import S3Handler  # boto3: imported by the commands that reach a bucket only
 
-    environ = effective_environment(env_file)
     reached: list[str] = []
     problems: list[str] = []
     for prefix in PREFIXES:
@@ -113,7 +125,7 @@ def probe_settings(env_file: Path) -> tuple[list[str], list[str]]:
             bucket, config = bucket_from_env(prefix, environ), transfer_config(settings_from_env(prefix, environ))
         except SettingError:
             continue
-        where = f"{prefix}: s3://{bucket} at {config.endpoint_url or 'AWS'}"
+        where = describe_place(prefix, bucket, config.endpoint_url)
         try:
             with S3Handler(config) as s3:
                 s3.check_bucket(bucket)

@@ -13,13 +13,14 @@ import shutil
 import sys
 import time
 import warnings
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lake_assets.cli.embedded import console, serving
-from lake_assets.cli.main_job import activate, lake_coverage, publish_vendor_sample
+from lake_assets.cli.embedded import console
+from lake_assets.cli.main_job import lake_coverage, publish_vendor_sample
 from lake_assets.cli.report import print_coverage
 from lake_assets.cli.runner import (
     AUTOMATION_CURSOR,
@@ -29,6 +30,7 @@ from lake_assets.cli.runner import (
     run_sensor_backfill,
 )
 from lake_assets.cli.sample import unsampled
+from lake_assets.cli.target import Target, running_on
 from lake_assets.definitions import defs as load_definitions
 from lake_assets.orchestration.component import declared_datasets
 
@@ -47,13 +49,8 @@ def quiet_dagster(verbose: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: publish the vendor sample, backfill it through the sensors, print coverage."""
     quiet_dagster(args.verbose)
-    with serving(args) as server:
-        activate(server, args.dagster_home)
-        for name, (first, last, new) in publish_vendor_sample(server, args.sample_until).items():
-            console.print(f"vendor bucket: {name}, {new} new files for {first} .. {last}")
-        for name in unsampled(declared_datasets()):
-            console.print(f"{name}: no sample generator, so no sample published; its partitions are the vendor "
-                          f"files its prefix holds")
+    with running_on(args) as target:
+        _publish_sample(target, args.sample_until)
         defs = load_definitions()
         began = time.perf_counter()
         instance = dg.DagsterInstance.get()
@@ -84,8 +81,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             failed += len(_automate(defs, instance, args.dagster_home, progress).failed_runs)
         console.print(f"backfill finished in {time.perf_counter() - began:.1f}s; runs are in "
                       f"{os.environ['DAGSTER_HOME']} (see them with `make ui`)")
-        complete = print_coverage(console, lake_coverage(server, defs))
+        complete = print_coverage(console, lake_coverage(target, defs))
     return 0 if failed == 0 and complete else 1
+
+
+def _publish_sample(target: Target, until: date | None) -> None:
+    """Publish the generated vendor sample when the lake is the embedded server; a configured lake's vendor
+    files are its own."""
+    if target.server is None:
+        console.print("no sample published: the configured lake's vendor files are its own")
+        return
+    for name, (first, last, new) in publish_vendor_sample(target, until).items():
+        console.print(f"vendor bucket: {name}, {new} new files for {first} .. {last}")
+    for name in unsampled(declared_datasets()):
+        console.print(f"{name}: no sample generator, so no sample published; its partitions are the vendor "
+                      f"files its prefix holds")
 
 
 def _automate(defs: dg.Definitions, instance: dg.DagsterInstance, dagster_home: Path,
@@ -109,18 +119,17 @@ def _automate(defs: dg.Definitions, instance: dg.DagsterInstance, dagster_home: 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print each dataset's coverage; exit 1 when a published partition is missing from the lake."""
     quiet_dagster(args.verbose)
-    with serving(args) as server:
-        activate(server, args.dagster_home)
-        rows = lake_coverage(server, load_definitions())
+    with running_on(args) as target:
+        rows = lake_coverage(target, load_definitions())
     return 0 if print_coverage(console, rows) else 1
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    """Start the embedded S3 (left running) and replace this process with ``dagster dev`` on loopback."""
-    with serving(args, keep_running=True) as server:
-        activate(server, args.dagster_home)
-    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
-    console.print(f"Dagster UI on http://127.0.0.1:{args.ui_port} (S3 at {server.endpoint_url}; "
-                  "stop it with `lake s3 down`)")
-    os.execv(dagster, [dagster, "dev", "-w", str(args.workspace), "-h", "127.0.0.1", "-p", str(args.ui_port)])
+    """Replace this process with ``dagster dev`` on loopback, on the lake :func:`running_on` picks (the embedded
+    server started and left running when it is the lake)."""
+    with running_on(args, keep_running=True) as target:
+        dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+        stop = "; stop the embedded S3 with `lake s3 down`" if target.server is not None else ""
+        console.print(f"Dagster UI on http://127.0.0.1:{args.ui_port}{stop}")
+        os.execv(dagster, [dagster, "dev", "-w", str(args.workspace), "-h", "127.0.0.1", "-p", str(args.ui_port)])
     return 0

@@ -18,7 +18,8 @@ from lake_assets.orchestration.settings import (
     SSE_MODES,
     SettingError,
     check_choice,
-    settings_from_env,
+    describe_place,
+    resolve_settings,
     transfer_config,
 )
 from lake_assets.s3 import (
@@ -29,16 +30,16 @@ from lake_assets.s3 import (
     S3TransferConfig,
 )
 
-_DEFAULTS = S3TransferConfig()
-#: The fields a ``<env_prefix>_*`` variable may override.
+#: The fields a ``<env_prefix>_*`` variable may set.
 _EFFECTIVE_FIELDS = tuple(setting.field for setting in SETTINGS.values())
 #: Failures of the identity or bucket: no step retry helps; the sensors' healing retries the request later.
 SETUP_ERRORS = (AccessDeniedError, InvalidCredentialsError, BucketNotFoundError)
 
 
 def _one_of(field: str, value: Any, choices: tuple[str, ...]) -> Any:
-    """Pass an ``EnvVar`` through (it is resolved at launch, then checked again); reject other strings not in ``choices``."""
-    return value if isinstance(value, dg.EnvVar) else check_choice(field, value, choices)
+    """Pass ``None`` (unset) and an ``EnvVar`` through (it is resolved at launch, then checked again); reject other
+    strings not in ``choices``."""
+    return value if value is None or isinstance(value, dg.EnvVar) else check_choice(field, value, choices)
 
 
 class S3TransferResource(ResourceWithS3Configuration):
@@ -48,11 +49,12 @@ class S3TransferResource(ResourceWithS3Configuration):
     ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``, ``max_attempts``, ``use_ssl``,
     ``verify``, ``use_unsigned_session``), so a resource configured for ``dagster_aws.s3.S3Resource``
     configures this one the same way; the rest say which bucket, how it is encrypted and how transfers
-    run. Every field may be an ``EnvVar``; an empty string means "not set" (AWS's endpoint, the standard
-    credential chain), so one set of variables serves both the embedded server and AWS. Unset fields
-    take the transfer layer's defaults (:class:`~lake_assets.s3.S3TransferConfig`). With ``env_prefix``,
-    the optional ``<env_prefix>_*`` variables (:mod:`lake_assets.orchestration.settings`) are read when the
-    resource is used, so only the bucket must be set. ``sse``,
+    run. Every field may be an ``EnvVar``; ``None`` or an empty string means "not set" (AWS's endpoint, the
+    standard credential chain), so one set of variables serves both the embedded server and AWS. The settings
+    rule (:func:`~lake_assets.orchestration.settings.resolve_settings`): a field set here wins; with
+    ``env_prefix``, a field left unset takes its ``<env_prefix>_*`` variable, read when the resource is used,
+    so only the bucket must be set; what neither sets takes the transfer layer's default
+    (:class:`~lake_assets.s3.S3TransferConfig`). ``sse``,
     ``addressing_style`` and ``engine`` accept only their listed values: a typo fails at launch with the
     choices, never silently becomes another mode. (They are strings rather than ``Literal`` fields
     because Dagster fills only str, int and bool fields from an ``EnvVar``.)
@@ -62,20 +64,27 @@ class S3TransferResource(ResourceWithS3Configuration):
     """
 
     bucket: str = Field(description="Bucket name.")
-    max_attempts: int = Field(default=_DEFAULTS.retry_attempts + 1,
-                              description="Attempts per request, the first included (botocore adaptive retries).")
-    sse: str = Field(default="AES256", description="Server-side encryption: AES256, aws:kms or none.")
-    kms_key_id: str = Field(default="", description="KMS key for sse=aws:kms; empty for the bucket's default key.")
-    addressing_style: str = Field(default=_DEFAULTS.addressing_style,
-                                  description="auto, path (SeaweedFS, MinIO) or virtual.")
-    max_concurrency: int = Field(default=_DEFAULTS.max_concurrency,
-                                 description="Objects in flight per batch, and parts in flight per large object.")
-    engine: str = Field(default=_DEFAULTS.engine,
-                        description="crt (single-request transfers on the AWS Common Runtime) or classic (boto3).")
-    max_in_flight: int = Field(default=_DEFAULTS.max_in_flight, description="Requests the crt engine keeps in flight.")
+    max_attempts: int | None = Field(default=None, description=(
+        "Attempts per request, the first included (botocore adaptive retries); unset: <env_prefix>_MAX_ATTEMPTS, "
+        "then the transfer layer's default."))
+    sse: str | None = Field(default=None, description="Server-side encryption: AES256, aws:kms or none; unset: "
+                                                      "<env_prefix>_SSE, then AES256.")
+    kms_key_id: str | None = Field(default=None, description="KMS key for sse=aws:kms; unset: <env_prefix>_KMS_KEY_ID, "
+                                                             "then the bucket's default key.")
+    addressing_style: str | None = Field(default=None, description="auto, path (SeaweedFS, MinIO) or virtual; unset: "
+                                                                   "<env_prefix>_ADDRESSING_STYLE, then auto.")
+    max_concurrency: int | None = Field(default=None, description=(
+        "Objects in flight per batch, and parts in flight per large object; unset: <env_prefix>_MAX_CONCURRENCY, "
+        "then the transfer layer's default."))
+    engine: str | None = Field(default=None, description=(
+        "crt (single-request transfers on the AWS Common Runtime) or classic (boto3); unset: <env_prefix>_ENGINE, "
+        "then crt."))
+    max_in_flight: int | None = Field(default=None, description=(
+        "Requests the crt engine keeps in flight; unset: <env_prefix>_MAX_IN_FLIGHT, then the transfer layer's "
+        "default."))
     env_prefix: str = Field(default="", description=(
         "When set, the optional <env_prefix>_* variables (ENDPOINT_URL, REGION, SSE, ...) are read at run time "
-        "and override these fields; empty or missing ones leave them as they are."))
+        "for the fields left unset here; empty or missing ones leave them to the defaults."))
 
     @field_validator("sse", mode="before")
     @classmethod
@@ -100,15 +109,14 @@ class S3TransferResource(ResourceWithS3Configuration):
             raise dg.Failure(description=str(exc), allow_retries=False) from None
 
     def settings(self) -> dict[str, Any]:
-        """Return the fields in effect now: this resource's, overridden by its ``<env_prefix>_*`` variables.
+        """Return the fields in effect now: this resource's own, then its ``<env_prefix>_*`` variables for those it
+        leaves unset (:func:`~lake_assets.orchestration.settings.resolve_settings`).
 
         Raises:
             SettingError: a variable holds a value it cannot take (the message names it).
         """
-        fields = {name: getattr(self, name) for name in _EFFECTIVE_FIELDS}
-        if self.env_prefix:
-            fields.update(settings_from_env(self.env_prefix, os.environ))
-        return fields
+        return resolve_settings(self.env_prefix, {name: getattr(self, name) for name in _EFFECTIVE_FIELDS},
+                                os.environ)
 
     def transfer_config(self) -> S3TransferConfig:
         """Return the transfer layer's config for this resource (progress bars off: logs are not a terminal)."""
@@ -130,16 +138,15 @@ class S3TransferResource(ResourceWithS3Configuration):
             try:
                 handler.check_bucket(self.bucket)
             except SETUP_ERRORS as exc:
-                endpoint = handler.config.endpoint_url or "AWS"
-                raise dg.Failure(description=f"{self.env_prefix or 'S3 resource'} (bucket {self.bucket} at "
-                                             f"{endpoint}): {exc}", allow_retries=False) from exc
+                place = describe_place(self.env_prefix or "S3 resource", self.bucket, handler.config.endpoint_url)
+                raise dg.Failure(description=f"{place}: {exc}", allow_retries=False) from exc
             yield handler
 
     def shares_store_with(self, other: S3TransferResource) -> bool:
         """Return whether a server-side copy from ``other`` can work: same endpoint, region and identity."""
         identity = ("endpoint_url", "region_name", "profile_name", "aws_access_key_id")
         mine, theirs = self.settings(), other.settings()
-        return all(mine[name] == theirs[name] for name in identity)
+        return all(mine.get(name) == theirs.get(name) for name in identity)
 
 
 def s3_resource_from_env(prefix: str) -> S3TransferResource:

@@ -1,9 +1,13 @@
-"""The ``<prefix>_*`` environment variables that configure an S3 resource: names, parsing, clear errors.
+"""The one registry of an S3 resource's settings: the ``<prefix>_*`` variables, their parsing, what leaving one unset
+means, and the rule every command resolves them by.
 
-Plain Python (no Dagster import), so the ``lake`` command prints and checks them without paying for
-Dagster. Only ``<prefix>_BUCKET`` is required; every other variable may be left out or empty, which
-means "not set": AWS's endpoint, the standard credential chain (``AWS_PROFILE``, role, SSO, IRSA) and
-the transfer layer's defaults. The region falls back to ``AWS_REGION``, then ``AWS_DEFAULT_REGION``.
+The rule (:func:`resolve_settings`): a field the resource is configured with explicitly wins; a field it leaves
+unset takes its ``<prefix>_*`` variable; a field neither sets takes the transfer layer's default. ``.env``
+counts as the environment, its values over the shell's, as Dagster's own commands load it. Plain Python (no
+Dagster import), so the ``lake`` command prints and checks the settings without paying for Dagster. Only
+``<prefix>_BUCKET`` is required; every other variable may be left out or empty, which means "not set": AWS's
+endpoint, the standard credential chain (``AWS_PROFILE``, role, SSO, IRSA) and the transfer layer's defaults.
+The region falls back to ``AWS_REGION``, then ``AWS_DEFAULT_REGION``.
 """
 
 from __future__ import annotations
@@ -31,11 +35,13 @@ class SettingError(ValueError):
 
 @dataclass(frozen=True)
 class Setting:
-    """One optional variable: the resource field it sets, how its text becomes a value, what it means."""
+    """One optional variable: the resource field it sets, how its text becomes a value, what it sets, and what
+    leaving it unset means."""
 
     field: str
     parse: Callable[[str, str], Any]
     help: str
+    unset: str
 
 
 def _text(name: str, value: str) -> str:
@@ -73,23 +79,58 @@ def _url(name: str, value: str) -> str:
     return value
 
 
-#: The optional variables, by suffix, in the order ``lake env`` writes them.
+_DEFAULTS = S3TransferConfig()
+#: The optional variables, by suffix, in the order ``lake s3 env`` writes them.
 SETTINGS: dict[str, Setting] = {
-    "ENDPOINT_URL": Setting("endpoint_url", _url, "S3-compatible endpoint; unset for AWS"),
-    "REGION": Setting("region_name", _text, "region; unset: AWS_REGION, AWS_DEFAULT_REGION, then us-west-2"),
-    "PROFILE": Setting("profile_name", _text, "named AWS profile; unset: the standard credential chain"),
-    "ACCESS_KEY_ID": Setting("aws_access_key_id", _text, "static key; unset: the standard credential chain"),
-    "SECRET_ACCESS_KEY": Setting("aws_secret_access_key", _text, "secret of the static key"),
-    "SESSION_TOKEN": Setting("aws_session_token", _text, "session token of temporary static keys"),
-    "SSE": Setting("sse", _choice(SSE_MODES), "server-side encryption: AES256 (default), aws:kms or none"),
-    "KMS_KEY_ID": Setting("kms_key_id", _text, "KMS key for SSE=aws:kms; unset: the bucket's default key"),
+    "ENDPOINT_URL": Setting("endpoint_url", _url, "S3-compatible endpoint (SeaweedFS, MinIO, ...)", "AWS"),
+    "REGION": Setting("region_name", _text, "region",
+                      f"`AWS_REGION`, then `AWS_DEFAULT_REGION`, then `{_DEFAULTS.region}`"),
+    "PROFILE": Setting("profile_name", _text, "named AWS profile", "the standard credential chain"),
+    "ACCESS_KEY_ID": Setting("aws_access_key_id", _text, "static key, with its secret",
+                             "the standard credential chain"),
+    "SECRET_ACCESS_KEY": Setting("aws_secret_access_key", _text, "secret of the static key",
+                                 "the standard credential chain"),
+    "SESSION_TOKEN": Setting("aws_session_token", _text, "session token of temporary static keys", "none"),
+    "SSE": Setting("sse", _choice(SSE_MODES), f"server-side encryption: {', '.join(SSE_MODES)}",
+                   f"`{_DEFAULTS.encryption_type}`"),
+    "KMS_KEY_ID": Setting("kms_key_id", _text, "KMS key, with `SSE=aws:kms`", "the bucket's default key"),
     "ADDRESSING_STYLE": Setting("addressing_style", _choice(ADDRESSING_STYLES),
-                                "auto (default), path (SeaweedFS, MinIO) or virtual"),
-    "ENGINE": Setting("engine", _choice(ENGINES), "crt (default) or classic (boto3 only)"),
-    "MAX_CONCURRENCY": Setting("max_concurrency", _whole, "objects and parts in flight per batch (default 20)"),
-    "MAX_IN_FLIGHT": Setting("max_in_flight", _whole, "requests the crt engine keeps in flight (default 64)"),
-    "MAX_ATTEMPTS": Setting("max_attempts", _whole, "attempts per request, the first included (default 4)"),
+                                f"{', '.join(ADDRESSING_STYLES)} (`path` for SeaweedFS and MinIO)",
+                                f"`{_DEFAULTS.addressing_style}`"),
+    "ENGINE": Setting("engine", _choice(ENGINES), "crt or classic (boto3 only)", f"`{_DEFAULTS.engine}`"),
+    "MAX_CONCURRENCY": Setting("max_concurrency", _whole, "objects and parts in flight per batch",
+                               str(_DEFAULTS.max_concurrency)),
+    "MAX_IN_FLIGHT": Setting("max_in_flight", _whole, "requests the crt engine keeps in flight",
+                             str(_DEFAULTS.max_in_flight)),
+    "MAX_ATTEMPTS": Setting("max_attempts", _whole, "attempts per request, the first included",
+                            str(_DEFAULTS.retry_attempts + 1)),
 }
+
+
+def settings_table() -> str:
+    """The registry as the README's Configuration table (Markdown), so the two cannot drift apart."""
+    rows = ["| variable (`VENDOR_S3_` or `LAKE_S3_` + ...) | sets | unset means |", "| --- | --- | --- |",
+            "| `BUCKET` | the bucket | required |"]
+    rows += [f"| `{suffix}` | {setting.help} | {setting.unset} |" for suffix, setting in SETTINGS.items()]
+    return "\n".join(rows)
+
+
+def resolve_settings(prefix: str, explicit: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return the fields in effect: ``explicit`` (a resource's own values; ``None`` or empty means unset), then the
+    ``<prefix>_*`` variables of ``environ`` for the fields it leaves unset (none without a prefix); a field neither
+    sets is left out, for :func:`transfer_config` to take the transfer layer's default.
+
+    Raises:
+        SettingError: a variable holds a value it cannot take (the message names it).
+    """
+    fields = settings_from_env(prefix, environ) if prefix else {}
+    fields.update({name: value for name, value in explicit.items() if value is not None and value != ""})
+    return fields
+
+
+def describe_place(prefix: str, bucket: str, endpoint_url: str | None) -> str:
+    """How every message names a resource's bucket: ``LAKE_S3: s3://lake at http://127.0.0.1:18333``."""
+    return f"{prefix}: s3://{bucket} at {endpoint_url or 'AWS'}"
 
 
 def settings_from_env(prefix: str, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -135,7 +176,7 @@ def resource_env(prefix: str, bucket: str, config: S3TransferConfig) -> dict[str
 
     Only what differs from the defaults is written, so the result reads as a user would write it.
     """
-    defaults = S3TransferConfig()
+    defaults = _DEFAULTS
     values = {
         "BUCKET": bucket,
         "ENDPOINT_URL": config.endpoint_url or "",
@@ -163,7 +204,7 @@ def transfer_config(fields: Mapping[str, Any], use_ssl: bool = True, verify_tls:
     Raises:
         SettingError: the fields do not make a valid config.
     """
-    defaults = S3TransferConfig()
+    defaults = _DEFAULTS
     connection = {"region": fields.get("region_name"), "endpoint_url": fields.get("endpoint_url"),
                   "profile": fields.get("profile_name"), "access_key_id": fields.get("aws_access_key_id"),
                   "secret_access_key": fields.get("aws_secret_access_key"),

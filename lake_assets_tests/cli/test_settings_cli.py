@@ -16,10 +16,11 @@ from dotenv import dotenv_values
 
 from lake_assets.cli import main
 from lake_assets.cli.commands import build_parser
-from lake_assets.cli.main_job import activate, sample_end
+from lake_assets.cli.env_file import is_setting
+from lake_assets.cli.main_job import sample_end
 from lake_assets.lake.datasets import DAY_AGGS
-from lake_assets.local_s3 import EmbeddedS3, free_ports
-from lake_assets.orchestration.settings import SettingError, resource_env
+from lake_assets.local_s3 import EmbeddedS3, Ports, free_ports
+from lake_assets.orchestration.settings import resource_env
 from lake_assets.s3 import S3Handler
 
 _PROBE = """
@@ -120,17 +121,79 @@ def _listing(seaweed: EmbeddedS3, bucket: str) -> list[str]:
         return [info.key for info in s3.iter_objects(bucket)]
 
 
+def _write_env(path: Path, seaweed: EmbeddedS3, vendor_bucket: str, lake_bucket: str, **extra: str) -> Path:
+    """A ``.env`` configuring both resources on ``seaweed`` (the lake in ``lake_bucket``), plus ``extra`` lines."""
+    lines = {**resource_env("VENDOR_S3", vendor_bucket, seaweed.transfer_config("reader")),
+             **resource_env("LAKE_S3", lake_bucket, seaweed.transfer_config()), **extra}
+    path.write_text("".join(f"{name}={value}\n" for name, value in lines.items()))
+    return path
+
+
+def _errors(out: str) -> list[str]:
+    """The ``error:`` lines a command printed, unwrapped (rich folds long lines off a terminal)."""
+    return [f"error:{line}" for line in " ".join(out.split()).split("error:")[1:]]
+
+
 @pytest.mark.integration
-def test_lake_run_refuses_a_setting_the_shell_made_instead_of_ignoring_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_lake_settings: None, seaweed: EmbeddedS3) -> None:
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))  # lake's own --dagster-home wins: allowed
-    activate(seaweed, tmp_path / "dh")  # its own settings again are fine
-    activate(seaweed, tmp_path / "dh")
-    monkeypatch.setenv("LAKE_S3_BUCKET", "no-such-bucket")
-    with pytest.raises(SettingError, match="the environment sets LAKE_S3_BUCKET: unset them here, or run the code "
-                                           "location on your settings with `dagster dev`"):
-        activate(seaweed, tmp_path / "dh")
-    assert os.environ["LAKE_S3_BUCKET"] == "no-such-bucket"  # left as the user set it
+@pytest.mark.parametrize(("lake_bucket", "extra", "message"), [
+    ("no-such-bucket", {}, "LAKE_S3: s3://no-such-bucket at {endpoint}: bucket s3://no-such-bucket does not exist"),
+    (None, {"LAKE_S3_SSE": "aes256"}, "LAKE_S3_SSE must be one of AES256, aws:kms, none; got 'aes256'"),
+], ids=["missing-bucket", "wrong-choice"])
+def test_a_wrong_env_value_is_named_the_same_way_by_lake_config_run_ui_and_a_dagster_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], no_lake_settings: None, seaweed: EmbeddedS3,
+        bucket: str, lake_bucket: str | None, extra: dict[str, str], message: str) -> None:
+    """Issue 30's first test: one settings rule, so one wrong value in ``.env`` is named by every command, and no
+    command that refuses leaves a server running or publishes anything."""
+    env = _write_env(tmp_path / ".env", seaweed, bucket, lake_bucket or bucket, **extra)
+    expected = message.format(endpoint=seaweed.endpoint_url)
+    home = ["--home", str(tmp_path / "home"), "--port", str(free_ports().s3), "--dagster-home", str(tmp_path / "dh")]
+    before = _listing(seaweed, bucket)
+    said: dict[str, list[str]] = {}
+    for command in (["config", "--check"], ["run"], ["status"], ["ui", "--ui-port", "9"]):
+        assert main([*home, *command, "--env-file", str(env)]) == 2, command
+        said[command[0]] = _errors(capsys.readouterr().out)
+    assert all(any(expected in line for line in lines) for lines in said.values()), said
+    assert said["run"] == said["ui"] == said["status"] and set(said["run"]) <= set(said["config"])
+    assert EmbeddedS3(tmp_path / "home" / "s3", Ports(int(home[3]))).running_pid() is None  # nothing left running
+    assert _listing(seaweed, bucket) == before  # no sample published to a configured lake
+
+    clean = {name: value for name, value in os.environ.items() if not is_setting(name)}
+    (tmp_path / "dh").mkdir()
+    dagster = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "lake_assets.definitions",
+         "--select", "day_aggs/raw", "--partition", "2024-01-02"], cwd=tmp_path, capture_output=True, text=True,
+        env={**clean, "DAGSTER_HOME": str(tmp_path / "dh")}, timeout=300)  # reads ./.env, as every dagster command
+    assert dagster.returncode != 0
+    assert expected in " ".join((dagster.stdout + dagster.stderr).split()), dagster.stderr[-3000:]
+
+
+@pytest.mark.integration
+def test_a_configured_lake_is_used_and_the_embedded_server_only_when_none_is_or_when_asked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, no_lake_settings: None,
+        seaweed: EmbeddedS3, bucket: str) -> None:
+    env = _write_env(tmp_path / ".env", seaweed, bucket, bucket)
+    home = ["--home", str(tmp_path / "home"), "--port", str(free_ports().s3), "--dagster-home", str(tmp_path / "dh")]
+    embedded = EmbeddedS3(tmp_path / "home" / "s3", Ports(int(home[3])))
+    assert main([*home, "status", "--env-file", str(env)]) == 1  # an empty lake: nothing published is incomplete
+    out = " ".join(capsys.readouterr().out.split())
+    assert (f"lake: the configured lake (VENDOR_S3: s3://{bucket} at {seaweed.endpoint_url}; LAKE_S3: s3://{bucket} "
+            f"at {seaweed.endpoint_url}; from the environment and {env})") in out
+    assert "starting the embedded S3" not in out and embedded.running_pid() is None
+
+    assert main([*home, "status", "--env-file", str(env), "--embedded"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"lake: the embedded S3 at {embedded.endpoint_url} (--embedded)" in out
+    assert f"starting the embedded S3 at {embedded.endpoint_url}" in out and embedded.running_pid() is None
+
+    assert main([*home, "status", "--env-file", str(tmp_path / "none.env")]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "lake: the embedded S3 at" in out and "no lake configured: LAKE_S3_BUCKET is set neither" in out
+
+    monkeypatch.setenv("LAKE_S3_BUCKET", "the-shells-lake")  # .env wins, as in every dagster command, and says so
+    assert main(["config", "--env-file", str(env)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"LAKE_S3: bucket {bucket}" in out
+    assert "note: LAKE_S3_BUCKET: .env's value is used, not the shell's" in out
 
 
 def test_the_sample_runs_to_the_newest_day_due_so_the_demo_lake_is_complete_and_fresh() -> None:

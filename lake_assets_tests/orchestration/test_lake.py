@@ -491,7 +491,7 @@ def test_a_run_with_a_wrong_bucket_or_keys_fails_at_once_naming_them_and_writes_
     assert not result.success and time.monotonic() - began < 15  # no step retries (20 s, then 40 s)
     failure = next(event for event in result.all_events if event.is_step_failure).step_failure_data
     description = failure.user_failure_data.description if failure.user_failure_data else ""
-    assert f"LAKE_S3 (bucket {wrong['lake_s3'].bucket} at {seaweed.endpoint_url}): " in description
+    assert f"LAKE_S3: s3://{wrong['lake_s3'].bucket} at {seaweed.endpoint_url}: " in description
     assert message.format(endpoint=seaweed.endpoint_url) in description
     assert not [event for event in result.all_events if event.event_type_value == "STEP_RESTARTED"]
     with lake["lake_s3"].open() as handler:

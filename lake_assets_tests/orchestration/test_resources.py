@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from lake_assets.orchestration.resources import S3TransferResource, s3_resource_from_env
-from lake_assets.orchestration.settings import SETTINGS, SettingError, resource_env, settings_from_env
+from lake_assets.orchestration.settings import SettingError, resource_env, settings_from_env, settings_table
 from lake_assets.s3 import S3TransferConfig
 
 
@@ -142,12 +142,23 @@ def test_settings_written_for_a_config_read_back_as_it(monkeypatch: pytest.Monke
 
 
 def test_the_readmes_variable_table_is_the_settings_registry() -> None:
-    """Every variable the README's Configuration table names is one the resources read, and every one they read
-    is there, with the defaults the transfer layer has."""
+    """The README's Configuration table is rendered from the registry the resources and ``lake config`` read, so a
+    variable, its meaning or its default cannot drift between them."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    table = readme.split("| variable (`VENDOR_S3_` or `LAKE_S3_` + ...) | unset means |", 1)[1].split("\n\n", 1)[0]
-    named = set(re.findall(r"`([A-Z][A-Z_]+)`", "\n".join(row.split("|")[1] for row in table.splitlines()[2:])))
-    assert named == {"BUCKET", *SETTINGS}
+    assert settings_table() in readme, f"paste this table into README.md, Configuration:\n{settings_table()}"
     defaults = S3TransferConfig()
-    assert (f"| {defaults.max_concurrency}, {defaults.max_in_flight}, {defaults.retry_attempts + 1} |" in table
-            and f"`{defaults.engine}` |" in table)
+    assert f"| `MAX_CONCURRENCY` | objects and parts in flight per batch | {defaults.max_concurrency} |" in readme
+
+
+def test_a_field_set_on_the_resource_wins_over_its_variable_and_a_field_left_unset_takes_it(
+        monkeypatch: pytest.MonkeyPatch, no_lake_settings: None) -> None:
+    """The settings rule, as a Dagster user expects it: explicit config, then the environment, then the defaults."""
+    monkeypatch.setenv("LAKE_S3_SSE", "none")
+    monkeypatch.setenv("LAKE_S3_MAX_CONCURRENCY", "7")
+    built = S3TransferResource(bucket="lake", env_prefix="LAKE_S3", sse="aws:kms").transfer_config()
+    assert (built.encryption_type, built.enable_encryption, built.max_concurrency) == ("aws:kms", True, 7)
+    assert S3TransferResource(bucket="lake", env_prefix="LAKE_S3").transfer_config().enable_encryption is False
+    defaults = S3TransferConfig()
+    monkeypatch.delenv("LAKE_S3_MAX_CONCURRENCY")
+    assert S3TransferResource(bucket="lake", env_prefix="LAKE_S3").transfer_config().max_concurrency == (
+        defaults.max_concurrency)

@@ -135,6 +135,6 @@ def test_a_run_fails_at_once_on_each_mistake_naming_bucket_and_endpoint(aws: Non
         assert description.startswith(f"CopyObject s3://{LAKE}/{DAY_AGGS.raw.key(JAN[0])} failed: Access Denied "
                                       "(the identity lacks permission for this operation)")
     else:  # found when the resource opens, before any request of the step
-        assert description.startswith(f"LAKE_S3 (bucket {bucket} at AWS): ")
+        assert description.startswith(f"LAKE_S3: s3://{bucket} at AWS: ")
         assert MISTAKES[mistake] in " ".join(description.split())
     assert listing(keys["writer"], LAKE) == []
