@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
 
 from lake_assets.lake.datasets import DatasetSpec
@@ -12,7 +14,7 @@ from lake_assets.orchestration.healing import DATASET_TAG
 from lake_assets.orchestration.partitions import daily_partitions, monthly_partitions
 from lake_assets.orchestration.rollup import build_rollup_asset
 from lake_assets.orchestration.schedules import build_due_schedule
-from lake_assets.orchestration.sensors import build_missing_partitions_sensor, build_rollup_sensor
+from lake_assets.orchestration.sensors import Clock, build_missing_partitions_sensor, build_rollup_sensor
 
 
 def ingest_job_name(spec: DatasetSpec) -> str:
@@ -30,14 +32,14 @@ def due_job_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_due_check"
 
 
-def build_dataset_defs(spec: DatasetSpec) -> dg.Definitions:
+def build_dataset_defs(spec: DatasetSpec, clock: Clock = time.time) -> dg.Definitions:
     """Build the assets, checks, jobs, sensors and schedule of ``spec``.
 
     What runs when: the missing-partition sensor requests published days (ingest job), the rollup
     sensor requests months whose days changed (monthly job), and the schedule checks, when a day is
     due, that it was curated and that no vendor file is dated on a day the calendar closes (due-check
     job); the freshness sensor runs the same job after the curated asset changed. Sensors and schedule
-    are on by default.
+    are on by default. The sensors read the time from ``clock`` (tests move it instead of sleeping).
     """
     days, months = daily_partitions(spec), monthly_partitions(spec)
     raw = build_raw_asset(spec, days)
@@ -57,6 +59,7 @@ def build_dataset_defs(spec: DatasetSpec) -> dg.Definitions:
         asset_checks=[due, calendar],
         jobs=[job, rollup, due_job],
         schedules=[build_due_schedule(spec, due_job.name)],
-        sensors=[build_missing_partitions_sensor(spec, job.name, days), build_rollup_sensor(spec, rollup.name, months),
+        sensors=[build_missing_partitions_sensor(spec, job.name, days, clock),
+                 build_rollup_sensor(spec, rollup.name, months, clock),
                  build_freshness_sensor(spec, due_job.name, job.name, days)],
     )

@@ -9,7 +9,7 @@ lake complete is what a user deploys it for.
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import dagster as dg
@@ -69,9 +69,15 @@ def rollup_sensor_name(spec: DatasetSpec) -> str:
     return f"{spec.name}_rollups"
 
 
-def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
-                                    partitions: dg.PartitionsDefinition) -> dg.SensorDefinition:
-    """Request the partitions that exist at the vendor but not (or not as new) in the curated zone."""
+#: Where a sensor reads the time (POSIX seconds): :func:`time.time`, or a test's clock, so that backoffs and full
+#: passes are tested by moving the clock instead of sleeping.
+Clock = Callable[[], float]
+
+
+def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str, partitions: dg.PartitionsDefinition,
+                                    clock: Clock = time.time) -> dg.SensorDefinition:
+    """Request the partitions that exist at the vendor but not (or not as new) in the curated zone; ``clock``
+    decides when a full pass is due and when a failed request's backoff has passed."""
 
     @dg.sensor(name=sensor_name(spec), job_name=job_name, minimum_interval_seconds=TICK_SECONDS,
                default_status=dg.DefaultSensorStatus.RUNNING,
@@ -84,7 +90,7 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str,
                            lake_s3: S3TransferResource) -> dg.SensorResult:
         curated, raw = dg.AssetKey([spec.name, "curated"]), dg.AssetKey([spec.name, "raw"])
         cursor = PlanCursor.from_json(context.cursor)
-        now = time.time()
+        now = clock()
         start = None if starts_full_pass(cursor, now, FULL_INTERVAL_SECONDS) else cursor.after
         lake_start = spec.curated.key(spec.source.date_of(start)) if start else None
         keys = partition_keys(partitions)
@@ -164,7 +170,8 @@ def unrecorded_closed_days(instance: dg.DagsterInstance, spec: DatasetSpec, cura
     return [key for key in closed if key not in recorded]
 
 
-def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsDefinition) -> dg.SensorDefinition:
+def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsDefinition,
+                        clock: Clock = time.time) -> dg.SensorDefinition:
     """Request the months whose summary is missing or older than one of their curated days."""
     curated = dg.AssetKey([spec.name, "curated"])
 
@@ -175,7 +182,7 @@ def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsD
                            f"recorded since its cursor, and every {FULL_INTERVAL_SECONDS // 60} min all of "
                            f"`{spec.curated.listing_prefix}` and `{spec.rollup_prefix}/`.")
     def rollups(context: dg.SensorEvaluationContext, lake_s3: S3TransferResource) -> dg.SensorResult:
-        now = time.time()
+        now = clock()
         cursor = PlanCursor.from_json(context.cursor)
         newest = context.instance.fetch_materializations(curated, limit=1).records
         full = starts_full_pass(cursor, now, FULL_INTERVAL_SECONDS)

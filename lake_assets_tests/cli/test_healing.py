@@ -2,7 +2,8 @@
 instance and the embedded S3, retries a request after its backoff once the lake can be written again,
 and gives a vendor file that never curates up after its last attempt, until the vendor corrects it.
 
-The policy's delays are shortened to a second; everything else is what `lake run` and the daemon run.
+The sensors read the time from a clock the test moves on past a backoff instead of sleeping through it, so the
+policy is the shipped one; everything else is what `lake run` and the daemon run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pytest
 from lake_assets.cli.runner import BackfillReport, run_sensor_backfill
 from lake_assets.lake import planning
 from lake_assets.lake.datasets import DAY_AGGS
-from lake_assets.lake.healing import HealingPolicy
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.orchestration import healing
 from lake_assets.orchestration.factory import build_dataset_defs
@@ -27,22 +27,42 @@ from lake_assets_tests.orchestration.test_checks import raw_and_curated
 from lake_assets_tests.orchestration.test_lake import JAN
 
 pytestmark = pytest.mark.integration
-DELAY = 5.0  # long enough that a backfill right after a failure (two sensors drained) is within it
+
+
+class MovingClock:
+    """The sensors' clock: the real time plus how far the test has moved it on (the runs' own times stay real)."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.ahead
+
+    def past_backoff(self, attempts: int) -> None:
+        """Move on past the shipped policy's wait after a request's ``attempts``-th failed run."""
+        self.ahead += healing.HEALING.delay_after(attempts) + 1.0
+
+
+CLOCK = MovingClock()
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_the_real_time() -> None:
+    CLOCK.ahead = 0.0
 
 
 @pytest.fixture
-def instance(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dg.DagsterInstance:
-    """A Dagster instance of the test's own (sqlite in ``tmp_path``), with the policy's delays cut to a second.
+def instance(tmp_path: Path) -> dg.DagsterInstance:
+    """A Dagster instance of the test's own (sqlite in ``tmp_path``).
 
     Not a context manager: entering one sets process-wide state that outlives it (Dagster's current
     definitions-state storage), which breaks the definitions built by later tests.
     """
-    monkeypatch.setattr(healing, "HEALING", HealingPolicy(max_attempts=3, first_delay=DELAY, longest_delay=DELAY))
     return dg.DagsterInstance.local_temp(str(tmp_path), overrides={"telemetry": {"enabled": False}})
 
 
 def backfill(resources: dict[str, S3TransferResource], instance: dg.DagsterInstance) -> BackfillReport:
-    defs = dg.Definitions.merge(build_dataset_defs(DAY_AGGS), dg.Definitions(resources=resources))
+    defs = dg.Definitions.merge(build_dataset_defs(DAY_AGGS, CLOCK), dg.Definitions(resources=resources))
     return run_sensor_backfill(defs, instance, DAY_AGGS, lambda *_: None)
 
 
@@ -69,7 +89,7 @@ def test_a_request_that_failed_while_the_lake_was_read_only_heals_after_its_back
     assert (incident.runs, len(incident.failed_runs)) == (1, 1)
     assert "1 failed request(s) waiting to retry" in incident.last_tick
     assert backfill(lake, instance).runs == 0  # credentials fixed, but the backoff has not passed
-    time.sleep(DELAY + 0.2)
+    CLOCK.past_backoff(1)
     healed = backfill(lake, instance)
     assert (healed.runs, healed.failed_runs, curated_days(lake)) == (1, [], 3)
     assert runs_of(instance) == [("1", "FAILURE"), ("2", "SUCCESS")]
@@ -85,9 +105,9 @@ def test_a_vendor_file_that_never_curates_is_not_retried_until_it_is_corrected(
         lake: dict[str, S3TransferResource], instance: dg.DagsterInstance) -> None:
     publish(lake, DAY_AGGS, [JAN[0]], data=b"not gzip at all")
     attempts = []
-    for _ in range(3):
+    for attempt in range(1, 4):
         attempts.append(backfill(lake, instance).runs)
-        time.sleep(DELAY + 0.2)
+        CLOCK.past_backoff(attempt)
     assert attempts == [1, 0, 0]  # the run is tagged a permanent failure: retrying cannot help
     assert "1 given up" in backfill(lake, instance).last_tick
     publish(lake, DAY_AGGS, [JAN[0]])  # the vendor's correction: a new ETag, a new request
@@ -181,7 +201,7 @@ def test_a_failed_rollup_is_retried_after_its_backoff_on_a_tick_that_lists_nothi
     assert not run_rollup(read_only, instance, first.run_requests[0]).success  # the lake cannot be written
     quiet = rollup_tick(lake, instance, first.cursor)
     assert not quiet.run_requests and "1 failed request(s) waiting" in (quiet.skip_reason.skip_message or "")
-    time.sleep(DELAY + 0.2)
+    CLOCK.past_backoff(2)
     retry = rollup_tick(lake, instance, quiet.cursor)
     assert [(request.partition_key, request.tags[healing.ATTEMPT_TAG]) for request in retry.run_requests or []] == [
         ("2024-01-01", "3")]  # its newest attempt failed: retried after the backoff, not taken for a success
@@ -190,7 +210,7 @@ def test_a_failed_rollup_is_retried_after_its_backoff_on_a_tick_that_lists_nothi
 
 def rollup_tick(resources: dict[str, S3TransferResource], instance: dg.DagsterInstance,
                 cursor: str | None) -> dg.SensorResult:
-    defs = dg.Definitions.merge(build_dataset_defs(DAY_AGGS), dg.Definitions(resources=resources))
+    defs = dg.Definitions.merge(build_dataset_defs(DAY_AGGS, CLOCK), dg.Definitions(resources=resources))
     sensor = defs.resolve_sensor_def("day_aggs_rollups")
     with dg.build_sensor_context(cursor=cursor, resources=resources, sensor_name=sensor.name,
                                  instance=instance) as context:
