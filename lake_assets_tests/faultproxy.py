@@ -8,7 +8,9 @@ unchanged, so SigV4 signatures made for the proxy's address still verify at the 
 
 With ``stall_gets()`` it reads every later GET and answers nothing, holding the connection open (a
 stalled server) until the proxy stops. With ``trickle_gets(chunk, pause)`` it passes every later GET's
-answer on ``chunk`` bytes at a time, ``pause`` seconds apart (a slow link that still moves).
+answer on ``chunk`` bytes at a time, ``pause`` seconds apart (a slow link that still moves). With
+``break_gets(suffix)`` it answers ``500 InternalError`` to every later GET of a path ending in ``suffix`` (one
+object the server cannot serve, for good), counted under ``"broken"``.
 
 It also serves as a forward proxy (``HTTP_PROXY``: the server answers absolute request URIs), counts
 the requests signed by each access key, and answers ``400 ExpiredToken`` to keys marked expired.
@@ -52,6 +54,9 @@ class _Handler(socketserver.BaseRequestHandler):
                 if self.server.stalling.is_set() and head.startswith(b"GET "):
                     self.server.released.wait(60)  # never answered: the client must give up by itself
                     return
+                if self.server.is_broken(head):
+                    client.sendall(_error_response("server_error"))
+                    continue
                 fault = self.server.choose(pinned_get=head.startswith(b"GET ") and "if-match" in headers)
                 if fault in ("slowdown", "server_error"):
                     client.sendall(_error_response(fault))
@@ -95,6 +100,7 @@ class _Server(socketserver.ThreadingTCPServer):
         self.expired: set[str] = set()
         self.stalling, self.released = threading.Event(), threading.Event()
         self.trickle: tuple[int, float] | None = None
+        self.broken: bytes | None = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
@@ -108,6 +114,15 @@ class _Server(socketserver.ThreadingTCPServer):
                 return True
             self.keys[key] += 1
             return False
+
+    def is_broken(self, head: bytes) -> bool:
+        """Count, and say, whether ``head`` is a GET of the broken path."""
+        path = head.split(b" ", 2)[1].split(b"?", 1)[0] if head.startswith(b"GET ") else b""
+        if self.broken is None or not path.endswith(self.broken):
+            return False
+        with self._lock:
+            self.counts["broken"] += 1
+        return True
 
     def choose(self, pinned_get: bool) -> str | None:
         """Count a request and pick its fault (or None); refuse service past ``max_requests``.
@@ -175,6 +190,10 @@ class FaultProxy:
     def trickle_gets(self, chunk: int, pause: float) -> None:
         """Pass every later GET's answer on ``chunk`` bytes at a time, ``pause`` seconds apart."""
         self._server.trickle = (chunk, pause)
+
+    def break_gets(self, suffix: str) -> None:
+        """Answer ``500 InternalError`` to every later GET of a path ending in ``suffix``."""
+        self._server.broken = suffix.encode()
 
     def __enter__(self) -> FaultProxy:
         self._thread.start()

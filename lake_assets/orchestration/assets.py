@@ -31,6 +31,7 @@ from lake_assets.lake.steps import (
     curate,
     mirror_raw,
 )
+from lake_assets.orchestration import retries
 from lake_assets.orchestration.checks import (
     check_evaluations,
     check_results,
@@ -69,9 +70,6 @@ def each_partition(keys: Sequence[str], work: Callable[[str], T]) -> list[tuple[
 
 #: Failures in the vendor's file: no retry helps until the vendor corrects it (a new ETag, a new request).
 VENDOR_ERRORS = (CurationError, NotPublishedError)
-#: Step retries for what the transfer handler's own retries could not absorb (an S3 outage of a minute);
-#: the errors above fail the step with ``allow_retries=False`` instead.
-STEP_RETRIES = dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def require_partitions(context: dg.AssetExecutionContext, partitions: dg.PartitionsDefinition) -> None:
@@ -86,7 +84,8 @@ def require_partitions(context: dg.AssetExecutionContext, partitions: dg.Partiti
 def fail_partitions(context: dg.AssetExecutionContext, errors: dict[str, Exception]) -> NoReturn:
     """Fail the run for the partitions that failed, after those that succeeded were recorded.
 
-    An error a step retry can outlast (a network or server failure) is raised for :data:`STEP_RETRIES`.
+    An error a step retry can outlast (a network or server failure) is raised for the step's retries
+    (:data:`~lake_assets.orchestration.retries.STEP_RETRIES`).
     Otherwise the step fails at once: when every error is in the vendor's file (missing, or not
     curatable) the run is tagged :data:`PERMANENT_TAG`, so healing waits for the file to change; an
     identity or bucket error is left to healing's backoff, since an incident outlasts a step retry.
@@ -107,7 +106,7 @@ def build_raw_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
     @dg.asset(
         key=[spec.name, "raw"], group_name=spec.name, owners=list(spec.owners), kinds={"s3"},
         partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk), pool="s3",
-        retry_policy=STEP_RETRIES,
+        retry_policy=retries.STEP_RETRIES,
         description=f"{spec.description}\n\nMirror of `{spec.source.template}` (vendor bucket) at "
                     f"`{spec.raw.listing_prefix}year=YYYY/month=MM/day=DD/{spec.raw.filename}`.",
     )
@@ -168,7 +167,7 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
         key=asset_key, group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet", "s3"},
         deps=[raw], partitions_def=partitions, backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk),
         check_specs=check_specs(spec, asset_key, partitions), pool="s3", output_required=False,
-        retry_policy=STEP_RETRIES,
+        retry_policy=retries.STEP_RETRIES,
         metadata={**lake_metadata(spec.curated.prefix, spec.curated.filename, spec.calendar),
                   "dagster/column_schema": curated_schema(spec)},
         description=f"{spec.description}\n\nTyped, checked Parquet at "

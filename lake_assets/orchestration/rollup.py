@@ -11,7 +11,8 @@ import polars as pl
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.datasets.spec import ROLLUP_FILENAME
 from lake_assets.lake.steps import Store, roll_up_month
-from lake_assets.orchestration.assets import STEP_RETRIES, each_partition, fail_partitions, require_partitions
+from lake_assets.orchestration import retries
+from lake_assets.orchestration.assets import each_partition, fail_partitions, require_partitions
 from lake_assets.orchestration.io_manager import lake_metadata
 from lake_assets.orchestration.resources import S3TransferResource
 
@@ -27,7 +28,7 @@ def build_rollup_asset(spec: DatasetSpec, months: dg.TimeWindowPartitionsDefinit
         key=[spec.name, "monthly"], group_name=spec.name, owners=list(spec.owners), kinds={"polars", "parquet"},
         deps=[dg.AssetDep(curated, partition_mapping=dg.TimeWindowPartitionMapping())], partitions_def=months,
         backfill_policy=dg.BackfillPolicy.multi_run(spec.chunk), output_required=False,
-        retry_policy=STEP_RETRIES, metadata=lake_metadata(spec.rollup_prefix, ROLLUP_FILENAME),
+        retry_policy=retries.STEP_RETRIES, metadata=lake_metadata(spec.rollup_prefix, ROLLUP_FILENAME),
         description=f"Monthly summary of {spec.name}, at `{spec.rollup_prefix}/year=YYYY/month=MM/summary.parquet`; "
                     f"rolled up by the `{spec.name}_rollups` sensor whenever a curated day of the month changes.",
     )

@@ -18,37 +18,46 @@ from lake_assets.cli.runner import BackfillReport, run_sensor_backfill
 from lake_assets.lake import planning
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3
-from lake_assets.orchestration import healing
+from lake_assets.local_s3.server import LOCAL_REGION
+from lake_assets.orchestration import healing, retries
 from lake_assets.orchestration.factory import build_dataset_defs
 from lake_assets.orchestration.partitions import daily_partitions
 from lake_assets.orchestration.resources import S3TransferResource
+from lake_assets.orchestration.retries import retry_budget
+from lake_assets.s3 import S3TransferConfig
+from lake_assets_tests.cli.test_cli import ROOT
 from lake_assets_tests.conftest import publish
+from lake_assets_tests.faultproxy import FaultProxy
 from lake_assets_tests.orchestration.test_checks import raw_and_curated
 from lake_assets_tests.orchestration.test_lake import JAN
 
 pytestmark = pytest.mark.integration
 
 
-class MovingClock:
-    """The sensors' clock: the real time plus how far the test has moved it on (the runs' own times stay real)."""
+class SteppingClock:
+    """The sensors' clock: the real time, except that the first reading after :meth:`past_backoff` is that much later
+    (the tick after the wait). The runs' own times stay real, so a later backoff is measured from them as under the
+    daemon; ``waited`` is how far the test has stepped in all."""
 
     def __init__(self) -> None:
-        self.ahead = 0.0
+        self.step = self.waited = 0.0
 
     def __call__(self) -> float:
-        return time.time() + self.ahead
+        now, self.step = time.time() + self.step, 0.0
+        return now
 
     def past_backoff(self, attempts: int) -> None:
-        """Move on past the shipped policy's wait after a request's ``attempts``-th failed run."""
-        self.ahead += healing.HEALING.delay_after(attempts) + 1.0
+        """Step past the shipped policy's wait after a request's ``attempts``-th failed run."""
+        self.step = healing.HEALING.delay_after(attempts) + 1.0
+        self.waited += self.step
 
 
-CLOCK = MovingClock()
+CLOCK = SteppingClock()
 
 
 @pytest.fixture(autouse=True)
 def _clock_at_the_real_time() -> None:
-    CLOCK.ahead = 0.0
+    CLOCK.step = CLOCK.waited = 0.0
 
 
 @pytest.fixture
@@ -114,6 +123,34 @@ def test_a_vendor_file_that_never_curates_is_not_retried_until_it_is_corrected(
     corrected = backfill(lake, instance)
     assert (corrected.runs, corrected.failed_runs, curated_days(lake)) == (1, [], 1)
     assert [status for _, status in runs_of(instance)] == ["FAILURE", "SUCCESS"]
+
+
+def test_a_request_whose_s3_calls_always_fail_costs_the_stated_budget_then_is_given_up(
+        seaweed: EmbeddedS3, lake: dict[str, S3TransferResource], instance: dg.DagsterInstance,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vendor object the server can never serve (every GET answered 500): the request is sent the budget's number
+    of times, in the budget's number of runs, each after the policy's backoff, then given up. The step's own waits
+    are cut (same attempts): the budget's time is its waits, which the clock is moved past."""
+    shipped = retries.STEP_RETRIES
+    monkeypatch.setattr(retries, "STEP_RETRIES", dg.RetryPolicy(max_retries=shipped.max_retries, delay=0))
+    budget = retry_budget(S3TransferConfig().retry_attempts + 1, healing.HEALING, shipped)
+    assert budget.describe() in (ROOT / "README.md").read_text()  # the README states what is measured here
+    publish(lake, DAY_AGGS, [JAN[0]])
+    with FaultProxy(seaweed.ports.s3, rate=0.0) as proxy:
+        proxy.break_gets(DAY_AGGS.source.key(JAN[0]))
+        keys = seaweed.credentials()
+        broken = {**lake, "vendor_s3": S3TransferResource(
+            bucket=lake["vendor_s3"].bucket, endpoint_url=proxy.endpoint_url, region_name=LOCAL_REGION,
+            aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key,
+            addressing_style="path")}
+        runs = []
+        for attempt in range(1, budget.runs + 2):
+            runs.append(backfill(broken, instance).runs)
+            CLOCK.past_backoff(attempt)
+        assert runs == [1] * budget.runs + [0]  # one run a backoff, then no more
+        assert proxy.counts["broken"] == budget.attempts
+        assert "1 given up" in backfill(broken, instance).last_tick
+    assert CLOCK.waited >= budget.healing_waits
 
 
 def test_a_request_older_than_the_look_back_is_still_known_so_its_partitions_come_back(
