@@ -21,15 +21,9 @@ import dagster as dg
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.planning import contiguous
 from lake_assets.orchestration.factory import due_job_name, ingest_job_name, rollup_job_name
-from lake_assets.orchestration.healing import (
-    PARTITION_TAG,
-    RANGE_END_TAG,
-    RANGE_START_TAG,
-    RUNNER_TAG,
-    mark_killed_runs,
-    run_partitions,
-)
+from lake_assets.orchestration.healing import mark_killed_runs
 from lake_assets.orchestration.sensors import rollup_sensor_name, sensor_name
+from lake_assets.orchestration.tags import PARTITION_TAG, RUNNER_TAG, range_tags, run_partitions, sensor_run_tags
 
 #: Where ``lake run`` keeps its automation-condition cursor, under the Dagster instance's directory.
 AUTOMATION_CURSOR = Path("lake-run") / "automation.cursor"
@@ -108,8 +102,7 @@ def _drain(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, job_na
             keys = request_partitions(request, job)
             outcome = job.execute_in_process(
                 instance=instance, partition_key=request.partition_key, raise_on_error=False, run_config=QUIET,
-                tags={**request.tags, "dagster/run_key": request.run_key or "", "dagster/sensor_name": name,
-                      RUNNER_TAG: "in-process"})
+                tags={**sensor_run_tags(request, name), RUNNER_TAG: "in-process"})
             span = f"monthly {_span(tuple(key[:7] for key in keys))}" if rollups else f"{keys[0]}..{keys[-1]}"
             if rollups:
                 report.months.extend(keys)
@@ -217,7 +210,7 @@ def _execute(defs: dg.Definitions, instance: dg.DagsterInstance, run: Automation
         raise ValueError(f"no asset job holds {run.assets}")
     tags = {RUNNER_TAG: "in-process"}
     if len(run.keys) > 1:
-        tags.update({RANGE_START_TAG: run.keys[0], RANGE_END_TAG: run.keys[-1]})
+        tags.update(range_tags(run.keys))
     return job.execute_in_process(instance=instance, asset_selection=list(run.assets), raise_on_error=False,
                                   partition_key=run.keys[0] if len(run.keys) == 1 else None, run_config=QUIET,
                                   tags=tags)

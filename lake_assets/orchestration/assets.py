@@ -39,10 +39,11 @@ from lake_assets.orchestration.checks import (
     range_summaries,
     verdict_metadata,
 )
-from lake_assets.orchestration.healing import ATTEMPT_TAG, PERMANENT_TAG, latest_partition_metadata, latest_records
+from lake_assets.orchestration.healing import latest_partition_metadata, latest_records
 from lake_assets.orchestration.io_manager import lake_metadata
 from lake_assets.orchestration.partitions import requested_keys_error
 from lake_assets.orchestration.resources import SETUP_ERRORS, S3TransferResource
+from lake_assets.orchestration.tags import ATTEMPT_TAG, PARENT_RUN_TAG, PERMANENT_TAG
 
 T = TypeVar("T")
 #: What a curated partition's materialization says when an earlier attempt of the same request wrote it.
@@ -233,7 +234,7 @@ def build_curated_asset(spec: DatasetSpec, partitions: dg.PartitionsDefinition,
 def resumed(context: dg.AssetExecutionContext) -> bool:
     """Whether this step repeats earlier work of the same request: a step retry, a run retry, or a heal."""
     tags = context.run.tags
-    return context.retry_number > 0 or "dagster/parent_run_id" in tags or int(tags.get(ATTEMPT_TAG, "1")) > 1
+    return context.retry_number > 0 or PARENT_RUN_TAG in tags or int(tags.get(ATTEMPT_TAG, "1")) > 1
 
 
 def _source_etag(metadata: Mapping[str, dg.MetadataValue] | None) -> str | None:

@@ -10,11 +10,11 @@ from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.orchestration.assets import build_curated_asset, build_raw_asset
 from lake_assets.orchestration.calendar_check import build_off_calendar_check
 from lake_assets.orchestration.freshness import build_due_check, build_freshness_sensor
-from lake_assets.orchestration.healing import DATASET_TAG
 from lake_assets.orchestration.partitions import daily_partitions, monthly_partitions
 from lake_assets.orchestration.rollup import build_rollup_asset
 from lake_assets.orchestration.schedules import build_due_schedule
 from lake_assets.orchestration.sensors import Clock, build_missing_partitions_sensor, build_rollup_sensor
+from lake_assets.orchestration.tags import DATASET_TAG
 
 
 def ingest_job_name(spec: DatasetSpec) -> str:

@@ -1,8 +1,8 @@
 """The Dagster side of healing: a sensor's failed requests, read from the instance's run records.
 
 The policy (when a failed request is made again, how often) is plain Python in
-:mod:`lake_assets.lake.healing`; this module tags runs with the request they belong to and their
-attempt, reads them back, and asks the instance which of the partitions in play were curated since
+:mod:`lake_assets.lake.healing`; runs carry the request they belong to and their attempt
+(:mod:`lake_assets.orchestration.tags`); this module reads them back, and asks the instance which of the partitions in play were curated since
 (their materializations after a given run began, and the runs still working on them). It never asks for
 the status of every partition: Dagster's per-partition status costs about a millisecond a key for a
 calendar of twenty years, so a tick that asked it of the whole history cost seconds. Runs of the in-process
@@ -18,21 +18,19 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.healing import HealingPolicy, HealPlan, RequestHistory, Retry, plan_retries
+from lake_assets.lake.healing import HealingPolicy, HealPlan, RequestHistory, plan_retries
 from lake_assets.lake.planning import PartitionRun
 from lake_assets.orchestration.checks import recorded_again
-from lake_assets.orchestration.partitions import range_keys
+from lake_assets.orchestration.tags import (
+    ATTEMPT_TAG,
+    KILLED_TAG,
+    PERMANENT_TAG,
+    REQUEST_TAG,
+    RUNNER_TAG,
+    SENSOR_TAG,
+    run_partitions,
+)
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-PARTITION_TAG = "dagster/partition"
-SENSOR_TAG = "dagster/sensor_name"
-#: Run tags: the request a run belongs to (its first run's run key), which attempt it is, who ran it,
-#: whether its process was killed under it, and whether it failed on input no retry can fix.
-REQUEST_TAG, ATTEMPT_TAG, RUNNER_TAG, KILLED_TAG = "lake/request", "lake/attempt", "lake/runner", "lake/killed"
-PERMANENT_TAG = "lake/permanent-failure"
-#: Run tag of every ingest run: the dataset, by which the run queue runs one ingest run of a dataset at a time.
-DATASET_TAG = "lake/dataset"
 #: When failed requests are made again; a tick looks back over ``HISTORY_SECONDS`` of the sensor's runs.
 HEALING = HealingPolicy()
 HISTORY_SECONDS = 24 * 3600
@@ -41,31 +39,6 @@ RECENT_FAILED_RUNS = 50
 #: Most event records Dagster returns for one query (more raises ``DagsterInvariantViolationError``).
 MAX_RECORDS_PER_QUERY = 10_000
 _FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
-
-
-def run_request(keys: tuple[str, ...], request: str, attempt: int, run_key: str) -> dg.RunRequest:
-    """A request for one partition, or for a range run (Dagster's partition range tags), tagged with its attempt."""
-    tags = {REQUEST_TAG: request, ATTEMPT_TAG: str(attempt)}
-    if len(keys) == 1:
-        return dg.RunRequest(run_key=run_key, partition_key=keys[0], tags=tags)
-    return dg.RunRequest(run_key=run_key, tags={**tags, RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})
-
-
-def first_request(run: PartitionRun) -> dg.RunRequest:
-    """The first run of a planned request: its run key names the request."""
-    return run_request(run.keys, run.run_key, 1, run.run_key)
-
-
-def retry_request(retry: Retry) -> dg.RunRequest:
-    """A further run of a request whose runs failed."""
-    return run_request(retry.keys, retry.request, retry.attempt, retry.run_key)
-
-
-def run_partitions(tags: dict[str, str], partitions: dg.PartitionsDefinition) -> tuple[str, ...]:
-    """The partition keys a run of the ingest job covers, from its partition or range tags."""
-    if tags.get(RANGE_START_TAG):
-        return range_keys(partitions, tags[RANGE_START_TAG], tags[RANGE_END_TAG])
-    return (tags[PARTITION_TAG],) if tags.get(PARTITION_TAG) else ()
 
 
 def request_histories(instance: dg.DagsterInstance, sensor: str, partitions: dg.PartitionsDefinition,

@@ -32,16 +32,15 @@ from lake_assets.lake.planning import (
 from lake_assets.lake.steps import Store, curated_etag, mirrored_etag
 from lake_assets.orchestration.healing import (
     failed_partitions,
-    first_request,
     heal,
     in_flight,
     latest_records,
     log_healing,
     record_again,
-    retry_request,
 )
 from lake_assets.orchestration.partitions import partition_keys
 from lake_assets.orchestration.resources import S3TransferResource
+from lake_assets.orchestration.tags import first_request, retry_request
 from lake_assets.s3 import ObjectInfo
 
 #: Seconds between full reconciliations (a pass over the whole history instead of after the cursor): a deleted

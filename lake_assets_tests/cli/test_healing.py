@@ -19,7 +19,7 @@ from lake_assets.lake import planning
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.local_s3.server import LOCAL_REGION
-from lake_assets.orchestration import healing, retries
+from lake_assets.orchestration import healing, retries, tags
 from lake_assets.orchestration.factory import build_dataset_defs
 from lake_assets.orchestration.partitions import daily_partitions
 from lake_assets.orchestration.resources import S3TransferResource
@@ -81,9 +81,9 @@ def curated_days(resources: dict[str, S3TransferResource]) -> int:
 
 
 def runs_of(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
-    records = instance.get_run_records(dg.RunsFilter(tags={healing.SENSOR_TAG: "day_aggs_missing_partitions"}),
+    records = instance.get_run_records(dg.RunsFilter(tags={tags.SENSOR_TAG: "day_aggs_missing_partitions"}),
                                        ascending=True)
-    return [(r.dagster_run.tags[healing.ATTEMPT_TAG], r.dagster_run.status.value) for r in records]
+    return [(r.dagster_run.tags[tags.ATTEMPT_TAG], r.dagster_run.status.value) for r in records]
 
 
 def test_a_request_that_failed_while_the_lake_was_read_only_heals_after_its_backoff(
@@ -233,14 +233,14 @@ def test_a_failed_rollup_is_retried_after_its_backoff_on_a_tick_that_lists_nothi
         addressing_style="path")}
     first = rollup_tick(lake, instance, None)  # a fresh cursor: the whole lake, where January has no summary
     # the backfill's request again (same days, same ETags), as its next attempt: it succeeded, then the lake lost it
-    assert [(request.partition_key, request.tags[healing.ATTEMPT_TAG]) for request in first.run_requests or []] == [
+    assert [(request.partition_key, request.tags[tags.ATTEMPT_TAG]) for request in first.run_requests or []] == [
         ("2024-01-01", "2")]
     assert not run_rollup(read_only, instance, first.run_requests[0]).success  # the lake cannot be written
     quiet = rollup_tick(lake, instance, first.cursor)
     assert not quiet.run_requests and "1 failed request(s) waiting" in (quiet.skip_reason.skip_message or "")
     CLOCK.past_backoff(2)
     retry = rollup_tick(lake, instance, quiet.cursor)
-    assert [(request.partition_key, request.tags[healing.ATTEMPT_TAG]) for request in retry.run_requests or []] == [
+    assert [(request.partition_key, request.tags[tags.ATTEMPT_TAG]) for request in retry.run_requests or []] == [
         ("2024-01-01", "3")]  # its newest attempt failed: retried after the backoff, not taken for a success
     assert run_rollup(lake, instance, retry.run_requests[0]).success
 
@@ -260,4 +260,4 @@ def run_rollup(resources: dict[str, S3TransferResource], instance: dg.DagsterIns
     defs = dg.Definitions.merge(build_dataset_defs(DAY_AGGS), dg.Definitions(resources=resources))
     return defs.resolve_job_def("day_aggs_monthly").execute_in_process(
         instance=instance, partition_key=request.partition_key, raise_on_error=False,
-        tags={**request.tags, healing.SENSOR_TAG: "day_aggs_rollups"})
+        tags={**request.tags, tags.SENSOR_TAG: "day_aggs_rollups"})

@@ -44,7 +44,7 @@ from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.orchestration.assets import EARLIER_ATTEMPT
 from lake_assets.orchestration.calendar_check import OFF_CALENDAR_CHECK
 from lake_assets.orchestration.freshness import DUE_CHECK, freshness_sensor_name
-from lake_assets.orchestration.healing import PERMANENT_TAG, SENSOR_TAG
+from lake_assets.orchestration.tags import PERMANENT_TAG, SENSOR_TAG
 from lake_assets.orchestration.sensors import RECORDED_AGAIN, sensor_name
 from lake_assets.orchestration.settings import resource_env
 from lake_assets.s3 import S3Handler

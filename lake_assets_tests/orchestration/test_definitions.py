@@ -10,7 +10,7 @@ import dagster as dg
 import yaml
 
 from lake_assets.definitions import defs as code_location
-from lake_assets.orchestration.healing import DATASET_TAG
+from lake_assets.orchestration.tags import DATASET_TAG
 
 defs = code_location()
 
