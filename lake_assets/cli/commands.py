@@ -1,7 +1,8 @@
 """The ``lake`` command: the main job, the lake's coverage, the Dagster UI, the embedded S3 and its settings.
 
 Settings come from flags, else from ``LAKE_HOME`` (default ``./.lake``), ``LAKE_S3_PORT`` (default
-18333) and ``DAGSTER_HOME`` (default ``./dagster_home``), read when the command runs, never at import.
+18333) and ``DAGSTER_HOME`` (from the environment or ``.env``; default ``./dagster_home``), read when the command
+runs, never at import.
 Dagster and polars are imported only by the subcommands that run the definitions (:mod:`lake_assets.cli.jobs`),
 boto3 only by those that talk to S3: ``lake --help``, ``lake config`` and ``lake s3 status`` answer without them.
 """
@@ -24,6 +25,7 @@ from lake_assets.cli.env_file import (
     VENDOR_BUCKET,
     check_settings,
     dagster_env,
+    dagster_home,
     effective_environment,
     merge_env_file,
     probe_settings,
@@ -83,7 +85,8 @@ def cmd_s3_env(args: argparse.Namespace) -> int:
     """Print how to reach the embedded server: AWS_* exports, or with ``--dagster`` the code location's settings."""
     server = server_for(args)
     if args.dagster:
-        lines = dagster_env(server, args.dagster_home, args.identity)
+        lines = dagster_env(server, dagster_home(args.dagster_home, effective_environment(Path(".env"))),
+                            args.identity)
         if args.write is None:
             sys.stdout.write("".join(f"{name}={value}\n" for name, value in lines.items()))
             return 0
@@ -189,8 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=int(os.environ.get("LAKE_S3_PORT", DEFAULT_S3_PORT)),
                         help=f"S3 port of the embedded server; it also uses the next four ports and each "
                              f"of the five plus 10000 (env LAKE_S3_PORT, default {DEFAULT_S3_PORT})")
-    parser.add_argument("--dagster-home", type=Path, default=Path(os.environ.get("DAGSTER_HOME", "dagster_home")),
-                        help="Dagster instance directory (env DAGSTER_HOME, default ./dagster_home)")
+    parser.add_argument("--dagster-home", type=Path,
+                        help="Dagster instance directory (default: DAGSTER_HOME from the environment or .env, as "
+                             "Dagster's commands read it, else ./dagster_home)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_s3_commands(commands)

@@ -44,6 +44,12 @@ def dagster_env(server: EmbeddedS3, dagster_home: Path, identity: str = "admin")
             "DAGSTER_HOME": str(dagster_home.resolve())}
 
 
+def dagster_home(flag: Path | None, environ: Mapping[str, str]) -> Path:
+    """The Dagster instance's directory: ``--dagster-home``, else ``DAGSTER_HOME`` of ``environ`` (the environment
+    with ``.env`` over it, as Dagster's commands read it), else ``./dagster_home``."""
+    return flag or Path(environ.get("DAGSTER_HOME") or "dagster_home")
+
+
 def is_setting(name: str) -> bool:
     """True for the variables :func:`dagster_env` owns: every ``<prefix>_*`` setting and ``DAGSTER_HOME``."""
     suffixes = ("BUCKET", *SETTINGS)

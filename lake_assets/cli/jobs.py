@@ -78,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 progress.update(task, total=report.partitions, description=(
                     f"{spec.name}: {report.runs} runs over {report.partitions} partitions in {report.ticks} "
                     f"sensor ticks, {len(report.months)} monthly rollups, {report.seconds:.1f}s"))
-            failed += len(_automate(defs, instance, args.dagster_home, progress).failed_runs)
+            failed += len(_automate(defs, instance, Path(os.environ["DAGSTER_HOME"]), progress).failed_runs)
         console.print(f"backfill finished in {time.perf_counter() - began:.1f}s; runs are in "
                       f"{os.environ['DAGSTER_HOME']} (see them with `make ui`)")
         complete = print_coverage(console, lake_coverage(target, defs))
@@ -131,5 +131,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
         dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
         stop = "; stop the embedded S3 with `lake s3 down`" if target.server is not None else ""
         console.print(f"Dagster UI on http://127.0.0.1:{args.ui_port}{stop}")
-        os.execv(dagster, [dagster, "dev", "-w", str(args.workspace), "-h", "127.0.0.1", "-p", str(args.ui_port)])
+        workspace = args.workspace.resolve()
+        # from a directory without .env: the settings are resolved already, and `dagster dev` would apply .env over
+        # them again (over --embedded's, or --dagster-home)
+        os.chdir(_directory_of_its_own(Path(os.environ["DAGSTER_HOME"])))
+        os.execv(dagster, [dagster, "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.ui_port)])
     return 0
+
+
+def _directory_of_its_own(dagster_home: Path) -> Path:
+    """A directory of the instance's where ``lake ui`` starts ``dagster dev``, made if missing."""
+    directory = dagster_home / "lake-ui"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory

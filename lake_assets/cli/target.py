@@ -21,6 +21,7 @@ from lake_assets.cli.embedded import console, server_for, serving
 from lake_assets.cli.env_file import (
     check_settings,
     dagster_env,
+    dagster_home,
     effective_environment,
     is_setting,
     probe_settings,
@@ -77,16 +78,17 @@ def choose(args: argparse.Namespace) -> Target:
     """
     environ = effective_environment(args.env_file)
     server = server_for(args)
+    home = dagster_home(args.dagster_home, environ)
     if args.embedded or not environ.get("LAKE_S3_BUCKET"):
         why = "--embedded" if args.embedded else "no lake configured: LAKE_S3_BUCKET is set neither in the " \
                                                   f"environment nor in {args.env_file}"
-        return Target(dagster_env(server, args.dagster_home), server,
+        return Target(dagster_env(server, home), server,
                       f"the embedded S3 at {server.endpoint_url} ({why})", configured=False)
     _, problems = check_settings(environ)
     if problems:
         raise SettingsRefused(problems)
     settings = {name: value for name, value in environ.items() if is_setting(name) and name != "DAGSTER_HOME"}
-    settings["DAGSTER_HOME"] = str(args.dagster_home.resolve())
+    settings["DAGSTER_HOME"] = str(home.resolve())
     on_server = settings.get("LAKE_S3_ENDPOINT_URL") == server.endpoint_url
     places = "; ".join(describe_place(prefix, bucket_from_env(prefix, environ),
                                       environ.get(f"{prefix}_ENDPOINT_URL")) for prefix in PREFIXES)

@@ -18,6 +18,7 @@ from lake_assets.cli import main
 from lake_assets.cli.commands import build_parser
 from lake_assets.cli.env_file import is_setting
 from lake_assets.cli.main_job import sample_end
+from lake_assets.cli.target import choose
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3, Ports, free_ports
 from lake_assets.orchestration.settings import resource_env
@@ -188,6 +189,13 @@ def test_a_configured_lake_is_used_and_the_embedded_server_only_when_none_is_or_
     assert main([*home, "status", "--env-file", str(tmp_path / "none.env")]) == 1
     out = " ".join(capsys.readouterr().out.split())
     assert "lake: the embedded S3 at" in out and "no lake configured: LAKE_S3_BUCKET is set neither" in out
+
+    env.write_text(env.read_text() + f"DAGSTER_HOME={tmp_path / 'from-env'}\n")  # the instance too, by the same rule
+    where = ["--home", str(tmp_path / "home"), "--port", home[3]]
+    assert choose(build_parser().parse_args([*where, "run", "--env-file", str(env)])).environ["DAGSTER_HOME"] == str(
+        tmp_path / "from-env")
+    flagged = build_parser().parse_args([*where, "--dagster-home", str(tmp_path / "flag"), "ui", "--env-file", str(env)])
+    assert choose(flagged).environ["DAGSTER_HOME"] == str(tmp_path / "flag")  # the flag, set explicitly, wins
 
     monkeypatch.setenv("LAKE_S3_BUCKET", "the-shells-lake")  # .env wins, as in every dagster command, and says so
     assert main(["config", "--env-file", str(env)]) == 0
