@@ -110,12 +110,16 @@ def reach(target: Target) -> None:
         raise SettingsRefused(problems)
 
 
-def use(target: Target) -> None:
-    """Point this process's Dagster resources and instance at ``target``: its settings replace every
-    ``VENDOR_S3_*``, ``LAKE_S3_*`` and ``DAGSTER_HOME`` variable, and what a child process inherits."""
+def _replace_settings(values: Mapping[str, str]) -> None:
+    """Make ``values`` this process's ``VENDOR_S3_*``, ``LAKE_S3_*`` and ``DAGSTER_HOME`` variables, and no others."""
     for name in [name for name in os.environ if is_setting(name)]:
         del os.environ[name]
-    os.environ.update(target.environ)
+    os.environ.update(values)
+
+
+def use(target: Target) -> None:
+    """Point this process's Dagster resources and instance at ``target`` (and what a child process inherits)."""
+    _replace_settings(target.environ)
 
 
 @contextmanager
@@ -126,9 +130,7 @@ def using(target: Target) -> Iterator[None]:
     try:
         yield
     finally:
-        for name in [name for name in os.environ if is_setting(name)]:
-            del os.environ[name]
-        os.environ.update(before)
+        _replace_settings(before)
 
 
 @contextmanager
