@@ -100,8 +100,9 @@ class CrtClient:
         self._netloc = parts.netloc
         self._virtual = config.addressing_style == "virtual" or (
             config.endpoint_url is None and config.addressing_style == "auto")
-        loops = io.EventLoopGroup()
-        bootstrap = io.ClientBootstrap(loops, io.DefaultHostResolver(loops))
+        # one event-loop group for the process, never torn down: a group per client shut down asynchronously after
+        # its client and, once in a few hundred test runs, crashed a CRT thread (aws-c-s3#196, aws-c-io#536)
+        bootstrap = io.ClientBootstrap.get_or_create_static_default()
         signing = None
         if credentials is not None:
             provider = auth.AwsCredentialsProvider.new_delegate(_delegate(credentials))
