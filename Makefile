@@ -55,7 +55,7 @@ bench: bench-setup
 	$(BIN)/python bench/transfer.py --runs 5 --out bench/results/transfer.json
 	$(BIN)/python bench/report.py bench/results/transfer.json
 	$(BIN)/python bench/existence.py --runs 5
-	$(BIN)/python bench/sensor_tick.py --years 10 --runs 5
+	$(BIN)/python bench/sensor_tick.py --years 10
 	$(BIN)/python bench/large_download.py --runs 5
 	$(BIN)/python bench/backfill.py --runs 5
 	$(BIN)/python bench/large_partitions.py --runs 3

@@ -29,7 +29,6 @@ from pathlib import Path
 import dagster as dg
 
 from lake_assets.cli.main_job import LAKE_BUCKET, VENDOR_BUCKET, activate
-from lake_assets.cli.runner import QUIET, request_partitions
 from lake_assets.cli.sample import publish_sample
 from lake_assets.lake.datasets import DAY_AGGS, DatasetSpec
 from lake_assets.local_s3 import EmbeddedS3, free_ports
@@ -37,6 +36,7 @@ from lake_assets.orchestration.factory import build_dataset_defs, ingest_job_nam
 from lake_assets.orchestration.resources import s3_resource_from_env
 from lake_assets.s3 import S3Handler
 from lake_assets_tests.deploy.postgres import ThrowawayPostgres
+from lake_assets_tests.in_process import QUIET, request_partitions
 
 YEAR_START, YEAR_END = date(2024, 1, 1), date(2024, 12, 31)
 #: Temporary instances get no dagster.yaml; this keeps their telemetry off, as dagster_home's is.

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from lake_assets.cli.runner import QUIET
 from lake_assets.cli.sample import vendor_file
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.datasets import DAY_AGGS
@@ -35,6 +34,7 @@ from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets.orchestration.factory import build_dataset_defs, ingest_job_name
 from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets_tests.deploy.postgres import ThrowawayPostgres
+from lake_assets_tests.in_process import QUIET
 
 sys.path.insert(0, str(Path(__file__).parent))
 from backfill import temporary_instance  # noqa: E402  (bench/ is not a package)

@@ -64,24 +64,11 @@ def test_no_private_dagster_import_and_no_module_over_300_lines() -> None:
     assert (private, long) == ([], {})
 
 
-#: Calls of Dagster methods it does not mark ``@public`` (DagsterInstance's public surface is the marked one; of
-#: Definitions, the ``resolve_*`` accessors Dagster's own warnings point to from ``get_*_def``), each with why it is
-#: still here. Three belong to ``lake run``'s in-process executor, which issue 30 replaces with the daemon.
-KNOWN_NON_PUBLIC_CALLS = {
-    # a run tags itself a permanent failure (a vendor file no retry can fix), which healing reads from the run: 1.13
-    # has no public way for a step to tag its run
-    ("orchestration/assets.py", "instance", "add_run_tags"),
-    # the in-process runs of a killed `lake run` marked failed and killed: the daemon's run monitoring does this
-    ("orchestration/healing.py", "instance", "add_run_tags"),
-    ("orchestration/healing.py", "instance", "report_run_failed"),
-    # the in-process runner's automation runs, on the code location's implicit asset job
-    ("cli/runner.py", "defs", "resolve_implicit_job_def_def_for_assets"),
-}
 #: The Definitions accessors Dagster 1.13 steers to (``get_sensor_def`` warns and calls ``resolve_sensor_def``).
 RESOLVE_ACCESSORS = {"resolve_job_def", "resolve_sensor_def", "resolve_assets_def", "resolve_asset_graph"}
 #: Where Dagster's reserved run tags may be named: the one module of the lake's run tags, which reads what Dagster
 #: wrote and writes a range request's tags (RunRequest has no public range parameter in 1.13;
-#: ``RunRequest.partition_key_range`` reads these very tags) and, for the in-process runner, what the daemon writes.
+#: ``RunRequest.partition_key_range`` reads these very tags).
 TAGS_MODULE = "orchestration/tags.py"
 #: The ``dagster/*`` metadata keys Dagster documents for a materialization (row count, URI, column schema): metadata,
 #: not run tags, so they may be written where the materialization is made.
@@ -103,9 +90,9 @@ def _public(cls: type) -> set[str]:
 
 
 def test_only_public_dagster_methods_are_called_and_no_reserved_tag_is_written_by_hand() -> None:
-    """Fails on a new call of a Dagster method it does not mark public, on a DagsterInstance or Definitions, and on any
-    ``dagster/*`` name outside the tags module other than the documented metadata keys: what is left is listed above,
-    with why."""
+    """Fails on a call of a Dagster method it does not mark ``@public`` on a DagsterInstance (its public surface is the
+    marked one) or Definitions (and the ``resolve_*`` accessors Dagster's own warnings point to from ``get_*_def``),
+    and on any ``dagster/*`` name outside the tags module other than the documented metadata keys."""
     allowed = {"instance": _public(dg.DagsterInstance), "defs": _public(dg.Definitions) | RESOLVE_ACCESSORS}
     members = {"instance": set(dir(dg.DagsterInstance)), "defs": set(dir(dg.Definitions))}
     calls, tags = set(), set()
@@ -118,4 +105,4 @@ def test_only_public_dagster_methods_are_called_and_no_reserved_tag_is_written_b
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
                     and node.value.startswith("dagster/") and node.value not in METADATA_KEYS:
                 tags.add((where, node.value))
-    assert (calls, {where for where, _ in tags}) == (KNOWN_NON_PUBLIC_CALLS, {TAGS_MODULE})
+    assert (calls, {where for where, _ in tags}) == (set(), {TAGS_MODULE})

@@ -201,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = _add(commands, "run", _job("cmd_run"), "the main job: publish the vendor sample and backfill the lake",
                f"{_LAKE_RULE} On the embedded S3 (started if it is not running, and stopped after) it publishes "
                "generated vendor files from each dataset's start date to its newest day due (its vendor is up to "
-               "date); on a configured lake the vendor's files are its own. Then it runs every dataset's sensor in "
-               "this process until the lake is complete, then the assets built on the lake, and prints coverage. "
+               "date); on a configured lake the vendor's files are its own. Then it runs dagster-daemon on the "
+               "instance until the lake settles (the sensors, the run queue, run retries and backfills, as a "
+               "deployment runs them), and prints what the runs did, the due verdicts and coverage. "
                "Runs are recorded in --dagster-home; exits 1 when a run failed or a published day is missing, 2 "
                "when a setting is wrong.")
     _add_lake_choice(run)

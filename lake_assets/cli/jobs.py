@@ -7,82 +7,71 @@ Dagster or polars.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shutil
 import sys
 import time
 import warnings
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from lake_assets.cli.daemon import QUIET_SECONDS, running_daemon, settle
 from lake_assets.cli.embedded import console
-from lake_assets.cli.main_job import lake_coverage, publish_vendor_sample
+from lake_assets.cli.main_job import due_verdicts, lake_coverage, publish_vendor_sample
 from lake_assets.cli.report import print_coverage
-from lake_assets.cli.runner import (
-    AUTOMATION_CURSOR,
-    AutomationReport,
-    run_automation,
-    run_due_checks,
-    run_sensor_backfill,
-)
+from lake_assets.cli.run_report import RunTally
 from lake_assets.cli.sample import unsampled
 from lake_assets.cli.target import Target, running_on
 from lake_assets.definitions import defs as load_definitions
 from lake_assets.orchestration.component import declared_datasets
+from lake_assets.orchestration.freshness import DUE_CHECK
 
 
-def quiet_dagster(verbose: bool) -> None:
-    """Silence Dagster's BetaWarning (``backfill_policy`` is beta in 1.13), its PreviewWarning for the per-day
-    checks (``AssetCheckSpec(partitions_def=...)``, preview in 1.13 and chosen knowingly: README, "Checks"),
-    which printed twice a run, and its per-asset automation logs."""
+def quiet_dagster() -> None:
+    """Silence Dagster's BetaWarning (``backfill_policy`` is beta in 1.13) and its PreviewWarning for the per-day
+    checks (``AssetCheckSpec(partitions_def=...)``, preview in 1.13 and chosen knowingly: README, "Checks"), which
+    printed twice a command."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec",
                             category=dg.PreviewWarning)
-    automation_log = logging.getLogger("dagster.automation_condition_tester")
-    automation_log.setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """The main job: publish the vendor sample, backfill it through the sensors, print coverage."""
-    quiet_dagster(args.verbose)
+    """The main job: publish the vendor sample, run the daemon on the lake until it settles, print coverage."""
+    quiet_dagster()
     with running_on(args) as target:
         _publish_sample(target, args.sample_until)
         defs = load_definitions()
-        began = time.perf_counter()
+        home = Path(os.environ["DAGSTER_HOME"])
         instance = dg.DagsterInstance.get()
-        failed = 0
+        tally = RunTally(declared_datasets(), defs)
+        began, clock = datetime.now(timezone.utc), time.perf_counter()
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
-            for spec in declared_datasets():
-                task = progress.add_task(f"{spec.name}: sensor-driven backfill", total=None)
+                      console=console) as progress, running_daemon(home) as daemon:
+            progress.console.print(f"dagster-daemon started on {home} (its log: {daemon.log}): the sensors, the run "
+                                   f"queue, run retries and backfills run as in a deployment, until the lake settles "
+                                   f"(no run for {QUIET_SECONDS} s)")
+            task = progress.add_task("runs finished", total=None)
 
-                def on_run(what: str, partitions: int, ok: bool, task: int = task) -> None:
-                    progress.advance(task, partitions)
-                    if not ok:
-                        progress.console.print(f"[red]run failed: {what}[/]")
+            def on_run(record: dg.RunRecord) -> None:
+                what = tally.add(record)
+                progress.advance(task)
+                if record.dagster_run.status != dg.DagsterRunStatus.SUCCESS:
+                    progress.console.print(f"[red]run failed: {what} (run {record.dagster_run.run_id[:8]}: its log "
+                                           f"in the UI, Runs)[/]")
 
-                report = run_sensor_backfill(defs, instance, spec, on_run)
-                failed += len(report.failed_runs)
-                if report.killed_runs:
-                    progress.console.print(f"{spec.name}: {report.killed_runs} run(s) of a killed `lake run` "
-                                           "marked failed and retried")
-                progress.console.print(f"{spec.name}, last sensor tick: {report.last_tick}")
-                for check in run_due_checks(defs, instance, spec):
-                    verdict = "passed" if check.passed else "[yellow]warns[/]"
-                    progress.console.print(f"{spec.name}, {check.check_name} {verdict}: "
-                                           f"{check.metadata['detail'].value}")
-                progress.update(task, total=report.partitions, description=(
-                    f"{spec.name}: {report.runs} runs over {report.partitions} partitions in {report.ticks} "
-                    f"sensor ticks, {len(report.months)} monthly rollups, {report.seconds:.1f}s"))
-            failed += len(_automate(defs, instance, Path(os.environ["DAGSTER_HOME"]), progress).failed_runs)
-        console.print(f"backfill finished in {time.perf_counter() - began:.1f}s; runs are in "
-                      f"{os.environ['DAGSTER_HOME']} (see them with `make ui`)")
+            settle(instance, daemon, began, on_run)
+        for line in tally.lines():
+            console.print(line)
+        for name, verdict in due_verdicts(target, defs, instance).items():
+            console.print(f"{name}, {DUE_CHECK} {'passed' if verdict.passed else '[yellow]warns[/]'}: {verdict.detail}")
+        console.print(f"the lake settled in {time.perf_counter() - clock:.1f}s; runs are in {home} (see them with "
+                      f"`make ui`)")
         complete = print_coverage(console, lake_coverage(target, defs))
-    return 0 if failed == 0 and complete else 1
+    return 0 if not tally.failed and complete else 1
 
 
 def _publish_sample(target: Target, until: date | None) -> None:
@@ -98,27 +87,9 @@ def _publish_sample(target: Target, until: date | None) -> None:
                       f"files its prefix holds")
 
 
-def _automate(defs: dg.Definitions, instance: dg.DagsterInstance, dagster_home: Path,
-              progress: Progress) -> AutomationReport:
-    """Run what the automation conditions of the assets built on the lake request, showing it in ``progress``."""
-    task = progress.add_task("assets built on the lake: automation conditions", total=None)
-
-    def on_run(what: str, partitions: int, ok: bool) -> None:
-        progress.advance(task, partitions)
-        if not ok:
-            progress.console.print(f"[red]run failed: {what}[/]")
-
-    report = run_automation(defs, instance, dagster_home / AUTOMATION_CURSOR, on_run)
-    done = ", ".join(f"{asset} {count}" for asset, count in report.partitions.items()) or "nothing requested"
-    progress.update(task, total=sum(report.partitions.values()), description=(
-        f"assets built on the lake: {report.runs} runs in {report.evaluations} evaluations ({done}), "
-        f"{report.seconds:.1f}s"))
-    return report
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     """Print each dataset's coverage; exit 1 when a published partition is missing from the lake."""
-    quiet_dagster(args.verbose)
+    quiet_dagster()
     with running_on(args) as target:
         rows = lake_coverage(target, load_definitions())
     return 0 if print_coverage(console, rows) else 1

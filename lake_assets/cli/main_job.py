@@ -10,12 +10,14 @@ import dagster as dg
 from lake_assets.cli.env_file import LAKE_BUCKET, VENDOR_BUCKET, dagster_env
 from lake_assets.cli.sample import GENERATORS, publish_sample
 from lake_assets.cli.target import Target, use
-from lake_assets.lake.coverage import Coverage, coverage
+from lake_assets.lake.coverage import Coverage, by_partition, coverage
 from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.due import newest_due_day
+from lake_assets.lake.due import DueVerdict, judge_due, newest_due_day
+from lake_assets.lake.layout import partition_key
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.orchestration.component import declared_datasets
 from lake_assets.orchestration.factory import ingest_job_name
+from lake_assets.orchestration.freshness import GRACE
 from lake_assets.s3 import S3Handler
 
 
@@ -55,3 +57,21 @@ def lake_coverage(target: Target, defs: dg.Definitions) -> list[Coverage]:
                          vendor.iter_objects(vendor_bucket, spec.source.static_prefix),
                          lake.iter_objects(lake_bucket, spec.curated.listing_prefix),
                          lake.iter_objects(lake_bucket, spec.quarantine.listing_prefix)) for spec in declared_datasets()]
+
+
+def due_verdicts(target: Target, defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, DueVerdict]:
+    """Each dataset's due verdict now, as its ``newest_partition_due`` check gives it (:func:`judge_due`, on the
+    same listings and Dagster's status of the day): what ``lake run`` prints once the lake has settled."""
+    vendor_bucket, lake_bucket = target.bucket("VENDOR_S3"), target.bucket("LAKE_S3")
+    verdicts: dict[str, DueVerdict] = {}
+    with S3Handler(target.transfer_config("VENDOR_S3")) as vendor, S3Handler(target.transfer_config("LAKE_S3")) as lake:
+        for spec in declared_datasets():
+            asset = dg.AssetKey([spec.name, "curated"])
+            day = newest_due_day(spec, datetime.now(timezone.utc) - GRACE)
+            status = (instance.get_status_by_partition(asset, [partition_key(day)], defs.resolve_assets_def(
+                asset).partitions_def) or {}).get(partition_key(day)) if day else None
+            verdicts[spec.name] = judge_due(
+                spec, day, status.value.lower() if status else None,
+                by_partition(vendor.iter_objects(vendor_bucket, spec.source.static_prefix), spec.source.date_of),
+                by_partition(lake.iter_objects(lake_bucket, spec.curated.listing_prefix), spec.curated.date_of))
+    return verdicts

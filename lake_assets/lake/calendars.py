@@ -10,10 +10,9 @@ need no list of exceptions and a complete lake reads complete.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
-
-from functools import lru_cache
 
 import holidays
 

@@ -18,6 +18,7 @@ from datetime import date
 import polars as pl
 
 from lake_assets.lake.calendars import closure, hours_in_day
+from lake_assets.lake.check_types import CONCERNS, CONCERNS_BY_NAME, CheckOutcome, Concern, Severity, Subject, Verdict
 from lake_assets.lake.conditions import (
     NEGATIVE,
     NOT_POSITIVE,
@@ -28,7 +29,6 @@ from lake_assets.lake.conditions import (
     null_keys,
     outside,
 )
-from lake_assets.lake.check_types import CONCERNS, CONCERNS_BY_NAME, CheckOutcome, Concern, Severity, Subject, Verdict
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.queries import collect, content_hash, height, last_closes, tally
 

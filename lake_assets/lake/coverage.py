@@ -24,9 +24,9 @@ class Coverage:
     partition health counts them as missing, so ``expected + after_last`` is Dagster's partition count);
     ``off_calendar`` are vendor files dated on a day that is not a partition (the calendar closes it):
     never curated, so the lake is not complete while one is there (the calendar is wrong, or the file);
-    ``quarantined`` are partitions whose vendor file changed since they were curated and the new one has not
-    curated (or not yet): the lake keeps the last good day, the new file waits in quarantine with its
-    reason, and these are not counted missing.
+    ``quarantined`` are partitions whose vendor file changed since they were curated and the new one did not
+    curate: the lake keeps the last good day, the new file waits in quarantine with its reason, and these are not
+    counted missing (:func:`lake_lacks`).
     """
 
     dataset: str
@@ -60,6 +60,16 @@ def by_partition(infos: Iterable[ObjectInfo], date_of: Callable[[str], date]) ->
     return indexed
 
 
+def lake_lacks(source: ObjectInfo, curated: ObjectInfo | None, quarantined: ObjectInfo | None) -> bool:
+    """The verdict on one published day, for the sensor's planning and for coverage alike: the lake lacks it
+    (missing, or curated from an older file than the vendor's) unless its curated object is at least as new as the
+    vendor's file, or that file went to quarantine after it was published (a correction that did not curate: the
+    lake keeps the last good day, and the day waits for the vendor's next file)."""
+    if quarantined is not None and quarantined.last_modified >= source.last_modified:
+        return False
+    return curated is None or curated.last_modified < source.last_modified
+
+
 def off_calendar_files(partition_keys: Sequence[str], source: Mapping[str, ObjectInfo]) -> list[str]:
     """The vendor keys of ``source`` (by partition key, as :func:`by_partition` gives) dated on a day that is
     not a partition, up to the last partition (a later file is not due yet), in date order."""
@@ -86,14 +96,15 @@ def coverage(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[
     off_calendar = off_calendar_files(partition_keys, vendor)
     published = {key: info for key, info in vendor.items() if key in valid}
     curated = by_partition(lake, spec.curated.date_of)
-    waiting = sorted(by_partition(quarantine, spec.quarantine.date_of))
+    held = by_partition(quarantine, spec.quarantine.date_of)
+    waiting = [key for key in sorted(held) if key in published
+               and held[key].last_modified >= published[key].last_modified]
     if not published:
         return Coverage(spec.name, None, None, 0, 0, 0, [], [], 0, len(partition_keys), off_calendar)
     first, last = min(published), max(published)
     window = [key for key in partition_keys if first <= key <= last and not closure(spec.calendar,
                                                                                      partition_date(key))]
-    missing = [key for key in sorted(published) if key not in waiting
-               and (key not in curated or curated[key].last_modified < published[key].last_modified)]
+    missing = [key for key in sorted(published) if lake_lacks(published[key], curated.get(key), held.get(key))]
     calendar_days = (partition_date(last) - partition_date(first)).days + 1
     open_days = len(publishing_days(spec.calendar, partition_date(first), partition_date(last)))
     return Coverage(

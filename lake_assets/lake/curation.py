@@ -19,7 +19,6 @@ import polars as pl
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.queries import write_and_tally
 
-
 #: How polars names an operating-system error in its messages: "... (os error 28)".
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")
 

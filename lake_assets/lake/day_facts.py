@@ -11,7 +11,6 @@ from lake_assets.lake.calendars import closure
 from lake_assets.lake.checks import CheckOutcome, concerns_for
 from lake_assets.lake.datasets import DatasetSpec
 
-
 #: The outcome that names a quarantined correction, in the warning concern of its day.
 QUARANTINE_CHECK = "quarantine"
 #: The outcome that says the served partition of a day with a quarantined correction passed when curated.

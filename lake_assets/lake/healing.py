@@ -2,8 +2,8 @@
 
 A sensor names each request by its partitions and their source ETags (its run key). When every run of
 a request has failed and its partitions are still not curated, the request is made again once the
-backoff after its last failure has passed: ``first_delay``, doubling, at most ``longest_delay`` (a run
-whose process was killed under it is retried at once: that says nothing about the vendor or the lake).
+backoff after its last failure has passed: ``first_delay``, doubling, at most ``longest_delay`` (a run whose
+process died is Dagster's to run again: its run retries).
 After ``max_attempts`` runs, or at once when its last run found a vendor file that can never be curated
 (``permanent``), it is given up until a source file changes, which makes it a new request.
 So an incident (an S3 outage, credentials that could not write) heals within minutes of its end, and a
@@ -46,7 +46,6 @@ class RequestHistory:
     active: bool
     succeeded: bool
     last_end: float | None
-    killed: bool = False
     permanent: bool = False
     last_start: float = 0.0
 
@@ -102,8 +101,7 @@ def plan_retries(histories: Iterable[RequestHistory], not_curated: Collection[st
         if history.permanent or history.attempts >= policy.max_attempts:
             plan.given_up.append(history)
             continue
-        delay = 0.0 if history.killed else policy.delay_after(history.attempts)
-        due = (history.last_end or now) + delay
+        due = (history.last_end or now) + policy.delay_after(history.attempts)
         if now >= due:
             plan.retries.append(Retry(history.request, history.keys, history.attempts + 1))
         else:

@@ -1,10 +1,10 @@
 """What a missing-partition sensor tick should request: a pure function of two sorted listings.
 
-Vendor keys and lake keys are both date-ordered, so a tick lists only after its cursor and costs
-O(new keys), not O(history). Every ``full_interval`` seconds a pass starts from the beginning again
-(full reconciliation), which finds lake partitions that were deleted, vendor files that were
-corrected (a source object newer than its curated partition) and curated objects altered outside the
-lake's runs (newer than Dagster's record of them: :func:`altered`). Contiguous partitions needing work
+Vendor keys and lake keys are both date-ordered, so a tick lists what is new after its cursor and costs
+O(new keys), not O(history); besides, it re-reads one window of the history (:mod:`lake_assets.lake.sweep`),
+which finds lake partitions that were deleted, vendor files that were corrected (a source object newer than
+its curated partition) and curated objects altered outside the lake's runs (newer than Dagster's record of
+them: :func:`altered`). Contiguous partitions needing work
 become range runs of at most ``chunk`` partitions; a tick requests at most ``cap`` partitions and
 resumes after the last one it requested.
 """
@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from lake_assets.lake.coverage import by_partition
+from lake_assets.lake.coverage import by_partition, lake_lacks
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import LayoutError, partition_key
 from lake_assets.s3 import ObjectInfo
@@ -29,14 +29,18 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class PlanCursor:
     """Where the next tick starts: after ``after`` (a source key; for the rollup sensor, the storage id of the
-    curated asset's newest record); ``full_at`` is when the last full pass began."""
+    curated asset's newest record); ``full_at`` is when the last full pass (for the missing-partition sensor, the
+    current sweep of the history: :mod:`lake_assets.lake.sweep`) began. ``sweep`` is the source key the sweep's
+    next window starts after (None: a new sweep, from the start), ``since`` when the sweep before began."""
 
     after: str | None = None
     full_at: float = 0.0
+    sweep: str | None = None
+    since: float = 0.0
 
     def to_json(self) -> str:
         """Serialise for ``SensorResult(cursor=...)``."""
-        return json.dumps({"after": self.after, "full_at": self.full_at})
+        return json.dumps({"after": self.after, "full_at": self.full_at, "sweep": self.sweep, "since": self.since})
 
     @classmethod
     def from_json(cls, text: str | None) -> PlanCursor:
@@ -45,7 +49,8 @@ class PlanCursor:
             return cls()
         try:
             data = json.loads(text)
-            return cls(after=data.get("after"), full_at=float(data.get("full_at", 0.0)))
+            return cls(after=data.get("after"), full_at=float(data.get("full_at", 0.0)), sweep=data.get("sweep"),
+                       since=float(data.get("since", 0.0)))
         except (ValueError, TypeError, AttributeError):
             logger.warning("unreadable sensor cursor %r; starting a full pass", text)
             return cls()
@@ -88,6 +93,7 @@ class Plan:
     source_seen: int
     off_calendar: list[str] = field(default_factory=list)
     capped: bool = False
+    last_seen: str | None = None  # the last source key planned over (before the cap, when capped)
 
     @property
     def partitions(self) -> int:
@@ -129,11 +135,12 @@ def altered(written: Mapping[str, ObjectInfo], recorded_at: Mapping[str, float],
 def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
               lake: Iterable[ObjectInfo], cursor: PlanCursor, now: float, full_interval: float,
               cap: int, closed: Iterable[str] = (), redo: Mapping[str, str] | None = None,
-              busy: Collection[str] = ()) -> Plan:
+              busy: Collection[str] = (), quarantined: Iterable[ObjectInfo] = ()) -> Plan:
     """Decide which partitions to request from the source and lake (curated) listings of this tick.
 
-    ``source`` and ``lake`` must be listed from the same point: from the start on a full pass,
-    else after ``cursor.after`` and after the curated key of that key's date. A vendor file dated
+    ``source`` and ``lake`` must cover the same days, in key order: from the start on a full pass, else
+    after ``cursor.after`` and after the curated key of that key's date, which a window of the history before
+    the cursor may precede (:mod:`lake_assets.lake.sweep`; the cursor never moves back). A vendor file dated
     on a day that is not a partition is reported in ``off_calendar``; one dated after the last
     partition (not yet due) stops the pass so it is picked up when its partition exists. ``closed`` are
     days the calendar closes that Dagster has not recorded yet: those up to the newest vendor file seen
@@ -142,15 +149,17 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     curated partitions to make again whatever the listings say (an object altered outside the lake's runs),
     each with the ETag its request is planned with. ``busy`` are partitions that unfinished runs are working on:
     they are not requested again (a queued range would otherwise be requested anew on every full pass, cut
-    differently, and run twice) and do not count against ``cap``. The closed days a tick requests count against
+    differently, and run twice) and do not count against ``cap``. ``quarantined`` lists the quarantine zone: a day
+    whose current vendor file waits there is not requested again (:func:`~lake_assets.lake.coverage.lake_lacks`). The closed days a tick requests count against
     ``cap``: a cap of two chunks is two full range runs, not two and a run of the holidays among them.
     """
     full = starts_full_pass(cursor, now, full_interval)
     index = {key: position for position, key in enumerate(partition_keys)}
     lake_by_key = by_partition(lake, spec.curated.date_of)  # markers and stray files are not ours to judge
+    held = by_partition(quarantined, spec.quarantine.date_of)
     needed: list[tuple[str, ObjectInfo | None]] = []
     off_calendar: list[str] = []
-    after, seen, capped = cursor.after if not full else None, 0, False
+    after, seen, capped, last_seen = cursor.after if not full else None, 0, False, None
     last_key = partition_keys[-1] if partition_keys else None
     closed_days = sorted(key for key in closed if key not in busy)  # requested with the days around them
     for info in source:
@@ -164,22 +173,23 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
         if key not in index:
             off_calendar.append(info.key)
         elif key not in busy:
-            curated = lake_by_key.get(key)
-            if curated is None or curated.last_modified < info.last_modified:
+            if lake_lacks(info, lake_by_key.get(key), held.get(key)):
                 if len(needed) + bisect.bisect_right(closed_days, key) >= cap:
                     capped = True
                     break
                 needed.append((key, info))
-        after = info.key
+        last_seen = info.key
+        after = info.key if after is None or info.key > after else after  # a sweep's window comes before the cursor
     next_cursor = PlanCursor(after=after, full_at=now if full else cursor.full_at)
-    through = partition_key(spec.source.date_of(after)) if after else ""
+    until = last_seen if capped else after  # a capped tick requests no holiday past where it stopped
+    through = partition_key(spec.source.date_of(until)) if until else ""
     days = {key for key in closed_days if key <= through}
     planned = {key for key, _ in needed}
     extra = {key: etag for key, etag in (redo or {}).items()
              if key in index and key not in {*planned, *days, *busy}}
     needed = sorted([*needed, *((key, None) for key in (days - planned) | set(extra))], key=lambda item: item[0])
     return Plan(runs=ranges(spec, needed, index, extra), cursor=next_cursor, full_pass=full, source_seen=seen,
-                off_calendar=off_calendar, capped=capped)
+                off_calendar=off_calendar, capped=capped, last_seen=last_seen)
 
 
 def ranges(spec: DatasetSpec, needed: Sequence[tuple[str, ObjectInfo | None]],

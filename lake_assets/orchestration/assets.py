@@ -39,11 +39,11 @@ from lake_assets.orchestration.checks import (
     range_summaries,
     verdict_metadata,
 )
-from lake_assets.orchestration.healing import latest_partition_metadata, latest_records
+from lake_assets.orchestration.healing import PERMANENT_FAILURE, latest_partition_metadata, latest_records
 from lake_assets.orchestration.io_manager import lake_metadata
 from lake_assets.orchestration.partitions import requested_keys_error
 from lake_assets.orchestration.resources import SETUP_ERRORS, S3TransferResource
-from lake_assets.orchestration.tags import ATTEMPT_TAG, PARENT_RUN_TAG, PERMANENT_TAG
+from lake_assets.orchestration.tags import ATTEMPT_TAG, PARENT_RUN_TAG
 
 T = TypeVar("T")
 #: What a curated partition's materialization says when an earlier attempt of the same request wrote it.
@@ -88,15 +88,18 @@ def fail_partitions(context: dg.AssetExecutionContext, errors: dict[str, Excepti
     An error a step retry can outlast (a network or server failure) is raised for the step's retries
     (:data:`~lake_assets.orchestration.retries.STEP_RETRIES`).
     Otherwise the step fails at once: when every error is in the vendor's file (missing, or not
-    curatable) the run is tagged :data:`PERMANENT_TAG`, so healing waits for the file to change; an
-    identity or bucket error is left to healing's backoff, since an incident outlasts a step retry.
+    curatable) each day is observed :data:`~lake_assets.orchestration.healing.PERMANENT_FAILURE` (the UI shows
+    why on the day), so healing waits for the file to change; an identity or bucket error is left to
+    healing's backoff, since an incident outlasts a step retry.
     """
     for key, error in errors.items():
         context.log.error("%s %s: %s", context.asset_key.to_user_string(), key, error)
     if transient := [error for error in errors.values() if not isinstance(error, (*VENDOR_ERRORS, *SETUP_ERRORS))]:
         raise transient[0]
     if all(isinstance(error, VENDOR_ERRORS) for error in errors.values()):
-        context.instance.add_run_tags(context.run.run_id, {PERMANENT_TAG: "true"})
+        for key, error in errors.items():
+            context.log_event(dg.AssetObservation(context.asset_key, partition=key, metadata={
+                PERMANENT_FAILURE: f"{error}; requested again once the vendor's file changes"}))
     raise dg.Failure(description="; ".join(str(error) for error in errors.values()), allow_retries=False,
                      metadata={"failed_partitions": dg.MetadataValue.json(sorted(errors))})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-#: The automation sensor's name; ``lake run`` evaluates the same conditions in process.
+#: The automation sensor's name (``lake run`` runs it too: it runs the daemon).
 AUTOMATION_SENSOR = "lake_automation"
 #: Seconds between evaluations of the automation conditions, as the lake's own sensors.
 AUTOMATION_SECONDS = 30

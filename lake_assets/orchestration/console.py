@@ -3,8 +3,9 @@
 Dagster's own prints a failed step's stack trace twice: under ``STEP_FAILURE``, then again under the
 ``RUN_FAILURE`` that follows it. This one keeps the run failure's first line (which steps failed) and drops the
 repeated trace; a run that fails before any step (its config, its resources) keeps its whole message. Dagster
-starts a job's loggers only for a run whose config names them (``loggers: {console: ...}``), as ``lake run``'s
-in-process runs do; other runs log through Dagster's default console logger.
+starts a job's loggers only for a run whose config names them (``loggers: {console: ...}``: a run launched with
+that config from the UI, or the test harness's in-process runs); other runs log through Dagster's default console
+logger.
 """
 
 from __future__ import annotations

@@ -14,15 +14,14 @@ again whenever the curated asset has changed and no ingest run is left in progre
 judged on what a sensor's run, a backfill or a run from the UI left, not hours later.
 """
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
-from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.coverage import by_partition
 from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.due import newest_due_day
-from lake_assets.lake.layout import partition_date, partition_key
+from lake_assets.lake.due import judge_due, newest_due_day
+from lake_assets.lake.layout import partition_key
 from lake_assets.orchestration.healing import in_flight
 from lake_assets.orchestration.resources import S3TransferResource
 
@@ -44,40 +43,19 @@ def build_due_check(spec: DatasetSpec, partitions: dg.PartitionsDefinition) -> d
                                 f"it, and how many publishing days each is behind.")
     def newest_partition_due(context: dg.AssetCheckExecutionContext, vendor_s3: S3TransferResource,
                              lake_s3: S3TransferResource) -> dg.AssetCheckResult:
-        now = datetime.now(timezone.utc)
-        day = newest_due_day(spec, now - GRACE)
-        if day is None:
-            return dg.AssetCheckResult(passed=True, metadata={"detail": "no partition is due yet"})
-        key = partition_key(day)
-        status = (context.instance.get_status_by_partition(asset, [key], partitions) or {}).get(key)
-        curated = status == dg.AssetPartitionStatus.MATERIALIZED
+        day = newest_due_day(spec, datetime.now(timezone.utc) - GRACE)
+        status = (context.instance.get_status_by_partition(asset, [partition_key(day)], partitions) or {}).get(
+            partition_key(day)) if day else None
         with vendor_s3.open() as vendor, lake_s3.open() as lake:
             published = by_partition(vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix),
                                      spec.source.date_of)
-            newest = max(by_partition(lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix),
-                                      spec.curated.date_of), default=None)
-        vendor_newest = max(published, default=None)
-        behind = days_behind(spec, newest, day) if newest else None
-        vendor_behind = days_behind(spec, vendor_newest, day) if vendor_newest else None
-        why = ("curated" if curated
-               else f"published, not curated ({status.value.lower() if status else 'missing'})" if key in published
-               else f"not published: the vendor's newest file is {vendor_newest}, {vendor_behind} publishing day(s) "
-                    f"behind" if vendor_newest
-               else "not published: the vendor has published nothing")
-        detail = (f"{spec.name} {key} was due at {spec.due_at(day).isoformat()}; {why}"
-                  + (f"; the newest curated partition is {newest}, {behind} publishing day(s) behind"
-                     if newest else "; nothing is curated"))
-        return dg.AssetCheckResult(passed=curated, severity=dg.AssetCheckSeverity.WARN, metadata={
-            "partition": key, "due_at": spec.due_at(day).isoformat(), "newest_curated": newest or "",
-            "publishing_days_behind": behind, "vendor_newest": vendor_newest or "",
-            "vendor_days_behind": vendor_behind, "detail": detail})
+            curated = by_partition(lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix),
+                                   spec.curated.date_of)
+        verdict = judge_due(spec, day, status.value.lower() if status else None, published, curated)
+        return dg.AssetCheckResult(passed=verdict.passed, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata=dict(verdict.metadata))
 
     return newest_partition_due
-
-
-def days_behind(spec: DatasetSpec, newest: str, due: date) -> int:
-    """How many publishing days of ``spec``'s calendar partition ``newest`` is behind the ``due`` day."""
-    return len(publishing_days(spec.calendar, partition_date(newest), due)) - 1
 
 
 def freshness_sensor_name(spec: DatasetSpec) -> str:

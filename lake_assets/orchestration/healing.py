@@ -5,9 +5,8 @@ The policy (when a failed request is made again, how often) is plain Python in
 (:mod:`lake_assets.orchestration.tags`); this module reads them back, and asks the instance which of the partitions in play were curated since
 (their materializations after a given run began, and the runs still working on them). It never asks for
 the status of every partition: Dagster's per-partition status costs about a millisecond a key for a
-calendar of twenty years, so a tick that asked it of the whole history cost seconds. Runs of the in-process
-runner (``lake run``) left unfinished by a killed process are marked failed and killed here, so the
-next tick retries them at once: a killed process says nothing about the vendor or the lake.
+calendar of twenty years, so a tick that asked it of the whole history cost seconds. A run whose process died
+is Dagster's to mark failed and run again (run monitoring, run retries: ``dagster.yaml``), not healing's.
 """
 
 from __future__ import annotations
@@ -23,10 +22,7 @@ from lake_assets.lake.planning import PartitionRun
 from lake_assets.orchestration.checks import recorded_again
 from lake_assets.orchestration.tags import (
     ATTEMPT_TAG,
-    KILLED_TAG,
-    PERMANENT_TAG,
     REQUEST_TAG,
-    RUNNER_TAG,
     SENSOR_TAG,
     run_partitions,
 )
@@ -38,11 +34,14 @@ HISTORY_SECONDS = 24 * 3600
 RECENT_FAILED_RUNS = 50
 #: Most event records Dagster returns for one query (more raises ``DagsterInvariantViolationError``).
 MAX_RECORDS_PER_QUERY = 10_000
+#: The metadata key of the observation a run records on a day whose vendor file cannot be curated (a missing file,
+#: or one that fails an error check): the UI shows it on the day, and healing waits for the file to change.
+PERMANENT_FAILURE = "permanent_failure"
 _FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
 def request_histories(instance: dg.DagsterInstance, sensor: str, partitions: dg.PartitionsDefinition,
-                      since: float) -> list[RequestHistory]:
+                      since: float, marked: Sequence[dg.AssetKey]) -> list[RequestHistory]:
     """The sensor's requests with a run since ``since`` that did not succeed (failed, or not finished), each with
     all its attempts, from the run records.
 
@@ -55,10 +54,11 @@ def request_histories(instance: dg.DagsterInstance, sensor: str, partitions: dg.
         updated_after=datetime.fromtimestamp(since, timezone.utc)))
     requests = sorted({request for record in records if (request := record.dagster_run.tags.get(REQUEST_TAG))})
     return [history for request in requests
-            if (history := request_history(instance, request, partitions)) is not None]
+            if (history := request_history(instance, request, partitions, marked)) is not None]
 
 
-def _history(request: str, runs: list[dg.RunRecord], partitions: dg.PartitionsDefinition) -> RequestHistory | None:
+def _history(instance: dg.DagsterInstance, request: str, runs: list[dg.RunRecord], partitions: dg.PartitionsDefinition,
+             marked: Sequence[dg.AssetKey]) -> RequestHistory | None:
     keys = run_partitions(dict(runs[0].dagster_run.tags), partitions)
     if not keys:
         return None
@@ -70,15 +70,43 @@ def _history(request: str, runs: list[dg.RunRecord], partitions: dg.PartitionsDe
         active=any(status not in _FINISHED for status in statuses),
         succeeded=newest.dagster_run.status == dg.DagsterRunStatus.SUCCESS, last_end=newest.end_time,
         last_start=began(newest),
-        killed=newest.dagster_run.tags.get(KILLED_TAG) == "true",
-        permanent=newest.dagster_run.tags.get(PERMANENT_TAG) == "true")
+        permanent=newest.dagster_run.status == dg.DagsterRunStatus.FAILURE
+        and failed_for_good(instance, newest, keys, marked))
 
 
-def request_history(instance: dg.DagsterInstance, request: str,
-                  partitions: dg.PartitionsDefinition) -> RequestHistory | None:
+def failed_for_good(instance: dg.DagsterInstance, run: dg.RunRecord, keys: Sequence[str],
+                    marked: Sequence[dg.AssetKey]) -> bool:
+    """Whether ``run`` observed one of its partitions (``keys``) of an asset of ``marked`` as
+    :data:`PERMANENT_FAILURE`: the vendor's file cannot be curated, and no retry helps until it changes."""
+    run_id = run.dagster_run.run_id
+    return any(record.run_id == run_id and record.asset_observation is not None
+               and PERMANENT_FAILURE in record.asset_observation.metadata
+               for asset in marked for record in instance.fetch_observations(
+                   dg.AssetRecordsFilter(asset_key=asset, asset_partitions=list(keys), after_timestamp=began(run) - 1),
+                   limit=MAX_RECORDS_PER_QUERY).records)
+
+
+def failed_for_good_days(instance: dg.DagsterInstance, assets: Sequence[dg.AssetKey], keys: Sequence[str]) -> set[str]:
+    """Those of ``keys`` whose newest record, of one of ``assets``, is a :data:`PERMANENT_FAILURE` observation (none
+    materialized since): the vendor's file could not be curated, so healing has given the day up until it changes."""
+    found: set[str] = set()
+    for asset in assets if keys else ():
+        observed: dict[str, int] = {}
+        for record in instance.fetch_observations(dg.AssetRecordsFilter(asset_key=asset, asset_partitions=list(keys)),
+                                                  limit=MAX_RECORDS_PER_QUERY).records:
+            if record.partition_key and record.asset_observation and (
+                    PERMANENT_FAILURE in record.asset_observation.metadata):
+                observed.setdefault(record.partition_key, record.storage_id)
+        made = latest_records(instance, asset, sorted(observed))
+        found |= {key for key, storage_id in observed.items() if key not in made or made[key].storage_id < storage_id}
+    return found
+
+
+def request_history(instance: dg.DagsterInstance, request: str, partitions: dg.PartitionsDefinition,
+                    marked: Sequence[dg.AssetKey]) -> RequestHistory | None:
     """The history of one request, however old: Dagster drops a run key it has seen, at any age."""
     runs = list(instance.get_run_records(dg.RunsFilter(tags={REQUEST_TAG: request})))
-    return _history(request, runs, partitions) if runs else None
+    return _history(instance, request, runs, partitions, marked) if runs else None
 
 
 def began(record: dg.RunRecord) -> float:
@@ -87,9 +115,10 @@ def began(record: dg.RunRecord) -> float:
 
 
 def heal(instance: dg.DagsterInstance, asset: dg.AssetKey, sensor: str, job_name: str,
-         partitions: dg.PartitionsDefinition, planned: Iterable[PartitionRun],
-         now: float) -> tuple[list[PartitionRun], HealPlan]:
-    """Split a tick's work into new requests and retries of failed ones whose ``asset`` partitions are still missing.
+         partitions: dg.PartitionsDefinition, planned: Iterable[PartitionRun], now: float,
+         marked: Sequence[dg.AssetKey]) -> tuple[list[PartitionRun], HealPlan]:
+    """Split a tick's work into new requests and retries of failed ones whose ``asset`` partitions are still missing;
+    a request whose last run observed a partition of an asset of ``marked`` failed for good waits for its file.
 
     A planned run that is a request made before (same partitions, same source ETags) is left to the
     retries, since Dagster drops a repeated run key: at once if that request succeeded (the lake lost
@@ -97,10 +126,10 @@ def heal(instance: dg.DagsterInstance, asset: dg.AssetKey, sensor: str, job_name
     covers is not retried. Only the failed requests' partitions are looked up: a partition is still
     missing unless it was materialized after the request's last run began, or a run is working on it.
     """
-    histories = request_histories(instance, sensor, partitions, now - HISTORY_SECONDS)
+    histories = request_histories(instance, sensor, partitions, now - HISTORY_SECONDS, marked)
     recent = {history.request for history in histories}
     histories += [history for run in planned if run.run_key not in recent
-                  and (history := request_history(instance, run.run_key, partitions)) is not None]
+                  and (history := request_history(instance, run.run_key, partitions, marked)) is not None]
     known = {history.request for history in histories}
     new = [run for run in planned if run.run_key not in known]
     lost = {run.run_key for run in planned if run.run_key in known}
@@ -163,7 +192,7 @@ def failed_partitions(instance: dg.DagsterInstance, asset: dg.AssetKey, job_name
     Read from the newest :data:`RECENT_FAILED_RUNS` failed runs that target the asset, or that name no asset
     selection (an ad hoc job's run, such as ``dg.materialize``'s): a partition of one of them is failed
     unless it was materialized after that run began, and when the run named no selection, unless Dagster
-    says otherwise (its status of those few partitions). An older failure is found by the sensor's full pass
+    says otherwise (its status of those few partitions). An older failure is found by the sensor's sweep
     instead, which compares every vendor file with the lake.
     """
     since: dict[str, float] = {}
@@ -245,16 +274,3 @@ def log_healing(log: dg.DagsterLogManager, spec: DatasetSpec, plan: HealPlan, no
         why = "its input can never succeed" if history.permanent else f"it failed {history.attempts} times"
         log.warning("%s: %s is not requested again until its input changes: %s", spec.name, history.span, why)
 
-
-def mark_killed_runs(instance: dg.DagsterInstance, sensor: str) -> int:
-    """Mark failed, and killed, the runs ``lake run`` started for ``sensor`` whose process died before them.
-
-    Call only where no other in-process runner of the same instance is running; return how many were marked.
-    """
-    records = instance.get_run_records(dg.RunsFilter(
-        tags={SENSOR_TAG: sensor, RUNNER_TAG: "in-process"},
-        statuses=[status for status in dg.DagsterRunStatus if status not in _FINISHED]))
-    for record in records:
-        instance.add_run_tags(record.dagster_run.run_id, {KILLED_TAG: "true"})
-        instance.report_run_failed(record.dagster_run, "the `lake run` process running it ended before it")
-    return len(records)

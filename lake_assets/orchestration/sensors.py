@@ -4,53 +4,54 @@ The missing-partition sensor lists the vendor and lake prefixes and requests wha
 the rollup sensor lists the curated zone and requests each month whose summary is missing or older
 than one of its days. Both heal: a request whose runs all failed, and whose partitions are still
 missing, is made again with backoff and a bound on attempts (:mod:`lake_assets.orchestration.healing`), so an
-incident costs minutes, not the hours to the next full pass. Both are on by default: keeping the
+incident costs minutes, not the hours to the next sweep of the history. Both are on by default: keeping the
 lake complete is what a user deploys it for.
 """
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 
 import dagster as dg
 
-from lake_assets.lake.calendars import closed_weekdays
 from lake_assets.lake.coverage import why_not_a_partition
 from lake_assets.lake.datasets import DatasetSpec
-from lake_assets.lake.layout import partition_date, partition_key
+from lake_assets.lake.layout import partition_date
 from lake_assets.lake.planning import (
     PartitionRun,
     PlanCursor,
-    altered,
     plan_rechecks,
     plan_reconciliations,
     plan_rollups,
     plan_tick,
     starts_full_pass,
-    written_since,
 )
-from lake_assets.lake.steps import Store, curated_etag, mirrored_etag
+from lake_assets.lake.steps import Store, curated_etag
+from lake_assets.lake.sweep import advance, sweep_since, sweep_size, sweep_window
 from lake_assets.orchestration.healing import (
-    failed_partitions,
     heal,
     in_flight,
-    latest_records,
     log_healing,
     record_again,
 )
 from lake_assets.orchestration.partitions import partition_keys
 from lake_assets.orchestration.resources import S3TransferResource
+from lake_assets.orchestration.sensor_reads import (
+    altered_objects,
+    curated_objects,
+    failed_days,
+    read_days,
+    recorded_etags,
+    unrecorded_closed_days,
+)
 from lake_assets.orchestration.tags import first_request, retry_request
-from lake_assets.s3 import ObjectInfo
 
-#: Seconds between full reconciliations (a pass over the whole history instead of after the cursor): a deleted
-#: or altered curated object is requested again within this long and a tick. Twenty years' full pass lists 12
-#: pages and costs about 0.9 CPU s, the rollup sensor's 0.5 (``bench/history.py``): 0.5% of a core.
+#: Seconds within which the missing-partition sensor's sweep re-reads the whole history, a window a tick
+#: (:mod:`lake_assets.lake.sweep`), and between the rollup sensor's full passes: a deleted or altered curated
+#: object is requested again within this long and a tick (``bench/history.py`` measures a tick's CPU).
 FULL_INTERVAL_SECONDS = 5 * 60
 #: Most partitions one tick requests (two full ranges of 250); the next tick resumes after the last one.
 MAX_PARTITIONS_PER_TICK = 500
-#: Most failed partitions a tick asks the vendor and raw zone about (a HEAD each), to find corrected files.
-MAX_RECHECKS = 50
 #: Seconds between ticks: a published day is requested within this long (one LIST page after the cursor).
 TICK_SECONDS = 30
 #: The action a partition recorded again says.
@@ -76,44 +77,48 @@ Clock = Callable[[], float]
 def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str, partitions: dg.PartitionsDefinition,
                                     clock: Clock = time.time) -> dg.SensorDefinition:
     """Request the partitions that exist at the vendor but not (or not as new) in the curated zone; ``clock``
-    decides when a full pass is due and when a failed request's backoff has passed."""
+    decides when a sweep of the history begins and when a failed request's backoff has passed."""
 
     @dg.sensor(name=sensor_name(spec), job_name=job_name, minimum_interval_seconds=TICK_SECONDS,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description=f"Lists `{spec.source.static_prefix}` at the vendor and "
-                           f"`{spec.curated.listing_prefix}` in the lake after its cursor (a full pass every "
-                           f"{FULL_INTERVAL_SECONDS // 60} min, which also makes again curated objects altered "
-                           f"outside the lake's runs) and requests missing or outdated partitions "
-                           f"as range runs of up to {spec.chunk}.")
+                           f"`{spec.curated.listing_prefix}` in the lake after its cursor, and one window of the "
+                           f"history besides, so that the whole history is swept every "
+                           f"{FULL_INTERVAL_SECONDS // 60} min (which also makes again curated objects altered "
+                           f"outside the lake's runs); requests missing or outdated partitions as range runs of up "
+                           f"to {spec.chunk}.")
     def missing_partitions(context: dg.SensorEvaluationContext, vendor_s3: S3TransferResource,
                            lake_s3: S3TransferResource) -> dg.SensorResult:
         curated, raw = dg.AssetKey([spec.name, "curated"]), dg.AssetKey([spec.name, "raw"])
         cursor = PlanCursor.from_json(context.cursor)
         now = clock()
-        start = None if starts_full_pass(cursor, now, FULL_INTERVAL_SECONDS) else cursor.after
-        lake_start = spec.curated.key(spec.source.date_of(start)) if start else None
         keys = partition_keys(partitions)
+        size = sweep_size(len(keys), TICK_SECONDS, FULL_INTERVAL_SECONDS)
         with vendor_s3.open() as vendor, lake_s3.open() as lake:
-            objects = list(lake.iter_objects(lake_s3.bucket, spec.curated.listing_prefix, start_after=lake_start))
-            redo = altered_objects(context.instance, spec, curated, objects, cursor.full_at) if start is None else {}
+            window, wraps = sweep_window(vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix,
+                                                             start_after=cursor.sweep, page_size=size + 1),
+                                         size, cursor.after)
+            objects = [*(curated_objects(spec, lake, lake_s3.bucket, cursor.sweep, window[-1].key, size + 1)
+                         if window else []),
+                       *(curated_objects(spec, lake, lake_s3.bucket, cursor.after, None) if cursor.after else [])]
+            redo = altered_objects(context.instance, spec, curated, objects, sweep_since(cursor))
             flying = in_flight(context.instance, curated, job_name, partitions)
-            plan = plan_tick(spec, keys,
-                             vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix, start_after=start),
-                             objects, cursor, now, FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK,
-                             unrecorded_closed_days(context.instance, spec, curated, keys, start), redo, flying)
+            store = Store(lake, lake_s3.bucket)
+            days = failed_days(context.instance, spec, job_name, partitions, vendor, vendor_s3.bucket, store)
+            new = vendor.iter_objects(vendor_s3.bucket, spec.source.static_prefix,
+                                      start_after=cursor.after) if cursor.after else ()
+            plan = plan_tick(spec, keys, itertools.chain(window, new), objects, PlanCursor(cursor.after, now), now,
+                             FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK,
+                             unrecorded_closed_days(context.instance, spec, curated, read_days(spec, keys, cursor,
+                                                                                               window)), redo,
+                             flying | days.waiting, lake.iter_objects(lake_s3.bucket, spec.quarantine.listing_prefix))
             lists = sum(handler.get_statistics()["requests"].get("ListObjectsV2", 0) for handler in (vendor, lake))
             busy = {key for run in plan.runs for key in run.keys} | flying
-            failed = {asset: [key for key in failed_partitions(context.instance, asset, job_name, partitions,
-                                                               MAX_RECHECKS) if key not in busy]
-                      for asset in (curated, raw)}
-            store = Store(lake, lake_s3.bucket)
-            sources = {key: vendor.find(vendor_s3.bucket, spec.source.key(partition_date(key)))
-                       for key in {*failed[curated], *failed[raw]}}
-            rechecks = plan_rechecks(spec, keys, failed[curated], sources.get,
-                                     lambda key: mirrored_etag(spec, partition_date(key), store))
+            failed = {asset: [key for key in found if key not in busy] for asset, found in days.failed.items()}
+            rechecks = plan_rechecks(spec, keys, failed[curated], days.sources.get, days.mirrored.get)
             etags = recorded_etags(context.instance, curated, {
-                key: curated_etag(spec, partition_date(key), store) for key in sources})
-            reconciled = {asset: plan_reconciliations(failed[asset], sources.get, etags.get) for asset in failed}
+                key: curated_etag(spec, partition_date(key), store) for key in {*failed[curated], *failed[raw]}})
+            reconciled = {asset: plan_reconciliations(failed[asset], days.sources.get, etags.get) for asset in failed}
         for asset, reconcile in reconciled.items():
             if reconcile:
                 record_again(context.instance, spec, asset, reconcile, RECORDED_AGAIN)
@@ -125,48 +130,15 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str, partitions
         for key in plan.off_calendar:
             context.log.warning("%s: vendor file %s is not a partition: %s", spec.name, key,
                                 why_not_a_partition(spec, key))
-        context.log.info("%s: %s pass, %d vendor files seen, %d partitions in %d runs, %d LIST requests%s",
-                         spec.name, "full" if plan.full_pass else "incremental", plan.source_seen, plan.partitions,
-                         len(plan.runs), lists, " (capped)" if plan.capped else "")
-        return _requests(context, spec, curated, job_name, partitions, plan.runs + rechecks, now,
+        context.log.info("%s: %d vendor files seen (%d of them the sweep's window%s), %d partitions in %d runs, "
+                         "%d LIST requests%s", spec.name, plan.source_seen, len(window),
+                         ", the last of this sweep" if wraps else "", plan.partitions, len(plan.runs), lists,
+                         " (capped)" if plan.capped else "")
+        return _requests(context, spec, (curated, raw), job_name, partitions, plan.runs + rechecks, now,
                          f"{plan.source_seen} vendor files seen, {len(rechecks)} failed partition(s) corrected",
-                         plan.cursor.to_json())
+                         advance(cursor, plan, window, wraps, now).to_json())
 
     return missing_partitions
-
-
-def recorded_etags(instance: dg.DagsterInstance, curated: dg.AssetKey,
-                   etags: dict[str, str | None]) -> dict[str, str | None]:
-    """The curated objects' vendor ETags (``etags``, by partition) that Dagster's latest materialization of the
-    partition records too: only such a day can be recorded again from its last record, which describes it."""
-    recorded = latest_records(instance, curated, sorted(etags))
-    found = {key: record.asset_materialization.metadata.get("source_etag") if record.asset_materialization else None
-             for key, record in recorded.items()}
-    return {key: etag for key, etag in etags.items()
-            if etag is not None and (value := found.get(key)) is not None and str(value.value) == etag}
-
-
-def altered_objects(instance: dg.DagsterInstance, spec: DatasetSpec, curated: dg.AssetKey,
-                    objects: list[ObjectInfo], since: float) -> dict[str, str]:
-    """The curated partitions whose object, written since the last full pass began (``since``), is newer than
-    Dagster's latest record of it: altered outside the lake's runs, to be made again. Only the objects written
-    since then are looked up in the instance (every object once, on a sensor's first full pass)."""
-    written = written_since(spec, objects, since)
-    records = latest_records(instance, curated, sorted(written))
-    return altered(written, {key: record.timestamp for key, record in records.items()})
-
-
-def unrecorded_closed_days(instance: dg.DagsterInstance, spec: DatasetSpec, curated: dg.AssetKey,
-                           keys: Sequence[str], after: str | None) -> list[str]:
-    """The partitions among ``keys`` that the calendar closes and Dagster has not recorded (as closed, or curated
-    from a file the vendor published anyway), after the date of source key ``after`` when given (an incremental
-    tick: one before it that Dagster lost is found by the next full pass); asked of the instance at once."""
-    if not keys:
-        return []
-    first = spec.source.date_of(after) + timedelta(days=1) if after else partition_date(keys[0])
-    closed = [partition_key(day) for day in closed_weekdays(spec.calendar, first, partition_date(keys[-1]))]
-    recorded = latest_records(instance, curated, closed)
-    return [key for key in closed if key not in recorded]
 
 
 def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsDefinition,
@@ -191,7 +163,7 @@ def build_rollup_sensor(spec: DatasetSpec, job_name: str, months: dg.PartitionsD
         runs = plan_changed_months(spec, lake_s3, changed, partition_keys(months)) if changed != set() else []
         seen = (f"{sum(len(run.keys) for run in runs)} month(s) out of date" if changed != set()
                 else "no curated day recorded since the last tick")
-        return _requests(context, spec, dg.AssetKey([spec.name, "monthly"]), job_name, months, runs, now, seen,
+        return _requests(context, spec, [dg.AssetKey([spec.name, "monthly"])], job_name, months, runs, now, seen,
                          next_cursor)  # also on a quiet tick: a failed month is retried after its backoff
 
     return rollups
@@ -229,11 +201,12 @@ def months_recorded_since(instance: dg.DagsterInstance, curated: dg.AssetKey, af
     return {record.partition_key[:8] + "01" for record in result.records if record.partition_key}
 
 
-def _requests(context: dg.SensorEvaluationContext, spec: DatasetSpec, asset: dg.AssetKey, job_name: str,
+def _requests(context: dg.SensorEvaluationContext, spec: DatasetSpec, assets: Sequence[dg.AssetKey], job_name: str,
               partitions: dg.PartitionsDefinition, planned: list[PartitionRun], now: float, seen: str,
               cursor: str | None) -> dg.SensorResult:
-    """The tick's result: new requests and due retries of failed ones, or why there are none."""
-    new, healing = heal(context.instance, asset, context.sensor_name, job_name, partitions, planned, now)
+    """The tick's result: new requests and due retries of failed ones, or why there are none. ``assets`` are the
+    job's, the first the one whose partitions the sensor keeps (the others' observations count too)."""
+    new, healing = heal(context.instance, assets[0], context.sensor_name, job_name, partitions, planned, now, assets)
     log_healing(context.log, spec, healing, now)
     requests = [first_request(run) for run in new] + [retry_request(retry) for retry in healing.retries]
     if not requests:

@@ -3,8 +3,8 @@
 Dagster's reserved tags are named here only: the lake reads them (which sensor made a run, its partition or range,
 whether it re-executes another) and writes the range tags of a range run, since 1.13's ``RunRequest`` has no
 public range parameter (its ``partition_key_range`` reads these very tags). Its own tags say which request a run
-belongs to and which attempt it is, who ran it, whether its process was killed under it, and whether it failed on
-input no retry can fix.
+belongs to and which attempt it is (whether it failed on input no retry can fix is an observation of the day:
+:data:`~lake_assets.orchestration.healing.PERMANENT_FAILURE`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
 SENSOR_TAG = "dagster/sensor_name"
-RUN_KEY_TAG = "dagster/run_key"
 PARENT_RUN_TAG = "dagster/parent_run_id"
-REQUEST_TAG, ATTEMPT_TAG, RUNNER_TAG, KILLED_TAG = "lake/request", "lake/attempt", "lake/runner", "lake/killed"
-PERMANENT_TAG = "lake/permanent-failure"
+REQUEST_TAG, ATTEMPT_TAG = "lake/request", "lake/attempt"
 #: Run tag of every ingest run: the dataset, by which the run queue runs one ingest run of a dataset at a time.
 DATASET_TAG = "lake/dataset"
 
@@ -56,9 +54,3 @@ def run_partitions(tags: dict[str, str], partitions: dg.PartitionsDefinition) ->
         return range_keys(partitions, tags[RANGE_START_TAG], tags[RANGE_END_TAG])
     return (tags[PARTITION_TAG],) if tags.get(PARTITION_TAG) else ()
 
-
-def sensor_run_tags(request: dg.RunRequest, sensor: str) -> dict[str, str]:
-    """The tags a run of ``request`` carries when the daemon launches it for ``sensor``: the request's own, its run
-    key and the sensor's name (for a run launched in process, as ``lake run`` does; its partition is passed as
-    ``partition_key``)."""
-    return {**request.tags, RUN_KEY_TAG: request.run_key or "", SENSOR_TAG: sensor}

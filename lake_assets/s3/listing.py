@@ -9,8 +9,8 @@ from concurrent.futures import Executor
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from lake_assets.s3.translate import http_status
 from lake_assets.s3.refs import ObjectInfo
+from lake_assets.s3.translate import http_status
 
 #: The most keys one ListObjectsV2 page returns.
 LIST_PAGE_SIZE = 1000
@@ -18,15 +18,16 @@ LIST_PAGE_SIZE = 1000
 LIST_COST_IN_HEADS = 12.5
 
 
-def iter_objects(client: BaseClient, bucket: str, prefix: str = "",
-                 start_after: str | None = None) -> Iterator[ObjectInfo]:
-    """Yield every object under ``prefix`` in key order, one page (1,000 keys) per request.
+def iter_objects(client: BaseClient, bucket: str, prefix: str = "", start_after: str | None = None,
+                 page_size: int = LIST_PAGE_SIZE) -> Iterator[ObjectInfo]:
+    """Yield every object under ``prefix`` in key order, one page (1,000 keys, or ``page_size``) per request.
 
     A flat listing (no delimiter) costs ceil(n / 1000) requests for n keys, whatever their depth;
-    ``start_after`` resumes after a key, so a caller that keeps a cursor pays only for new keys.
+    ``start_after`` resumes after a key, so a caller that keeps a cursor pays only for new keys. A caller that
+    reads only the first few hundred keys asks for a smaller page: each page is parsed whole.
     """
     kwargs: dict[str, object] = {"Bucket": bucket, "Prefix": prefix,
-                                 "PaginationConfig": {"PageSize": LIST_PAGE_SIZE}}
+                                 "PaginationConfig": {"PageSize": min(page_size, LIST_PAGE_SIZE)}}
     if start_after:
         kwargs["StartAfter"] = start_after
     for page in client.get_paginator("list_objects_v2").paginate(**kwargs):

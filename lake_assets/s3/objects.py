@@ -17,7 +17,7 @@ from botocore.client import BaseClient
 
 from lake_assets.s3.config import MAX_PRESIGN_SECONDS, S3TransferConfig
 from lake_assets.s3.errors import CorruptObjectError, ObjectNotFoundError, PreconditionFailedError
-from lake_assets.s3.listing import iter_objects, key_exists
+from lake_assets.s3.listing import LIST_PAGE_SIZE, iter_objects, key_exists
 from lake_assets.s3.refs import ObjectInfo
 from lake_assets.s3.stats import TransferStatistics
 from lake_assets.s3.translate import translated
@@ -40,10 +40,12 @@ class ObjectCalls:
         """The shared boto3 client (provided by the handler)."""
         raise NotImplementedError
 
-    def iter_objects(self, bucket: str, prefix: str = "", start_after: str | None = None) -> Iterator[ObjectInfo]:
-        """Yield every object under ``prefix`` in key order, paginated, resuming after ``start_after``."""
+    def iter_objects(self, bucket: str, prefix: str = "", start_after: str | None = None,
+                     page_size: int = LIST_PAGE_SIZE) -> Iterator[ObjectInfo]:
+        """Yield every object under ``prefix`` in key order, in pages of at most ``page_size`` (and 1,000),
+        resuming after ``start_after``."""
         with translated("ListObjectsV2", bucket, prefix or None):
-            yield from iter_objects(self.client, bucket, prefix, start_after)
+            yield from iter_objects(self.client, bucket, prefix, start_after, page_size)
 
     def info(self, bucket: str, key: str) -> ObjectInfo:
         """Return an object's size, ETag, metadata and encryption, from one HEAD request."""

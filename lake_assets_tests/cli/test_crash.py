@@ -57,8 +57,8 @@ def start_child(seaweed: EmbeddedS3, bucket: str, path: Path, key: str, directio
                              str(path), key, direction, moment], env={**os.environ, "SECRET": keys.secret_access_key})
 
 
-def kill_when(child: subprocess.Popen[bytes], ready: object) -> None:
-    deadline = time.monotonic() + 30
+def kill_when(child: subprocess.Popen[bytes], ready: object, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
     while not ready():  # type: ignore[operator]
         assert child.poll() is None and time.monotonic() < deadline, "the child never got going"
         time.sleep(0.02)
@@ -109,6 +109,19 @@ def test_a_killed_multipart_upload_is_redone_and_its_open_upload_aborted(
         assert s3.client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+def daemons_serving(workspace: str) -> list[int]:
+    """The pids of the ``dagster-daemon`` processes running on ``workspace``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # not a process, or gone
+            continue
+        if any(arg.endswith(b"dagster-daemon") for arg in argv) and workspace.encode() in argv:
+            found.append(int(entry.name))
+    return found
+
+
 def test_a_backfill_killed_part_way_completes_when_run_again(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                              monkeypatch: pytest.MonkeyPatch,
                                                              no_lake_settings: None) -> None:
@@ -133,11 +146,19 @@ def test_a_backfill_killed_part_way_completes_when_run_again(tmp_path: Path, cap
             except S3Error:  # not listening yet, or the bucket not made yet
                 return False
 
-        kill_when(child, curated_some)
+        kill_when(child, curated_some, within=240.0)  # the daemon starts, a sensor ticks, a run starts
+        workspace = str(dagster_home / "lake-run" / "workspace.yaml")
+        deadline = time.monotonic() + 30
+        while daemons_serving(workspace) and time.monotonic() < deadline:  # SIGTERM from Linux, then a clean exit
+            time.sleep(0.5)
+        assert daemons_serving(workspace) == []  # the killed `lake run` took its daemon with it
         assert main([*base, "run", *LAGGING]) == 0  # reuses the server the killed run left behind
         assert "full coverage" in capsys.readouterr().out
         with S3Handler(server.transfer_config(show_progress=False)) as s3:
             assert all(s3.client.list_multipart_uploads(Bucket=b).get("Uploads", []) == [] for b in ("vendor", "lake"))
     finally:
+        if child.poll() is None:  # the test failed before it killed the child
+            child.kill()
+            child.wait()
         server.stop()
     assert_everything_written_is_encrypted(server)

@@ -14,7 +14,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lake_assets.cli.runner import BackfillReport, run_sensor_backfill
 from lake_assets.lake import planning
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3
@@ -28,6 +27,7 @@ from lake_assets.s3 import S3TransferConfig
 from lake_assets_tests.cli.test_cli import ROOT
 from lake_assets_tests.conftest import publish
 from lake_assets_tests.faultproxy import FaultProxy
+from lake_assets_tests.in_process import BackfillReport, run_sensor_backfill
 from lake_assets_tests.orchestration.test_checks import raw_and_curated
 from lake_assets_tests.orchestration.test_lake import JAN
 
@@ -123,6 +123,21 @@ def test_a_vendor_file_that_never_curates_is_not_retried_until_it_is_corrected(
     corrected = backfill(lake, instance)
     assert (corrected.runs, corrected.failed_runs, curated_days(lake)) == (1, [], 1)
     assert [status for _, status in runs_of(instance)] == ["FAILURE", "SUCCESS"]
+
+
+def test_a_day_that_failed_for_good_in_a_range_is_not_requested_again_alone_by_the_sweep(
+        lake: dict[str, S3TransferResource], instance: dg.DagsterInstance) -> None:
+    """Its neighbours curated, the sweep finds the bad day alone: a new run key, which Dagster would run. The day's
+    permanent-failure observation makes it wait for the vendor's next file instead."""
+    publish(lake, DAY_AGGS, JAN[:4])
+    publish(lake, DAY_AGGS, [JAN[2]], data=b"not gzip at all")
+    first = backfill(lake, instance)
+    assert (first.runs, len(first.failed_runs), curated_days(lake)) == (1, 1, 3)  # one range: three days curated
+    for attempt in range(1, 3):
+        CLOCK.past_backoff(attempt)
+        assert backfill(lake, instance).runs == 0
+    publish(lake, DAY_AGGS, [JAN[2]])
+    assert (backfill(lake, instance).runs, curated_days(lake)) == (1, 4)
 
 
 def test_a_request_whose_s3_calls_always_fail_costs_the_stated_budget_then_is_given_up(

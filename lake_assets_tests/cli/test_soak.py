@@ -44,9 +44,10 @@ from lake_assets.local_s3 import EmbeddedS3, free_ports
 from lake_assets.orchestration.assets import EARLIER_ATTEMPT
 from lake_assets.orchestration.calendar_check import OFF_CALENDAR_CHECK
 from lake_assets.orchestration.freshness import DUE_CHECK, freshness_sensor_name
-from lake_assets.orchestration.tags import PERMANENT_TAG, SENSOR_TAG
+from lake_assets.orchestration.healing import PERMANENT_FAILURE
 from lake_assets.orchestration.sensors import RECORDED_AGAIN, sensor_name
 from lake_assets.orchestration.settings import resource_env
+from lake_assets.orchestration.tags import SENSOR_TAG
 from lake_assets.s3 import S3Handler
 from lake_assets_tests.cli.test_ui import REPO, _stop_group
 
@@ -305,8 +306,10 @@ def test_the_lake_runs_itself_under_the_daemon_through_incidents(soak: Soak) -> 
     soak.publish([CORRUPT_DAY], data=lambda day: corrupt, bad=True)
     figures["new_days_seconds"] = soak.wait("the new days", soak.settled)
     soak.assert_invariants()
-    failed = [r.dagster_run.run_id for r in soak.runs() if r.dagster_run.tags.get(PERMANENT_TAG) == "true"]
-    assert len(failed) == 1
+    observed = [record for record in soak.instance().fetch_observations(CURATED, limit=100).records
+                if PERMANENT_FAILURE in record.asset_observation.metadata]  # the UI shows it on the day
+    failed = sorted({record.run_id for record in observed})
+    assert len(failed) == 1 and [record.partition_key for record in observed] == [partition_key(CORRUPT_DAY)]
     check = [entry.get_dagster_event().event_specific_data for entry in soak.instance().all_logs(
         failed[0], of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
     values = next(evaluation for evaluation in check if evaluation.check_name == "values"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta, timezone
 
 from lake_assets.lake.calendars import publishing_days
 from lake_assets.lake.coverage import coverage
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.layout import partition_key
+from lake_assets.lake.planning import PlanCursor, plan_tick
 from lake_assets.s3 import ObjectInfo
 
 T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
@@ -61,8 +63,15 @@ def test_a_holiday_is_a_partition_neither_expected_nor_unpublished_and_a_file_on
 def test_a_quarantined_correction_is_counted_apart_not_missing_and_the_lake_is_not_complete() -> None:
     source = [ObjectInfo(DAY_AGGS.source.key(d), 1, "e", T0 + timedelta(hours=2 if d == DAYS[3] else 0)) for d in DAYS]
     curated = [ObjectInfo(DAY_AGGS.curated.key(d), 1, "c", T0 + timedelta(hours=1)) for d in DAYS]
-    waiting = [ObjectInfo(DAY_AGGS.quarantine.key(DAYS[3]), 1, "q", T0),
-               ObjectInfo(DAY_AGGS.quarantine_reason.key(DAYS[3]), 1, "r", T0)]
+    waiting = [ObjectInfo(DAY_AGGS.quarantine.key(DAYS[3]), 1, "q", T0 + timedelta(hours=3)),
+               ObjectInfo(DAY_AGGS.quarantine_reason.key(DAYS[3]), 1, "r", T0 + timedelta(hours=3))]
     result = coverage(DAY_AGGS, KEYS, source, curated, waiting)
     assert result.quarantined == [KEYS[3]] and result.missing == [] and not result.complete
     assert coverage(DAY_AGGS, KEYS, source, curated).missing == [KEYS[3]]  # without quarantine: a newer file
+    later = [*source[:3], dataclasses.replace(source[3], last_modified=T0 + timedelta(hours=4)), *source[4:]]
+    again = coverage(DAY_AGGS, KEYS, later, curated, waiting)  # the vendor's next correction: to be curated
+    assert again.missing == [KEYS[3]] and again.quarantined == []
+    # the sensor plans by the same verdict: a quarantined correction is not requested, the next one is
+    assert plan_tick(DAY_AGGS, KEYS, source, curated, PlanCursor(), 1.0, 3600, 1000, quarantined=waiting).runs == []
+    assert [run.keys for run in plan_tick(DAY_AGGS, KEYS, later, curated, PlanCursor(), 1.0, 3600, 1000,
+                                          quarantined=waiting).runs] == [(KEYS[3],)]

@@ -29,10 +29,6 @@ def test_a_failed_request_waits_out_its_backoff_then_is_retried_as_the_next_atte
     assert len(plan.waiting) == (0 if retried else 1)
 
 
-def test_a_run_killed_under_its_process_is_retried_at_once() -> None:
-    assert plan_retries([failed(1, killed=True)], set(KEYS), 1000.0, POLICY).retries[0].run_key == "day_aggs:r#2"
-
-
 def test_after_its_last_attempt_a_request_is_given_up() -> None:
     plan = plan_retries([failed(4, last_end=0.0)], set(KEYS), 10**9, POLICY)
     assert (plan.retries, plan.waiting, [h.attempts for h in plan.given_up]) == ([], [], [4])

@@ -1,10 +1,8 @@
-"""keep_current(), the automation condition of assets built on the lake, evaluated as the daemon's sensor and
-`lake run` evaluate it; and how `lake run` turns what it requests into in-process runs."""
+"""keep_current(), the automation condition of assets built on the lake, evaluated as the daemon's automation
+sensor evaluates it (under `lake run` too, which runs the daemon)."""
 
 import dagster as dg
-import pytest
 
-from lake_assets.cli.runner import AutomationRun, automation_runs
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.orchestration.automation import keep_current
 from lake_assets.orchestration.partitions import daily_partitions
@@ -106,25 +104,3 @@ def test_a_failed_run_is_not_requested_again_until_its_upstream_changes() -> Non
     ticks.curate(KEYS[0])
     assert ticks.tick() == {"returns": [KEYS[0]], "window": [KEYS[0]]}
 
-
-def test_lake_run_cuts_requests_into_ranges_its_assets_can_run_upstream_first() -> None:
-    requested = {window.key: {*KEYS[:4], KEYS[6]}, returns.key: {*KEYS[:4], KEYS[6]}}
-    assert automation_runs(DEFS, requested) == [
-        AutomationRun((returns.key,), tuple(KEYS[:4])),  # single_run(): one run per neighbouring range
-        AutomationRun((returns.key, window.key), (KEYS[6],)),  # the same partition: one run
-        *(AutomationRun((window.key,), (key,)) for key in KEYS[:4]),  # no policy: one run per partition
-    ]
-
-
-@pytest.mark.parametrize("policy, ranges", [(dg.BackfillPolicy.single_run(), [KEYS[:5]]),
-                                             (dg.BackfillPolicy.multi_run(2), [KEYS[:2], KEYS[2:4], KEYS[4:5]])])
-def test_assets_asked_for_the_same_range_run_together(policy: dg.BackfillPolicy, ranges: list[list[str]]) -> None:
-    @dg.asset(partitions_def=DAYS, deps=[returns], backfill_policy=policy)
-    def after() -> int:
-        return 1
-
-    defs = dg.Definitions(assets=[upstream, returns, after])
-    planned = automation_runs(defs, {after.key: set(KEYS[:5]), returns.key: set(KEYS[:5])})
-    together = [AutomationRun((returns.key, after.key), tuple(KEYS[:5]))]
-    apart = [AutomationRun((returns.key,), tuple(KEYS[:5])), *(AutomationRun((after.key,), tuple(r)) for r in ranges)]
-    assert planned == (together if len(ranges) == 1 else apart)

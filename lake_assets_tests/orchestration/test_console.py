@@ -7,9 +7,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from lake_assets.cli.runner import QUIET
 from lake_assets.definitions import defs as code_location
 from lake_assets.orchestration.console import console_logger
+from lake_assets_tests.in_process import QUIET
 
 
 def _failing_job_output(loggers: dict[str, dg.LoggerDefinition], capfd: pytest.CaptureFixture[str]) -> str:

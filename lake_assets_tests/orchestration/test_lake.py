@@ -29,6 +29,7 @@ from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.local_s3.server import LOCAL_REGION
 from lake_assets.orchestration.assets import EARLIER_ATTEMPT, PARTITION_WORKERS, each_partition
 from lake_assets.orchestration.factory import build_dataset_defs
+from lake_assets.orchestration.healing import PERMANENT_FAILURE
 from lake_assets.orchestration.resources import S3TransferResource
 from lake_assets_tests.conftest import check_outcomes, publish
 
@@ -157,8 +158,9 @@ def test_a_range_run_with_a_bad_day_records_the_good_days_and_the_failed_check(
     summary = next(c for c in result.get_asset_check_evaluations() if c.check_name == "values" and not c.partition)
     assert not summary.passed and summary.metadata["failed_partitions"].value == ["2024-01-03"]
     assert summary.metadata["detail"].value.startswith("day_aggs: 2024-01-03: ohlc_consistent: ")
-    assert result.dagster_run.run_id and instance.get_run_by_id(result.dagster_run.run_id).tags[
-        "lake/permanent-failure"] == "true"  # a bad vendor file: healing waits for the vendor to correct it
+    observed = instance.fetch_observations(dg.AssetKey(["day_aggs", "curated"]), limit=10).records
+    assert [(record.run_id, record.partition_key) for record in observed] == [(result.dagster_run.run_id, "2024-01-03")]
+    assert PERMANENT_FAILURE in observed[0].asset_observation.metadata  # healing waits for the vendor's correction
     with lake["lake_s3"].open() as handler:
         curated = {info.key for info in handler.iter_objects(lake["lake_s3"].bucket, DAY_AGGS.curated.listing_prefix)}
     assert curated == {DAY_AGGS.curated.key(JAN[0]), DAY_AGGS.curated.key(JAN[2])}
@@ -238,10 +240,9 @@ def test_sensor_fills_gaps_as_ranges_and_finds_deleted_partitions(defs: dg.Defin
     materialise_all(defs, lake, first)
     with lake["lake_s3"].open() as handler:
         handler.delete_objects(lake["lake_s3"].bucket, [DAY_AGGS.curated.key(d) for d in (JAN[1], JAN[2], JAN[6])])
-    assert not evaluate(defs, lake, first.cursor).run_requests  # incremental: history is not re-read
-    due = PlanCursor(after=PlanCursor.from_json(first.cursor).after, full_at=0.0)  # a full pass is due
-    full = evaluate(defs, lake, due.to_json())
-    assert ranges(full) == [("2024-01-03", "2024-01-04"), ("2024-01-10", "2024-01-10")]
+    # a history this short is one window of the sweep: the next tick re-reads it whole
+    assert PlanCursor.from_json(first.cursor).sweep is None
+    assert ranges(evaluate(defs, lake, first.cursor)) == [("2024-01-03", "2024-01-04"), ("2024-01-10", "2024-01-10")]
 
 
 def rollup_tick(defs: dg.Definitions, lake: dict[str, S3TransferResource], instance: dg.DagsterInstance,
@@ -330,9 +331,17 @@ def test_sensor_lists_past_the_1000_key_page(lake: dict[str, S3TransferResource]
             if day not in missing:
                 lake_handler.put_bytes(lake["lake_s3"].bucket, spec.curated.key(day), b"x")
     nodal_defs = with_resources(build_dataset_defs(spec), lake)
-    result = evaluate(nodal_defs, lake, spec=spec)
-    assert ranges(result) == [(partition_key(missing[0]), partition_key(missing[-1]))]
-    assert PlanCursor.from_json(result.cursor).after == spec.source.key(days[-1])
+    found, cursor, sweeps = [], None, []  # the sweep reads a window a tick; the cursor's end stays unset till done
+    for _ in range(4):  # windows of 500: 500, 500, 100 files, then a new sweep
+        result = evaluate(nodal_defs, lake, cursor, spec=spec)
+        found += ranges(result)
+        cursor = result.cursor
+        sweeps.append(PlanCursor.from_json(cursor))
+    covered = [partition_key(date.fromordinal(n)) for first, last in found  # a daily calendar: every day a key
+               for n in range(date.fromisoformat(first).toordinal(), date.fromisoformat(last).toordinal() + 1)]
+    assert covered == [partition_key(day) for day in missing]  # requested by the third window, past two pages
+    assert [sweep.after for sweep in sweeps[:2]] == [None] * 2 and sweeps[2].after == spec.source.key(days[-1])
+    assert sweeps[2].sweep is None and sweeps[3].sweep is not None  # a new sweep, after the cursor's end too
 
 
 def test_a_holiday_in_a_range_is_recorded_closed_with_no_object_and_nothing_to_check(
