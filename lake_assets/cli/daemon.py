@@ -4,8 +4,9 @@ What ``lake run`` runs is what a deployment runs: the daemon ticks the sensors (
 freshness, and the automation sensor of the assets built on the lake), queues their runs under the instance's
 limits (``dagster.yaml``), retries runs whose process died, monitors them and splits backfills. ``lake run``
 starts it and its code server, watches the instance's run records (public API only), and stops the daemon once the
-lake has settled: no run queued or running, and none created or ended for :data:`QUIET_SECONDS`, longer than every
-sensor's interval, so that each sensor has ticked on what the last run left and asked for nothing more.
+lake has settled: no run queued or running, and either the lake and the instance show nothing left for a sensor to
+ask for (:mod:`lake_assets.cli.settled`), or no run was created or ended for :data:`QUIET_SECONDS`, longer than
+every sensor's interval, so that each sensor has ticked on what the last run left and asked for nothing more.
 
 The daemon runs in a session of its own, from a directory with no ``.env`` (the settings are resolved already and
 in its environment), and dies with ``lake run``: stopped on the way out, and sent SIGTERM by the kernel if ``lake
@@ -117,12 +118,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def settle(instance: dg.DagsterInstance, daemon: Daemon, began: datetime, on_run: Callable[[dg.RunRecord], None],
-           quiet: float = QUIET_SECONDS, poll: float = 1.0) -> list[dg.RunRecord]:
+           left: Callable[[], list[str]] | None = None, quiet: float = QUIET_SECONDS, poll: float = 1.0) -> str:
     """Wait until the lake settles under ``daemon``: no run queued or running (those of an earlier, killed ``lake
-    run`` included), and none created or ended for ``quiet`` seconds. ``on_run`` is called once for each run created
-    since ``began`` as it ends; returns those runs."""
+    run`` included), and either nothing ``left`` for a sensor to ask for (judged once each time the runs fall
+    idle, and only while no run has failed; see :mod:`lake_assets.cli.settled`) or no run created or ended for
+    ``quiet`` seconds. ``on_run`` is called once for each run created since ``began`` as it ends; returns which of
+    the two settled it (with what was left, after the quiet window)."""
     ended: set[str] = set()
-    created = 0
+    created, failed, judged, remaining = 0, False, None, []
     calm_since = time.monotonic()
     while True:
         daemon.check()
@@ -130,6 +133,7 @@ def settle(instance: dg.DagsterInstance, daemon: Daemon, began: datetime, on_run
         for record in runs:
             if record.dagster_run.status in _FINISHED and record.dagster_run.run_id not in ended:
                 ended.add(record.dagster_run.run_id)
+                failed = failed or record.dagster_run.status != dg.DagsterRunStatus.SUCCESS
                 on_run(record)
                 calm_since = time.monotonic()
         if len(runs) != created:
@@ -138,5 +142,10 @@ def settle(instance: dg.DagsterInstance, daemon: Daemon, began: datetime, on_run
         if active:
             calm_since = time.monotonic()
         elif time.monotonic() - calm_since >= quiet:
-            return list(runs)
+            return f"no run for {quiet:.0f} s" + ("" if left is None else "; a run failed" if failed
+                                                   else f"; left: {'; '.join(remaining)}")
+        elif left is not None and not failed and judged != calm_since:
+            judged, remaining = calm_since, left()
+            if not remaining:
+                return "nothing left for a sensor to ask for"
         time.sleep(poll)

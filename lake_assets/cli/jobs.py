@@ -24,6 +24,7 @@ from lake_assets.cli.main_job import due_verdicts, lake_coverage, publish_vendor
 from lake_assets.cli.report import print_coverage
 from lake_assets.cli.run_report import RunTally
 from lake_assets.cli.sample import unsampled
+from lake_assets.cli.settled import Materializations, watched_assets, what_is_left
 from lake_assets.cli.target import Target, running_on
 from lake_assets.definitions import defs as load_definitions
 from lake_assets.orchestration.component import declared_datasets
@@ -53,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                       console=console) as progress, running_daemon(home) as daemon:
             progress.console.print(f"dagster-daemon started on {home} (its log: {daemon.log}): the sensors, the run "
                                    f"queue, run retries and backfills run as in a deployment, until the lake settles "
-                                   f"(no run for {QUIET_SECONDS} s)")
+                                   f"(nothing left for a sensor to ask for, or no run for {QUIET_SECONDS} s)")
             task = progress.add_task("runs finished", total=None)
 
             def on_run(record: dg.RunRecord) -> None:
@@ -63,13 +64,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                     progress.console.print(f"[red]run failed: {what} (run {record.dagster_run.run_id[:8]}: its log "
                                            f"in the UI, Runs)[/]")
 
-            settle(instance, daemon, began, on_run)
+            records = Materializations(instance, watched_assets(defs))
+            why = settle(instance, daemon, began, on_run, lambda: what_is_left(target, defs, instance, records))
         for line in tally.lines():
             console.print(line)
         for name, verdict in due_verdicts(target, defs, instance).items():
             console.print(f"{name}, {DUE_CHECK} {'passed' if verdict.passed else '[yellow]warns[/]'}: {verdict.detail}")
-        console.print(f"the lake settled in {time.perf_counter() - clock:.1f}s; runs are in {home} (see them with "
-                      f"`make ui`)")
+        console.print(f"the lake settled in {time.perf_counter() - clock:.1f}s ({why}); runs are in {home} (see them "
+                      f"with `make ui`)")
         complete = print_coverage(console, lake_coverage(target, defs))
     return 0 if not tally.failed and complete else 1
 
