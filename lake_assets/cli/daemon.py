@@ -10,8 +10,8 @@ every sensor's interval, so that each sensor has ticked on what the last run lef
 
 The daemon runs in a session of its own, from a directory with no ``.env`` (the settings are resolved already and
 in its environment), and dies with ``lake run``: stopped on the way out, and sent SIGTERM by the kernel if ``lake
-run`` is killed (Linux's parent-death signal). Its code server then lets the runs in progress finish before it exits, so a killed ``lake run``
-leaves no half-done run behind; the next one waits for them.
+run`` is killed (Linux's parent-death signal). Its code server then lets the runs in progress finish before it
+exits, so a killed ``lake run`` leaves no half-done run behind; the next one waits for them.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print(f"{name}, {DUE_CHECK} {'passed' if verdict.passed else '[yellow]warns[/]'}: {verdict.detail}")
         console.print(f"the lake settled in {time.perf_counter() - clock:.1f}s ({why}); runs are in {home} (see them "
                       f"with `make ui`)")
-        complete = print_coverage(console, lake_coverage(target, defs))
+        complete = print_coverage(console, lake_coverage(target, defs, instance))
     return 0 if not tally.failed and complete else 1
 
 
@@ -93,7 +93,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print each dataset's coverage; exit 1 when a published partition is missing from the lake."""
     quiet_dagster()
     with running_on(args) as target:
-        rows = lake_coverage(target, load_definitions())
+        rows = lake_coverage(target, load_definitions(), dg.DagsterInstance.get())
     return 0 if print_coverage(console, rows) else 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -13,11 +14,13 @@ from lake_assets.cli.target import Target, use
 from lake_assets.lake.coverage import Coverage, by_partition, coverage
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.due import DueVerdict, judge_due, newest_due_day
-from lake_assets.lake.layout import partition_key
+from lake_assets.lake.layout import partition_date, partition_key
+from lake_assets.lake.steps import Store, mirrored_etag
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.orchestration.component import declared_datasets
 from lake_assets.orchestration.factory import ingest_job_name
 from lake_assets.orchestration.freshness import GRACE
+from lake_assets.orchestration.sensor_reads import given_up_days
 from lake_assets.s3 import S3Handler
 
 
@@ -49,14 +52,29 @@ def publish_vendor_sample(target: Target, until: date | None) -> dict[str, tuple
     return published
 
 
-def lake_coverage(target: Target, defs: dg.Definitions) -> list[Coverage]:
-    """Return every dataset's coverage, from one listing of its vendor prefix and its curated prefix."""
+def lake_coverage(target: Target, defs: dg.Definitions, instance: dg.DagsterInstance) -> list[Coverage]:
+    """Return every dataset's coverage (:func:`dataset_coverage`)."""
     vendor_bucket, lake_bucket = target.bucket("VENDOR_S3"), target.bucket("LAKE_S3")
     with S3Handler(target.transfer_config("VENDOR_S3")) as vendor, S3Handler(target.transfer_config("LAKE_S3")) as lake:
-        return [coverage(spec, defs.resolve_job_def(ingest_job_name(spec)).partitions_def.get_partition_keys(),
-                         vendor.iter_objects(vendor_bucket, spec.source.static_prefix),
-                         lake.iter_objects(lake_bucket, spec.curated.listing_prefix),
-                         lake.iter_objects(lake_bucket, spec.quarantine.listing_prefix)) for spec in declared_datasets()]
+        return [dataset_coverage(spec, defs.resolve_job_def(ingest_job_name(spec)).partitions_def.get_partition_keys(),
+                                 (vendor, vendor_bucket), (lake, lake_bucket), instance)
+                for spec in declared_datasets()]
+
+
+def dataset_coverage(spec: DatasetSpec, keys: Sequence[str], vendor: tuple[S3Handler, str], lake: tuple[S3Handler, str],
+                     instance: dg.DagsterInstance) -> Coverage:
+    """One dataset's coverage over its partition ``keys``, from one listing of its vendor prefix and of its curated
+    and quarantine prefixes (each a handler and its bucket), and the instance's record of the days the healing gave
+    up."""
+    (source, source_bucket), (store, bucket) = vendor, lake
+    listings = (list(source.iter_objects(source_bucket, spec.source.static_prefix)),
+                list(store.iter_objects(bucket, spec.curated.listing_prefix)),
+                list(store.iter_objects(bucket, spec.quarantine.listing_prefix)))
+    row = coverage(spec, keys, *listings)
+    raw = Store(store, bucket)
+    given_up = given_up_days(instance, spec, row.missing, by_partition(listings[0], spec.source.date_of),
+                             lambda key: mirrored_etag(spec, partition_date(key), raw))
+    return coverage(spec, keys, *listings, given_up) if given_up else row
 
 
 def due_verdicts(target: Target, defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, DueVerdict]:

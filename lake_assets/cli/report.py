@@ -14,12 +14,13 @@ def print_coverage(console: Console, rows: list[Coverage]) -> bool:
     """Print the coverage table; return True when every dataset has vendor files and all are curated."""
     table = Table(title="lake coverage, from the first to the last vendor file")
     for column in ("dataset", "first", "last", "expected", "published", "curated", "missing", "unpublished",
-                   "closed", "after last", "off calendar", "quarantined"):
+                   "closed", "after last", "off calendar", "quarantined", "given up"):
         table.add_column(column, justify="left" if column in ("dataset", "first", "last") else "right")
     for row in rows:
         table.add_row(row.dataset, row.first or "-", row.last or "-", str(row.expected), str(row.published),
                       str(row.curated), str(len(row.missing)), str(len(row.unpublished)), str(row.closed_days),
-                      str(row.after_last), str(len(row.off_calendar)), str(len(row.quarantined)))
+                      str(row.after_last), str(len(row.off_calendar)), str(len(row.quarantined)),
+                      str(len(row.given_up)))
     print_whole(console, table)
     for row in rows:
         if row.missing:
@@ -29,6 +30,10 @@ def print_coverage(console: Console, rows: list[Coverage]) -> bool:
         if row.quarantined:
             console.print(f"[yellow]{row.dataset}: vendor corrections that did not curate, in quarantine with their "
                           f"reason (the lake keeps the last good day): {', '.join(row.quarantined[:10])}[/]")
+        if row.given_up:
+            console.print(f"[yellow]{row.dataset}: given up after failing for good on the vendor's current file "
+                          f"(requested again when it changes; the run's log says why): "
+                          f"{', '.join(row.given_up[:10])}[/]")
         if row.off_calendar:
             console.print(f"[yellow]{row.dataset}: vendor files on days that are not partitions, not curated: "
                           f"{', '.join(row.off_calendar[:10])}[/]")

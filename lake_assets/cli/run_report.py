@@ -27,7 +27,7 @@ class RunTally:
 
     specs: list[DatasetSpec]
     defs: dg.Definitions
-    datasets: dict[str, DatasetRuns] = field(default_factory=dict)
+    datasets: dict[str, DatasetRuns] = field(init=False)  # by name, one for each of ``specs``
     built: dict[str, set[str]] = field(default_factory=dict)  # asset -> the partitions its runs materialised
     built_runs: int = 0
     failed: list[str] = field(default_factory=list)

@@ -5,9 +5,9 @@ no run for longer than every sensor's interval and the backfill daemon's. Waitin
 lake and the instance already show that no sensor has anything left to ask for, which :func:`what_is_left` judges
 with the sensors' own verdicts:
 
-- every published day is curated from its vendor's current file (:func:`~lake_assets.lake.coverage.coverage`,
-  whose verdict the missing-partition sensor plans with), and Dagster records every partition from the first to the
-  last published day (closed days included), none of them failed;
+- no published day is missing or outdated (:func:`~lake_assets.lake.coverage.day_verdict`, the verdict the
+  missing-partition sensor plans with), and Dagster records every partition from the first to the last published
+  day (closed days included), none of them failed (a day given up is one);
 - every month's summary is current (:func:`~lake_assets.lake.planning.plan_rollups`, the rollup sensor's planner);
 - each dataset's due check ran after the curated asset's newest record (what the freshness sensor waits for);
 - every partition of an asset with an automation condition whose inputs are all materialized was made, not
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from lake_assets.cli.main_job import dataset_coverage
 from lake_assets.cli.target import Target
-from lake_assets.lake.coverage import coverage
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.planning import plan_rollups
 from lake_assets.orchestration.component import declared_datasets
@@ -63,7 +63,8 @@ class Materializations:
                     dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=PAGE, ascending=True)
                 for record in page.records:
                     if record.partition_key:
-                        self.latest[key][record.partition_key] = Made(record.run_id, record.timestamp, record.storage_id)
+                        self.latest[key][record.partition_key] = Made(record.run_id, record.timestamp,
+                                                                      record.storage_id)
                     after = max(after, record.storage_id)
                 if not page.has_more:
                     break
@@ -161,10 +162,9 @@ def dataset_left(spec: DatasetSpec, target: Target, defs: dg.Definitions, instan
     keys = partitions.get_partition_keys()
     vendor_bucket, lake_bucket = target.bucket("VENDOR_S3"), target.bucket("LAKE_S3")
     with S3Handler(target.transfer_config("VENDOR_S3")) as vendor, S3Handler(target.transfer_config("LAKE_S3")) as lake:
-        days = list(lake.iter_objects(lake_bucket, spec.curated.listing_prefix))
-        found = coverage(spec, keys, vendor.iter_objects(vendor_bucket, spec.source.static_prefix), days,
-                         lake.iter_objects(lake_bucket, spec.quarantine.listing_prefix))
-        months = plan_rollups(spec, days, lake.iter_objects(lake_bucket, spec.rollup_prefix + "/"),
+        found = dataset_coverage(spec, keys, (vendor, vendor_bucket), (lake, lake_bucket), instance)
+        months = plan_rollups(spec, lake.iter_objects(lake_bucket, spec.curated.listing_prefix),
+                              lake.iter_objects(lake_bucket, spec.rollup_prefix + "/"),
                               defs.resolve_job_def(rollup_job_name(spec)).partitions_def.get_partition_keys())
     published = [key for key in keys if found.first and found.first <= key <= (found.last or "")]
     unrecorded = [key for key in published if key not in records.latest[curated]]
@@ -177,7 +177,8 @@ def dataset_left(spec: DatasetSpec, target: Target, defs: dg.Definitions, instan
                                                   (len(unrecorded), "day(s) not recorded in Dagster"),
                                                   (len(failed), "day(s) failed in Dagster"),
                                                   (len(months), "rollup range(s) out of date")) if count]
-    return [f"{spec.name}: {item}" for item in [*left, *([] if due_judged else ["the due check has not run since the newest record"])]]
+    stale_due = [] if due_judged else ["the due check has not run since the newest record"]
+    return [f"{spec.name}: {item}" for item in [*left, *stale_due]]
 
 
 def what_is_left(target: Target, defs: dg.Definitions, instance: dg.DagsterInstance,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from enum import Enum
 
 from lake_assets.lake.calendars import closure, publishing_days
 from lake_assets.lake.datasets import DatasetSpec
@@ -26,7 +27,9 @@ class Coverage:
     never curated, so the lake is not complete while one is there (the calendar is wrong, or the file);
     ``quarantined`` are partitions whose vendor file changed since they were curated and the new one did not
     curate: the lake keeps the last good day, the new file waits in quarantine with its reason, and these are not
-    counted missing (:func:`lake_lacks`).
+    counted missing; ``given_up`` are published days the sensors' healing gave up on (the vendor's current file
+    could not be curated; it is requested again when the file changes), not counted missing either
+    (:func:`day_verdict` decides each).
     """
 
     dataset: str
@@ -41,12 +44,14 @@ class Coverage:
     after_last: int = 0
     off_calendar: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
+    given_up: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
         """True when every published partition is curated from its current file, nothing expected is
-        unpublished, no vendor file is dated on a day the calendar closes and none waits in quarantine."""
-        return not self.missing and not self.unpublished and not self.off_calendar and not self.quarantined
+        unpublished, no vendor file is dated on a day the calendar closes, none waits in quarantine and none was
+        given up."""
+        return not (self.missing or self.unpublished or self.off_calendar or self.quarantined or self.given_up)
 
 
 def by_partition(infos: Iterable[ObjectInfo], date_of: Callable[[str], date]) -> dict[str, ObjectInfo]:
@@ -60,14 +65,32 @@ def by_partition(infos: Iterable[ObjectInfo], date_of: Callable[[str], date]) ->
     return indexed
 
 
-def lake_lacks(source: ObjectInfo, curated: ObjectInfo | None, quarantined: ObjectInfo | None) -> bool:
-    """The verdict on one published day, for the sensor's planning and for coverage alike: the lake lacks it
-    (missing, or curated from an older file than the vendor's) unless its curated object is at least as new as the
-    vendor's file, or that file went to quarantine after it was published (a correction that did not curate: the
-    lake keeps the last good day, and the day waits for the vendor's next file)."""
+class Verdict(Enum):
+    """What the lake holds of one published day."""
+
+    CURATED = "curated"  # curated from the vendor's current file (or a newer one)
+    MISSING = "missing"  # never curated
+    OUTDATED = "outdated"  # curated from an older file than the vendor's
+    QUARANTINED = "quarantined"  # the vendor's current file went to quarantine: the lake keeps the last good day
+    GIVEN_UP = "given up"  # the vendor's current file failed for good: requested again when it changes
+
+
+#: The verdicts on which the lake lacks a day and a sensor requests it.
+LACKING = frozenset({Verdict.MISSING, Verdict.OUTDATED})
+
+
+def day_verdict(source: ObjectInfo, curated: ObjectInfo | None, quarantined: ObjectInfo | None,
+                given_up: bool = False) -> Verdict:
+    """The one verdict on a published day, for the sensors' planning, coverage (``lake status``) and ``lake run``'s
+    judgement of what is left: ``source`` is the vendor's file, ``curated`` and ``quarantined`` the day's objects in
+    those zones, ``given_up`` whether the healing gave the day up (a record in Dagster, read by the caller)."""
     if quarantined is not None and quarantined.last_modified >= source.last_modified:
-        return False
-    return curated is None or curated.last_modified < source.last_modified
+        return Verdict.QUARANTINED
+    if curated is not None and curated.last_modified >= source.last_modified:
+        return Verdict.CURATED
+    if given_up:
+        return Verdict.GIVEN_UP
+    return Verdict.MISSING if curated is None else Verdict.OUTDATED
 
 
 def off_calendar_files(partition_keys: Sequence[str], source: Mapping[str, ObjectInfo]) -> list[str]:
@@ -88,28 +111,32 @@ def why_not_a_partition(spec: DatasetSpec, vendor_key: str) -> str:
 
 
 def coverage(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
-             lake: Iterable[ObjectInfo], quarantine: Iterable[ObjectInfo] = ()) -> Coverage:
+             lake: Iterable[ObjectInfo], quarantine: Iterable[ObjectInfo] = (),
+             given_up: Collection[str] = ()) -> Coverage:
     """Compare the vendor's files with the curated zone over the published window; ``quarantine`` lists the
-    dataset's quarantine prefix."""
+    dataset's quarantine prefix, ``given_up`` are the days the healing gave up (Dagster's records)."""
     valid = set(partition_keys)
     vendor = by_partition(source, spec.source.date_of)
     off_calendar = off_calendar_files(partition_keys, vendor)
     published = {key: info for key, info in vendor.items() if key in valid}
     curated = by_partition(lake, spec.curated.date_of)
     held = by_partition(quarantine, spec.quarantine.date_of)
-    waiting = [key for key in sorted(held) if key in published
-               and held[key].last_modified >= published[key].last_modified]
     if not published:
         return Coverage(spec.name, None, None, 0, 0, 0, [], [], 0, len(partition_keys), off_calendar)
+    verdicts = {key: day_verdict(info, curated.get(key), held.get(key), key in given_up)
+                for key, info in sorted(published.items())}
     first, last = min(published), max(published)
     window = [key for key in partition_keys if first <= key <= last and not closure(spec.calendar,
                                                                                      partition_date(key))]
-    missing = [key for key in sorted(published) if lake_lacks(published[key], curated.get(key), held.get(key))]
+    missing = [key for key, verdict in verdicts.items() if verdict in LACKING]
+    given_up_days = [key for key, verdict in verdicts.items() if verdict is Verdict.GIVEN_UP]
     calendar_days = (partition_date(last) - partition_date(first)).days + 1
     open_days = len(publishing_days(spec.calendar, partition_date(first), partition_date(last)))
     return Coverage(
         dataset=spec.name, first=first, last=last, expected=len(window), published=len(published),
-        curated=len(published) - len(missing), missing=missing,
+        curated=len(published) - len(missing) - len(given_up_days), missing=missing,
         unpublished=[key for key in window if key not in published], closed_days=calendar_days - open_days,
-        after_last=sum(1 for key in partition_keys if key > last), off_calendar=off_calendar, quarantined=waiting,
+        after_last=sum(1 for key in partition_keys if key > last), off_calendar=off_calendar,
+        quarantined=[key for key, verdict in verdicts.items() if verdict is Verdict.QUARANTINED],
+        given_up=given_up_days,
     )

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from lake_assets.lake.coverage import by_partition, lake_lacks
+from lake_assets.lake.coverage import LACKING, by_partition, day_verdict
 from lake_assets.lake.datasets import DatasetSpec
 from lake_assets.lake.layout import LayoutError, partition_key
 from lake_assets.s3 import ObjectInfo
@@ -135,7 +135,8 @@ def altered(written: Mapping[str, ObjectInfo], recorded_at: Mapping[str, float],
 def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable[ObjectInfo],
               lake: Iterable[ObjectInfo], cursor: PlanCursor, now: float, full_interval: float,
               cap: int, closed: Iterable[str] = (), redo: Mapping[str, str] | None = None,
-              busy: Collection[str] = (), quarantined: Iterable[ObjectInfo] = ()) -> Plan:
+              busy: Collection[str] = (), quarantined: Iterable[ObjectInfo] = (),
+              given_up: Collection[str] = ()) -> Plan:
     """Decide which partitions to request from the source and lake (curated) listings of this tick.
 
     ``source`` and ``lake`` must cover the same days, in key order: from the start on a full pass, else
@@ -150,8 +151,10 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     each with the ETag its request is planned with. ``busy`` are partitions that unfinished runs are working on:
     they are not requested again (a queued range would otherwise be requested anew on every full pass, cut
     differently, and run twice) and do not count against ``cap``. ``quarantined`` lists the quarantine zone: a day
-    whose current vendor file waits there is not requested again (:func:`~lake_assets.lake.coverage.lake_lacks`). The closed days a tick requests count against
-    ``cap``: a cap of two chunks is two full range runs, not two and a run of the holidays among them.
+    whose current vendor file waits there is not requested again; nor is a day in ``given_up`` (the healing gave up
+    on its current file): :func:`~lake_assets.lake.coverage.day_verdict` decides. The closed days a tick requests
+    count against ``cap``: a cap of two chunks is two full range runs, not two and a run of the holidays among
+    them.
     """
     full = starts_full_pass(cursor, now, full_interval)
     index = {key: position for position, key in enumerate(partition_keys)}
@@ -161,7 +164,8 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     off_calendar: list[str] = []
     after, seen, capped, last_seen = cursor.after if not full else None, 0, False, None
     last_key = partition_keys[-1] if partition_keys else None
-    closed_days = sorted(key for key in closed if key not in busy)  # requested with the days around them
+    left_alone = {*busy, *given_up}
+    closed_days = sorted(key for key in closed if key not in left_alone)  # requested with the days around them
     for info in source:
         try:
             key = partition_key(spec.source.date_of(info.key))
@@ -173,7 +177,7 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
         if key not in index:
             off_calendar.append(info.key)
         elif key not in busy:
-            if lake_lacks(info, lake_by_key.get(key), held.get(key)):
+            if day_verdict(info, lake_by_key.get(key), held.get(key), key in given_up) in LACKING:
                 if len(needed) + bisect.bisect_right(closed_days, key) >= cap:
                     capped = True
                     break
@@ -186,7 +190,7 @@ def plan_tick(spec: DatasetSpec, partition_keys: Sequence[str], source: Iterable
     days = {key for key in closed_days if key <= through}
     planned = {key for key, _ in needed}
     extra = {key: etag for key, etag in (redo or {}).items()
-             if key in index and key not in {*planned, *days, *busy}}
+             if key in index and key not in {*planned, *days, *left_alone}}
     needed = sorted([*needed, *((key, None) for key in (days - planned) | set(extra))], key=lambda item: item[0])
     return Plan(runs=ranges(spec, needed, index, extra), cursor=next_cursor, full_pass=full, source_seen=seen,
                 off_calendar=off_calendar, capped=capped, last_seen=last_seen)

@@ -77,16 +77,16 @@ class LakeParquetIOManager(dg.ConfigurableIOManager):
             for key, part in parts.items():
                 lake.put_bytes(self.lake_s3.bucket, objects[key], to_parquet(part), overwrite=True,
                                content_type="application/vnd.apache.parquet")
-        uris = {key: f"s3://{self.lake_s3.bucket}/{object_key}" for key, object_key in objects.items()}
         columns = [dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
-        metadata: dict[str, Any] = {"dagster/row_count": frame.height,
-                                    "dagster/column_schema": dg.TableSchema(columns=columns)}
+        metadata: dict[str, Any] = {"dagster/column_schema": dg.TableSchema(columns=columns)}
         if len(parts) == 1:
-            metadata["dagster/partition_row_count"] = frame.height
-            metadata["dagster/uri"] = next(iter(uris.values()))
-        else:
-            metadata["rows_by_partition"] = dg.MetadataValue.json({key: part.height for key, part in parts.items()})
-            metadata["uri_by_partition"] = dg.MetadataValue.json(uris)
+            metadata["dagster/row_count"] = metadata["dagster/partition_row_count"] = frame.height
+            metadata["dagster/uri"] = f"s3://{self.lake_s3.bucket}/{next(iter(objects.values()))}"
+        else:  # every partition's record carries the run's metadata: a summary, not a map of the range per day
+            metadata["run_rows"] = frame.height
+            metadata["run_partitions"] = f"{keys[0]}..{keys[-1]} ({len(keys)} partitions)"
+            metadata["uri_template"] = (f"s3://{self.lake_s3.bucket}/{layout.listing_prefix}year=YYYY/month=MM/day=DD/"
+                                        f"{layout.filename}")
         context.add_output_metadata(metadata)
 
     def _parts(self, context: dg.OutputContext, frame: pl.DataFrame, keys: list[str]) -> dict[str, pl.DataFrame]:

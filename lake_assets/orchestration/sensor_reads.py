@@ -6,7 +6,7 @@ records in; what they say, for :mod:`lake_assets.lake.planning`'s pure functions
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -46,8 +46,17 @@ def failed_days(instance: dg.DagsterInstance, spec: DatasetSpec, job_name: str, 
     sources = {key: vendor.find(vendor_bucket, spec.source.key(partition_date(key))) for keys in failed.values()
                for key in keys}
     mirrored = {key: mirrored_etag(spec, partition_date(key), store) for key in failed[assets[0]]}
-    unchanged = [key for key, etag in mirrored.items() if (info := sources.get(key)) is not None and info.etag == etag]
-    return FailedDays(failed, sources, mirrored, failed_for_good_days(instance, assets, unchanged))
+    return FailedDays(failed, sources, mirrored, given_up_days(instance, spec, list(mirrored), sources, mirrored.get))
+
+
+def given_up_days(instance: dg.DagsterInstance, spec: DatasetSpec, keys: Sequence[str],
+                  sources: Mapping[str, ObjectInfo | None], mirrored: Callable[[str], str | None]) -> set[str]:
+    """Those of ``keys`` the healing gave up on the vendor's current file (``sources``, by partition): failed for
+    good (Dagster's record), and the raw zone mirrors (``mirrored``: its vendor ETag, by partition) the file the
+    vendor still publishes. A new file makes the day a new request: no longer given up."""
+    failed = failed_for_good_days(instance, (dg.AssetKey([spec.name, "curated"]), dg.AssetKey([spec.name, "raw"])),
+                                  keys)
+    return {key for key in failed if (info := sources.get(key)) is not None and info.etag == mirrored(key)}
 
 
 def recorded_etags(instance: dg.DagsterInstance, curated: dg.AssetKey,

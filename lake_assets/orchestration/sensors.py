@@ -111,7 +111,7 @@ def build_missing_partitions_sensor(spec: DatasetSpec, job_name: str, partitions
                              FULL_INTERVAL_SECONDS, MAX_PARTITIONS_PER_TICK,
                              unrecorded_closed_days(context.instance, spec, curated, read_days(spec, keys, cursor,
                                                                                                window)), redo,
-                             flying | days.waiting, lake.iter_objects(lake_s3.bucket, spec.quarantine.listing_prefix))
+                             flying, lake.iter_objects(lake_s3.bucket, spec.quarantine.listing_prefix), days.waiting)
             lists = sum(handler.get_statistics()["requests"].get("ListObjectsV2", 0) for handler in (vendor, lake))
             busy = {key for run in plan.runs for key in run.keys} | flying
             failed = {asset: [key for key in found if key not in busy] for asset, found in days.failed.items()}

@@ -9,12 +9,15 @@ policy is the shipped one; everything else is what `lake run` and the daemon run
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from lake_assets.cli.main_job import dataset_coverage
 from lake_assets.lake import planning
+from lake_assets.lake.coverage import Coverage
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.local_s3 import EmbeddedS3
 from lake_assets.local_s3.server import LOCAL_REGION
@@ -75,6 +78,14 @@ def backfill(resources: dict[str, S3TransferResource], instance: dg.DagsterInsta
     return run_sensor_backfill(defs, instance, DAY_AGGS, lambda *_: None)
 
 
+def lake_status(resources: dict[str, S3TransferResource], instance: dg.DagsterInstance) -> Coverage:
+    """``day_aggs``'s coverage as ``lake status`` reports it, over January's partitions."""
+    keys = daily_partitions(DAY_AGGS).get_partition_keys(current_time=datetime(2024, 2, 1, tzinfo=timezone.utc))
+    with resources["vendor_s3"].open() as vendor, resources["lake_s3"].open() as store:
+        return dataset_coverage(DAY_AGGS, keys, (vendor, resources["vendor_s3"].bucket),
+                                (store, resources["lake_s3"].bucket), instance)
+
+
 def curated_days(resources: dict[str, S3TransferResource]) -> int:
     with resources["lake_s3"].open() as store:
         return sum(1 for _ in store.iter_objects(resources["lake_s3"].bucket, DAY_AGGS.curated.listing_prefix))
@@ -119,9 +130,13 @@ def test_a_vendor_file_that_never_curates_is_not_retried_until_it_is_corrected(
         CLOCK.past_backoff(attempt)
     assert attempts == [1, 0, 0]  # the run is tagged a permanent failure: retrying cannot help
     assert "1 given up" in backfill(lake, instance).last_tick
+    assert lake_status(lake, instance).given_up == [JAN[0].isoformat()]  # `lake status` says so, by the same verdict
+    assert lake_status(lake, instance).missing == []
     publish(lake, DAY_AGGS, [JAN[0]])  # the vendor's correction: a new ETag, a new request
+    assert lake_status(lake, instance).missing == [JAN[0].isoformat()]  # a new file: not given up
     corrected = backfill(lake, instance)
     assert (corrected.runs, corrected.failed_runs, curated_days(lake)) == (1, [], 1)
+    assert lake_status(lake, instance).complete
     assert [status for _, status in runs_of(instance)] == ["FAILURE", "SUCCESS"]
 
 

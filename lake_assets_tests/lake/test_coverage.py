@@ -6,7 +6,7 @@ import dataclasses
 from datetime import date, datetime, timedelta, timezone
 
 from lake_assets.lake.calendars import publishing_days
-from lake_assets.lake.coverage import coverage
+from lake_assets.lake.coverage import Verdict, coverage, day_verdict
 from lake_assets.lake.datasets import DAY_AGGS
 from lake_assets.lake.layout import partition_key
 from lake_assets.lake.planning import PlanCursor, plan_tick
@@ -75,3 +75,25 @@ def test_a_quarantined_correction_is_counted_apart_not_missing_and_the_lake_is_n
     assert plan_tick(DAY_AGGS, KEYS, source, curated, PlanCursor(), 1.0, 3600, 1000, quarantined=waiting).runs == []
     assert [run.keys for run in plan_tick(DAY_AGGS, KEYS, later, curated, PlanCursor(), 1.0, 3600, 1000,
                                           quarantined=waiting).runs] == [(KEYS[3],)]
+
+
+def test_one_verdict_per_day_for_coverage_and_the_sensor() -> None:
+    source = ObjectInfo(DAY_AGGS.source.key(DAYS[0]), 1, "e", T0)
+    older, newer = (ObjectInfo(DAY_AGGS.curated.key(DAYS[0]), 1, "c", T0 + timedelta(hours=h)) for h in (-1, 1))
+    held = ObjectInfo(DAY_AGGS.quarantine.key(DAYS[0]), 1, "q", T0 + timedelta(hours=1))
+    assert [day_verdict(source, curated, None) for curated in (None, older, newer)] == [
+        Verdict.MISSING, Verdict.OUTDATED, Verdict.CURATED]
+    assert day_verdict(source, older, held) is Verdict.QUARANTINED  # the lake keeps the last good day
+    assert day_verdict(source, None, None, given_up=True) is Verdict.GIVEN_UP
+    assert day_verdict(source, newer, None, given_up=True) is Verdict.CURATED  # curated since: given up no more
+
+
+def test_a_day_given_up_is_counted_apart_not_missing_not_requested_and_the_lake_is_not_complete() -> None:
+    source = [ObjectInfo(DAY_AGGS.source.key(d), 1, "e", T0) for d in DAYS]
+    curated = [ObjectInfo(DAY_AGGS.curated.key(d), 1, "c", T0 + timedelta(hours=1)) for d in DAYS if d != DAYS[2]]
+    result = coverage(DAY_AGGS, KEYS, source, curated, given_up={KEYS[2]})
+    assert (result.given_up, result.missing, result.curated) == ([KEYS[2]], [], len(DAYS) - 1)
+    assert not result.complete
+    assert plan_tick(DAY_AGGS, KEYS, source, curated, PlanCursor(), 1.0, 3600, 1000, given_up={KEYS[2]}).runs == []
+    assert [run.keys for run in plan_tick(DAY_AGGS, KEYS, source, curated, PlanCursor(), 1.0, 3600, 1000).runs] == [
+        (KEYS[2],)]

@@ -129,6 +129,13 @@ def test_a_month_reads_its_days_and_a_range_run_writes_each_day(resources: dict[
                    for info in handler.iter_objects(bucket, "assets/spreads/")}
     assert sorted(written) == [f"assets/spreads/year=2024/month=01/day={d:02d}/data.parquet" for d in (3, 4, 5, 8)]
     assert set(written.values()) == {"AES256"}
+    # each day's record carries the run's metadata, so it is the run's summary, not a map of the range per day (a
+    # 250-day range's maps weighed 30 KB in each of its 250 records)
+    records = ranged.asset_materializations_for_node("spreads")
+    assert [record.partition for record in records] == ["2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08"]
+    summary = {name: value.value for name, value in records[0].metadata.items() if name != "dagster/column_schema"}
+    assert summary == {"run_rows": 400, "run_partitions": "2024-01-03..2024-01-08 (4 partitions)",
+                       "uri_template": f"s3://{bucket}/assets/spreads/year=YYYY/month=MM/day=DD/data.parquet"}
     read_back = read_with_polars(lake["lake_s3"], bucket, "assets/spreads/")
     assert read_back.height == 400 and sorted(read_back["day"].unique().to_list()) == [3, 4, 5, 8]
     by_arrow = read_with_pyarrow(lake["lake_s3"], bucket, "assets/spreads/")
