@@ -93,7 +93,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print each dataset's coverage; exit 1 when a published partition is missing from the lake."""
     quiet_dagster()
     with running_on(args) as target:
-        rows = lake_coverage(target, load_definitions(), dg.DagsterInstance.get())
+        home = Path(os.environ["DAGSTER_HOME"])  # no instance yet: nothing has run, so no day was given up
+        rows = lake_coverage(target, load_definitions(), dg.DagsterInstance.get() if home.is_dir() else None)
     return 0 if print_coverage(console, rows) else 1
 
 

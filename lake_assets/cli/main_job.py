@@ -52,7 +52,7 @@ def publish_vendor_sample(target: Target, until: date | None) -> dict[str, tuple
     return published
 
 
-def lake_coverage(target: Target, defs: dg.Definitions, instance: dg.DagsterInstance) -> list[Coverage]:
+def lake_coverage(target: Target, defs: dg.Definitions, instance: dg.DagsterInstance | None) -> list[Coverage]:
     """Return every dataset's coverage (:func:`dataset_coverage`)."""
     vendor_bucket, lake_bucket = target.bucket("VENDOR_S3"), target.bucket("LAKE_S3")
     with S3Handler(target.transfer_config("VENDOR_S3")) as vendor, S3Handler(target.transfer_config("LAKE_S3")) as lake:
@@ -62,15 +62,17 @@ def lake_coverage(target: Target, defs: dg.Definitions, instance: dg.DagsterInst
 
 
 def dataset_coverage(spec: DatasetSpec, keys: Sequence[str], vendor: tuple[S3Handler, str], lake: tuple[S3Handler, str],
-                     instance: dg.DagsterInstance) -> Coverage:
+                     instance: dg.DagsterInstance | None) -> Coverage:
     """One dataset's coverage over its partition ``keys``, from one listing of its vendor prefix and of its curated
     and quarantine prefixes (each a handler and its bucket), and the instance's record of the days the healing gave
-    up."""
+    up (none without an instance: nothing ran yet)."""
     (source, source_bucket), (store, bucket) = vendor, lake
     listings = (list(source.iter_objects(source_bucket, spec.source.static_prefix)),
                 list(store.iter_objects(bucket, spec.curated.listing_prefix)),
                 list(store.iter_objects(bucket, spec.quarantine.listing_prefix)))
     row = coverage(spec, keys, *listings)
+    if instance is None:
+        return row
     raw = Store(store, bucket)
     given_up = given_up_days(instance, spec, row.missing, by_partition(listings[0], spec.source.date_of),
                              lambda key: mirrored_etag(spec, partition_date(key), raw))

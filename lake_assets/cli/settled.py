@@ -131,7 +131,7 @@ def automated_left(defs: dg.Definitions, instance: dg.DagsterInstance, records: 
         started = run_starts(instance, {m.run_id for m in made.values()})
         stale = stale_partitions(keys, made, [(records.latest[key], window) for key, window in windows if window],
                                  started)
-        failed = failed_partitions(instance, spec.key, keys, spec.partitions_def)
+        failed = failed_in_dagster(instance, spec.key, keys, spec.partitions_def)
         if stale or failed:
             left.append(f"{spec.key.to_user_string()}: {len(stale)} partition(s) to make, {len(failed)} failed")
     return left
@@ -146,7 +146,7 @@ def run_starts(instance: dg.DagsterInstance, run_ids: Iterable[str]) -> dict[str
     return starts
 
 
-def failed_partitions(instance: dg.DagsterInstance, asset: dg.AssetKey, keys: Sequence[str],
+def failed_in_dagster(instance: dg.DagsterInstance, asset: dg.AssetKey, keys: Sequence[str],
                       partitions: dg.PartitionsDefinition) -> list[str]:
     """The partitions among ``keys`` whose latest run failed to make ``asset``, as Dagster shows them."""
     status = instance.get_status_by_partition(asset, list(keys), partitions) or {}
@@ -168,7 +168,7 @@ def dataset_left(spec: DatasetSpec, target: Target, defs: dg.Definitions, instan
                               defs.resolve_job_def(rollup_job_name(spec)).partitions_def.get_partition_keys())
     published = [key for key in keys if found.first and found.first <= key <= (found.last or "")]
     unrecorded = [key for key in published if key not in records.latest[curated]]
-    failed = failed_partitions(instance, curated, published, partitions)
+    failed = failed_in_dagster(instance, curated, published, partitions)
     newest = max((m.timestamp for m in records.latest[curated].values()), default=0.0)
     judged = instance.get_run_records(dg.RunsFilter(job_name=due_job_name(spec),
                                                     statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1)
