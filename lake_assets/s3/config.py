@@ -38,8 +38,8 @@ class S3TransferConfig:
         max_pool_connections: HTTP connections kept open. Raised to at least twice ``max_concurrency``
             when the client is built, because file workers and part workers both hold connections.
         max_concurrency: Worker threads for objects, and again for the parts of large objects; on the
-            ``"crt"`` engine, the connections a large download's parts use. Memory in flight is at most
-            ``max_concurrency * multipart_chunksize`` bytes per pool.
+            ``"crt"`` engine, the connections a large download's parts use, at most four per core. Memory in
+            flight is at most ``max_concurrency * multipart_chunksize`` bytes per pool.
         multipart_threshold: Objects larger than this move in parts (one request per part, plus two
             to create and complete an upload); an object of exactly one part is one PUT, not three
             requests.
@@ -69,10 +69,11 @@ class S3TransferConfig:
         unsigned: Send requests unsigned (anonymous), for public buckets; no credentials are looked up.
         connect_timeout: Seconds to wait for a TCP connection.
         read_timeout: Seconds to wait on a socket read; on the crt engine, how long one request (an upload
-            of up to ``multipart_threshold`` bytes, a download's tail or part of ``multipart_chunksize``)
-            may take to complete before it is cancelled and retried as a network error: the CRT reports
-            no byte before that. A link slower than 8 MiB per ``read_timeout`` (140 KB/s at the defaults)
-            needs a longer ``read_timeout`` or the classic engine.
+            of up to ``multipart_threshold`` bytes, a download's tail of ``multipart_chunksize``, a part of
+            a large download, twice that) may take to complete before it is cancelled and retried as a
+            network error: the CRT reports no byte before that. A link slower than 8 MiB per
+            ``read_timeout`` (140 KB/s at the defaults; a large download: its parts in flight, 4 of 16 MiB
+            on two cores) needs a longer ``read_timeout`` or the classic engine.
         show_progress: Draw rich progress bars for batch transfers.
         engine: ``"crt"`` sends every single-request transfer of a batch (uploads up to
             ``multipart_threshold``, and every range of a download) through the AWS Common Runtime,

@@ -8,11 +8,13 @@ exactly one request, and :mod:`lake_assets.s3.crt_batch` retries and counts them
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from xml.etree import ElementTree
 
 from awscrt import auth, http, io
@@ -122,11 +124,11 @@ class CrtClient:
                       connect_timeout_ms=int(config.connect_timeout * 1000), **tls)
         self._client = crt_s3.S3Client(retry_config=crt_s3.S3RetryConfig(retry_mode=crt_s3.S3RetryMode.NONE),
                                        **common)
-        # a large download's parts: as many connections as the classic engine's part workers, which bounds the
-        # memory in flight as documented (not the small-object window: 64 connections of 8 MiB buffers each)
+        part_size, connections = download_parts(config)
         self._parts_client_args = {**common, "retry_config": _part_retries(config.retry_attempts),
-                                   "max_active_connections_override": config.max_concurrency}
+                                   "part_size": part_size, "max_active_connections_override": connections}
         self._parts_client: crt_s3.S3Client | None = None
+        self._deadline = config.connect_timeout + config.read_timeout
         self._upload_checksum = crt_s3.S3ChecksumConfig(
             algorithm=crt_s3.S3ChecksumAlgorithm.CRC32, location=crt_s3.S3ChecksumLocation.TRAILER)
 
@@ -180,11 +182,42 @@ class CrtClient:
 
     def head_bucket(self, bucket: str) -> int | None:
         """Send a HeadBucket and wait for it; return its status, None if no answer came (a network error)."""
-        host, target = self._address(bucket, "")
-        request = http.HttpRequest("HEAD", target.rstrip("/") or "/", http.HttpHeaders([("Host", host)]))
+        return self._wait("HeadBucket", "HEAD", bucket, "")[0]
+
+    def head_object(self, bucket: str, key: str) -> int | None:
+        """Send a HeadObject and wait for it; return its status, None if no answer came (a network error)."""
+        return self._wait("HeadObject", "HEAD", bucket, key)[0]
+
+    def list_page(self, bucket: str, prefix: str, start_after: str | None,
+                  token: str | None) -> tuple[int | None, bytes]:
+        """Send one ListObjectsV2 request (keys URL-encoded in the answer) and wait; return its status and body."""
+        query = {"list-type": "2", "encoding-type": "url", "prefix": prefix}
+        if start_after:
+            query["start-after"] = start_after
+        if token:
+            query["continuation-token"] = token
+        return self._wait("ListObjectsV2", "GET", bucket, "", urlencode(sorted(query.items()), quote_via=quote))
+
+    def _wait(self, operation: str, method: str, bucket: str, key: str,
+              query: str = "") -> tuple[int | None, bytes]:
+        """Send one request and wait for it, ``connect_timeout`` and ``read_timeout`` at most; return its status
+        (None if no answer came in time) and its body."""
+        host, target = self._address(bucket, key)
+        if not key:
+            target = target.rstrip("/") or "/"
+        request = http.HttpRequest(method, f"{target}?{query}" if query else target,
+                                   http.HttpHeaders([("Host", host)]))
         answered: list[CrtResponse] = []
-        self._send(crt_s3.S3RequestType.DEFAULT, "HeadBucket", request, answered.append).finished_future.exception()
-        return answered[0].status if answered else None
+        body = bytearray()
+        sent = self._send(crt_s3.S3RequestType.DEFAULT, operation, request, answered.append,
+                          on_body=lambda chunk, **_: body.extend(chunk))
+        try:
+            sent.finished_future.exception(timeout=self._deadline)
+        except FutureTimeout:  # a stalled server: no answer, as a network error is none
+            sent.cancel()
+            sent.finished_future.exception()
+            return None, b""
+        return (answered[0].status if answered else None), bytes(body)
 
     def _send(self, kind: crt_s3.S3RequestType, operation: str, request: http.HttpRequest,
               on_done: Callable[[CrtResponse], None], client: crt_s3.S3Client | None = None, final: bool = False,
@@ -204,6 +237,29 @@ class CrtClient:
 
         return (client or self._client).make_request(type=kind, operation_name=operation, request=request,
                                                       on_headers=headers_arrived, on_done=finished, **kwargs)
+
+
+#: A large download's parts are this many times ``multipart_chunksize``, over as many times fewer connections.
+DOWNLOAD_PART_CHUNKS = 2
+#: Connections per core a large download's parts use at most: the CRT serves them from an event loop per core.
+PART_CONNECTIONS_PER_CORE = 2
+
+
+def download_parts(config: S3TransferConfig) -> tuple[int, int]:
+    """Return the part size and the connections of a large download's parts: parts of
+    :data:`DOWNLOAD_PART_CHUNKS` chunks over ``max_concurrency`` divided by as much, and at most
+    :data:`PART_CONNECTIONS_PER_CORE` per core, so its memory in flight stays within
+    ``max_concurrency * multipart_chunksize``.
+
+    A Dagster run is a new process: every part buffer costs a page fault per 4 KiB the first time it
+    fills, and every request costs the server CPU besides the bytes. On two cores the server shares, a
+    fresh process's 1 GiB GET reached 0.86-0.90 of s5cmd in parts of 8 MiB over 8 or 20 connections
+    (20: twice the faults), and 0.92-0.94 in parts of 16 MiB over 4, the server spending 12% less CPU
+    (bench/RESULTS.md, "Issue 32, second part"). Larger parts also pay S3's first-byte latency half as
+    often; four cores and more get ``max_concurrency / 2`` connections (10).
+    """
+    connections = min(config.max_concurrency // DOWNLOAD_PART_CHUNKS, PART_CONNECTIONS_PER_CORE * (os.cpu_count() or 1))
+    return config.multipart_chunksize * DOWNLOAD_PART_CHUNKS, max(1, connections)
 
 
 def _part_retries(attempts: int) -> crt_s3.S3RetryConfig:

@@ -76,7 +76,8 @@ class RequestWindow:
     as a network error: retried, then failed, so a batch always ends in bounded time. The CRT tells of a
     request's bytes only when the request, or a part of a large download, completes (its file stays empty
     until then: measured on a trickled GET), so this is a deadline for one request (up to
-    ``multipart_threshold`` or ``multipart_chunksize`` bytes), not a socket read timeout as on the classic engine.
+    ``multipart_threshold`` or ``multipart_chunksize`` bytes, a large download's part twice that), not a socket
+    read timeout as on the classic engine.
     """
 
     def __init__(self, config: S3TransferConfig, stats: TransferStatistics, operation: str) -> None:

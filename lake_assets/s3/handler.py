@@ -17,6 +17,7 @@ from lake_assets.s3.client import build_client
 from lake_assets.s3.config import S3TransferConfig
 from lake_assets.s3.crt import CrtClient, crt_client_for, crt_usable
 from lake_assets.s3.crt_batch import download_files, upload_files
+from lake_assets.s3.crt_keys import key_lookup
 from lake_assets.s3.download import FileDownloader, remove_orphaned_parts
 from lake_assets.s3.listing import existing_keys
 from lake_assets.s3.objects import ObjectCalls
@@ -36,20 +37,19 @@ class S3Handler(ObjectCalls):
 
     ``__enter__`` builds two thread pools (objects, and parts of large objects), shared by every call; the one
     boto3 client is built when first needed; ``__exit__`` tears them down. With the ``"crt"`` engine (the
-    default), a batch's uploads up to ``multipart_threshold`` and all its downloads go through ``awscrt``, whose
-    C event loops cost a fraction of boto3's CPU per request and write downloads to their files without passing
-    the bytes through Python (:func:`~lake_assets.s3.crt_batch.download_files`); multipart uploads and
-    single-object calls stay on boto3. The CRT signs with boto3's credential chain, refreshed as boto3 refreshes
-    it. Behind an ``HTTP(S)_PROXY`` for the endpoint, batches run on the classic engine, with a warning
-    (:func:`~lake_assets.s3.crt.crt_usable`). Every write asks for server-side encryption unless the config
-    disables it. Batch calls check the bucket once (a HeadBucket, remembered for the handler's life), so a
-    missing bucket or bad credentials raise one clear :class:`S3Error` instead of failing every object.
+    default), a batch's uploads up to ``multipart_threshold``, its existence checks and all its downloads go
+    through ``awscrt``, whose C event loops cost a fraction of boto3's CPU per request and write downloads to their
+    files without passing the bytes through Python; multipart uploads and single-object calls stay on boto3.
+    The CRT signs with boto3's credential chain, refreshed as boto3 refreshes it. Behind an ``HTTP(S)_PROXY``
+    for the endpoint, batches run on the classic engine, with a warning (:func:`~lake_assets.s3.crt.crt_usable`).
+    Every write asks for server-side encryption unless the config disables it. Batch calls check the bucket once
+    (a HeadBucket, remembered for the handler's life), so a missing bucket or bad credentials raise one clear
+    :class:`S3Error` instead of failing every object.
 
     Results: :meth:`upload_batch` and :meth:`download_batch` return a :class:`BatchResult` holding each failure
     with its reason; :meth:`upload_objects` and :meth:`download_objects` return the seed's ``(done, skipped,
-    failed)`` tuple and keep the reasons in :attr:`failures`.
-
-    Progress: ``progress`` is called once a batch (:mod:`lake_assets.s3.progress`); default: bars if ``show_progress``.
+    failed)`` tuple and keep the reasons in :attr:`failures`. Progress: ``progress`` is called once a batch
+    (:mod:`lake_assets.s3.progress`); default: bars if ``show_progress``.
 
     Example:
         >>> with S3Handler(S3TransferConfig(endpoint_url="http://127.0.0.1:8333")) as s3:  # doctest: +SKIP
@@ -272,7 +272,7 @@ class S3Handler(ObjectCalls):
             logger.warning("%s; treating the key as absent, the conditional write still protects it", error)
 
         with translated("ListObjectsV2", bucket):
-            return existing_keys(self.client, bucket, keys,
+            return existing_keys(key_lookup(lambda: self.client, self._crt_client(), self._stats), bucket, keys,
                                  self.config.existence_check_threshold if threshold is None else threshold,
                                  objects_pool, on_error)
 

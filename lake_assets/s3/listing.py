@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
+from typing import Protocol
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from lake_assets.s3.client import ClientSource, ClientUser
 from lake_assets.s3.refs import ObjectInfo
 from lake_assets.s3.translate import http_status
 
@@ -53,17 +55,17 @@ def group_by_prefix(sorted_keys: list[str]) -> list[list[str]]:
     return list(groups.values())
 
 
-def existing_by_listing(client: BaseClient, bucket: str, sorted_keys: list[str]) -> set[str]:
+def existing_by_listing(lookup: KeyLookup, bucket: str, sorted_keys: list[str]) -> set[str]:
     """Return which of ``sorted_keys`` exist, listing only the key range they span."""
     prefix = os.path.commonprefix([sorted_keys[0], sorted_keys[-1]])
     wanted = set(sorted_keys)
     last = sorted_keys[-1]
     found: set[str] = set()
-    for info in iter_objects(client, bucket, prefix, start_after=sorted_keys[0][:-1] or None):
-        if info.key > last:
+    for key in lookup.keys(bucket, prefix, start_after=sorted_keys[0][:-1] or None):
+        if key > last:
             break
-        if info.key in wanted:
-            found.add(info.key)
+        if key in wanted:
+            found.add(key)
     return found
 
 
@@ -78,7 +80,30 @@ def key_exists(client: BaseClient, bucket: str, key: str) -> bool:
     return True
 
 
-def existing_keys(client: BaseClient, bucket: str, keys: Iterable[str], threshold: int,
+class KeyLookup(Protocol):
+    """What an existence check asks S3: whether one key exists, and which keys follow one under a prefix."""
+
+    def exists(self, bucket: str, key: str) -> bool:
+        """Whether ``key`` exists (one HEAD); errors other than 404 raise."""
+
+    def keys(self, bucket: str, prefix: str, start_after: str | None) -> Iterator[str]:
+        """Every key under ``prefix`` after ``start_after``, in order, a LIST page at a time."""
+
+
+class BotoKeys(ClientUser):
+    """:class:`KeyLookup` through the handler's boto3 client, built only if this is asked."""
+
+    def __init__(self, client: ClientSource) -> None:
+        self._client_source = client
+
+    def exists(self, bucket: str, key: str) -> bool:
+        return key_exists(self._client, bucket, key)
+
+    def keys(self, bucket: str, prefix: str, start_after: str | None) -> Iterator[str]:
+        return (info.key for info in iter_objects(self._client, bucket, prefix, start_after))
+
+
+def existing_keys(lookup: KeyLookup, bucket: str, keys: Iterable[str], threshold: int,
                   executor: Executor, on_error: Callable[[str, Exception], None]) -> set[str]:
     """Return which ``keys`` exist in ``bucket``, by HEAD per key or by LIST over prefix groups.
 
@@ -97,10 +122,10 @@ def existing_keys(client: BaseClient, bucket: str, keys: Iterable[str], threshol
     else:
         for group in group_by_prefix(unique):
             if len(group) > LIST_COST_IN_HEADS:
-                found |= existing_by_listing(client, bucket, group)
+                found |= existing_by_listing(lookup, bucket, group)
             else:
                 heads.extend(group)
-    futures = {key: executor.submit(key_exists, client, bucket, key) for key in heads}
+    futures = {key: executor.submit(lookup.exists, bucket, key) for key in heads}
     for key, future in futures.items():
         try:
             if future.result():

@@ -1,9 +1,10 @@
-"""The CRT engine's own logic, without a server: headers, error mapping, and the request window's retries."""
+"""The CRT engine's own logic, without a server: headers, error mapping, the request window's retries, the parts'
+connections, and existence checks with their fallback to boto3."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lake_assets.s3 import S3ObjectRef, S3TransferConfig
-from lake_assets.s3.crt import CrtResponse, write_headers
+from lake_assets.s3.crt import CrtResponse, download_parts, write_headers
 from lake_assets.s3.crt_batch import Job, RequestWindow
+from lake_assets.s3.crt_keys import CrtKeys, parse_list_page
 from lake_assets.s3.errors import PreconditionFailedError
 from lake_assets.s3.stats import TransferStatistics
 from lake_assets.s3.translate import classify
@@ -32,6 +34,17 @@ def test_write_headers_ask_for_encryption_condition_and_metadata() -> None:
         "x-amz-meta-source-etag": "abc",
     }
     assert write_headers(S3TransferConfig(enable_encryption=False), overwrite=True, metadata=None) == {}
+
+
+@pytest.mark.parametrize(("cores", "concurrency", "connections"), [(2, 20, 4), (4, 20, 8), (16, 20, 10), (2, 5, 2),
+                                                                   (None, 20, 2), (2, 1, 1)])
+def test_a_large_downloads_parts_are_two_chunks_over_at_most_two_connections_per_core(
+        monkeypatch: pytest.MonkeyPatch, cores: int | None, concurrency: int, connections: int) -> None:
+    monkeypatch.setattr("lake_assets.s3.crt.os.cpu_count", lambda: cores)
+    config = S3TransferConfig(max_concurrency=concurrency)
+    assert download_parts(config) == (16 * 1024 * 1024, connections)
+    if concurrency > 1:
+        assert connections * 16 * 1024 * 1024 <= concurrency * config.multipart_chunksize
 
 
 def test_an_s3_error_body_becomes_the_client_error_botocore_would_raise() -> None:
@@ -103,3 +116,69 @@ def test_follow_up_jobs_from_settle_are_sent_in_the_same_window(tmp_path: Path) 
     RequestWindow(S3TransferConfig(max_in_flight=8), stats, "GetObject").run([first], _answering(statuses), settle)
     assert order[0] == "first" and sorted(order[1:]) == ["part-0", "part-1", "part-2"]
     assert stats.snapshot()["requests"] == {"GetObject": 4}
+
+
+def list_page(keys: list[str], token: str | None = None) -> bytes:
+    contents = "".join(f"<Contents><Key>{key}</Key><Size>1</Size></Contents>" for key in keys)
+    more = f"<IsTruncated>true</IsTruncated><NextContinuationToken>{token}</NextContinuationToken>" if token else (
+        "<IsTruncated>false</IsTruncated>")
+    return (f'<?xml version="1.0"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            f"{more}{contents}<EncodingType>url</EncodingType></ListBucketResult>").encode()
+
+
+def test_a_list_page_gives_its_keys_decoded_and_its_token() -> None:
+    assert parse_list_page(list_page(["a/b+c%2Bd%3D1", "%C3%A9"], token="t1")) == (["a/b c+d=1", "é"], "t1")
+    assert parse_list_page(list_page([])) == ([], None)
+    assert parse_list_page(NO_SUCH_KEY) is None
+    assert parse_list_page(b"<html>a proxy's page</html>") is None
+    assert parse_list_page(b"not xml") is None
+    truncated_without_token = list_page(["a"]).replace(b"<IsTruncated>false", b"<IsTruncated>true")
+    assert parse_list_page(truncated_without_token) is None
+
+
+class FakeCrt:
+    """Answers HEADs with ``heads`` and LIST pages with ``pages`` in turn, recording what was asked."""
+
+    def __init__(self, heads: dict[str, int | None], pages: list[tuple[int | None, bytes]]) -> None:
+        self.heads, self.pages, self.asked = heads, pages, []
+
+    def head_object(self, bucket: str, key: str) -> int | None:
+        return self.heads[key]
+
+    def list_page(self, bucket: str, prefix: str, start_after: str | None,
+                  token: str | None) -> tuple[int | None, bytes]:
+        self.asked.append((start_after, token))
+        return self.pages.pop(0)
+
+
+class FakeBoto:
+    """The fallback: records what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str | None]] = []
+
+    def exists(self, bucket: str, key: str) -> bool:
+        self.asked.append(("exists", key))
+        return True
+
+    def keys(self, bucket: str, prefix: str, start_after: str | None) -> Iterator[str]:
+        self.asked.append(("keys", start_after))
+        yield "p/z"
+
+
+def test_the_crt_answers_existence_and_boto3_answers_what_it_does_not_understand() -> None:
+    crt, boto, stats = FakeCrt({"200": 200, "404": 404, "403": 403, "lost": None}, []), FakeBoto(), TransferStatistics()
+    keys = CrtKeys(crt, boto, stats)  # type: ignore[arg-type]
+    assert [keys.exists("b", key) for key in ("200", "404", "403", "lost")] == [True, False, True, True]
+    assert boto.asked == [("exists", "403"), ("exists", "lost")]  # boto3 retries, or raises the named error
+    assert stats.snapshot()["requests"] == {"HeadObject": 4}
+
+
+def test_a_listing_follows_its_tokens_and_boto3_resumes_after_the_last_key_the_crt_gave() -> None:
+    crt = FakeCrt({}, [(200, list_page(["p/a", "p/b"], token="t1")),
+                       (500, b"<Error><Code>InternalError</Code></Error>")])
+    boto = FakeBoto()
+    keys = CrtKeys(crt, boto, TransferStatistics())  # type: ignore[arg-type]
+    assert list(keys.keys("b", "p/", None)) == ["p/a", "p/b", "p/z"]
+    assert crt.asked == [(None, None), ("p/b", "t1")]
+    assert boto.asked == [("keys", "p/b")]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lake_assets.local_s3 import EmbeddedS3
-from lake_assets.s3 import ObjectNotFoundError, S3Handler, S3ObjectRef
+from lake_assets.s3 import ObjectNotFoundError, S3Error, S3Handler, S3ObjectRef
 from lake_assets.s3.config import MiB
 from lake_assets_tests.conftest import write_files
 from lake_assets_tests.faultproxy import FaultProxy
@@ -71,9 +71,9 @@ def test_the_crt_retries_the_failed_parts_of_a_large_download_itself(seaweed: Em
             stats = s3.get_statistics()
         faults = dict(proxy.counts)
     assert digest(target) == digest(source)
-    # The last 8 MiB in one request, then the 92 MiB before them in 12 parts, each pinned with If-Match; every
-    # third pinned GET was refused once: the CRT retried those itself, and the handler saw no failure
-    assert faults["pinned"] >= 12 + faults["server_error pinned"] and faults["server_error pinned"] >= 4
+    # The last 8 MiB in one request, then the 92 MiB before them in 6 parts of 16 MiB, each pinned with If-Match;
+    # every third pinned GET was refused once: the CRT retried those itself, and the handler saw no failure
+    assert faults["pinned"] >= 6 + faults["server_error pinned"] and faults["server_error pinned"] >= 2
     assert stats["requests"] == {"HeadBucket": 1, "GetObject": 2} and stats["retries"] == 0
     assert stats["bytes_downloaded"] == source.stat().st_size
 
@@ -98,6 +98,23 @@ def test_a_stalled_server_fails_a_crt_download_in_bounded_time_and_leaves_no_fil
     assert result.failures and "nothing completed for 2 s (read_timeout)" in str(result.failures[0].error)
     assert elapsed < 15  # two attempts of 2 s, and the backoff between them: never for ever
     assert not list((tmp_path / "down").iterdir())
+
+
+def test_a_stalled_server_fails_an_existence_check_through_the_crt_in_bounded_time(
+        seaweed: EmbeddedS3, bucket: str) -> None:
+    """The LIST of an existence check, sent through the CRT to a server that never answers: given up after
+    ``connect_timeout`` + ``read_timeout``, asked again through boto3, whose read timeout names the failure."""
+    with FaultProxy(seaweed.ports.s3, rate=0.0) as proxy:
+        config = seaweed.transfer_config(show_progress=False, endpoint_url=proxy.endpoint_url, engine="crt",
+                                         read_timeout=2.0, connect_timeout=1.0, retry_attempts=1)
+        with S3Handler(config) as s3:
+            s3.existing_keys(bucket, [])
+            proxy.stall_gets()
+            began = time.monotonic()
+            with pytest.raises(S3Error, match="ListObjectsV2"):
+                s3.existing_keys(bucket, [f"stalled/k{i:02d}" for i in range(20)], threshold=1)
+            elapsed = time.monotonic() - began
+    assert 3 <= elapsed < 15  # the CRT's 3 s, then boto3's two attempts of 2 s and the backoff: never for ever
 
 
 @pytest.mark.parametrize("engine", ["crt", "classic"])

@@ -36,7 +36,7 @@ from lake_assets.s3 import (
 )
 from lake_assets.s3.client import parse_timestamp
 from lake_assets.s3.config import MiB
-from lake_assets.s3.listing import existing_by_listing, group_by_prefix
+from lake_assets.s3.listing import BotoKeys, existing_by_listing, group_by_prefix
 from lake_assets.s3.upload import FileUploader
 from lake_assets_tests.conftest import MOTO_BUCKET as BUCKET
 from lake_assets_tests.conftest import write_files
@@ -134,7 +134,7 @@ def test_listing_a_range_ignores_keys_outside_it(moto_config: S3TransferConfig) 
     client = boto3.client("s3", region_name="us-east-1")
     for key in ["p/a0", "p/a1", "p/a2", "p/a3", "p/b", "q/a1"]:
         client.put_object(Bucket=BUCKET, Key=key, Body=b"")
-    assert existing_by_listing(client, BUCKET, ["p/a1", "p/a2", "p/a9"]) == {"p/a1", "p/a2"}
+    assert existing_by_listing(BotoKeys(lambda: client), BUCKET, ["p/a1", "p/a2", "p/a9"]) == {"p/a1", "p/a2"}
 
 
 def test_missing_local_file_and_missing_key_go_to_failed(moto_config: S3TransferConfig, tmp_path: Path) -> None:

@@ -288,6 +288,26 @@ def test_a_batch_the_crt_moves_builds_no_boto3_client(sw_config: S3TransferConfi
     assert all((tmp_path / "down" / key).read_bytes() == path.read_bytes() for key, path in files.items())
 
 
+@pytest.mark.parametrize(("threshold", "check"), [(1000, "HeadObject"), (1, "ListObjectsV2")])
+def test_a_conditional_upload_the_crt_moves_checks_existence_through_it(
+        sw_config: S3TransferConfig, bucket: str, tmp_path: Path, threshold: int, check: str) -> None:
+    """A fresh process's first conditional upload builds no boto3 client either; keys of any characters are found
+    by HEAD and by LIST (URL-encoded in the listing), so none is written twice or overwritten."""
+    keys = [f"odd-{check}/v=1/{i:02d} a+b=c&d?é€~%.txt" for i in range(20)]
+    files = write_files(tmp_path / "src", {key: 100 + i for i, key in enumerate(keys)})
+    with S3Handler(sw_config) as writer:
+        writer.upload_batch(bucket, [S3ObjectRef(key, files[key]) for key in keys[::2]], overwrite=True)
+    changed = write_files(tmp_path / "changed", {key: 7 for key in keys})
+    with S3Handler(with_changes(sw_config, existence_check_threshold=threshold)) as s3:
+        result = s3.upload_batch(bucket, [S3ObjectRef(key, changed[key]) for key in keys])
+        assert (sorted(result.skipped), sorted(result.done)) == (sorted(keys[::2]), sorted(keys[1::2]))
+        assert s3._client is None  # the HeadBucket, the existence check and the PUTs all went through the CRT
+        requests = s3.get_statistics()["requests"]
+        assert requests == {"HeadBucket": 1, check: 20 if check == "HeadObject" else 1, "PutObject": 10}
+        assert {key: s3.get_bytes(bucket, key) for key in keys} == {
+            key: (files if key in keys[::2] else changed)[key].read_bytes() for key in keys}
+
+
 def test_unreachable_endpoint_fails_clearly(sw_config: S3TransferConfig) -> None:
     closed = with_changes(sw_config, endpoint_url="http://127.0.0.1:9", retry_attempts=0, connect_timeout=1)
     with S3Handler(closed) as s3, pytest.raises(EndpointUnreachableError, match="server is running"):
