@@ -253,7 +253,7 @@ def download_parts(config: S3TransferConfig) -> tuple[int, int]:
 
     A Dagster run is a new process: every part buffer costs a page fault per 4 KiB the first time it
     fills, and every request costs the server CPU besides the bytes. On two cores the server shares, a
-    fresh process's 1 GiB GET reached 0.86-0.90 of s5cmd in parts of 8 MiB over 8 or 20 connections
+    fresh process's 1 GiB GET reached 0.85-0.90 of s5cmd in parts of 8 MiB over 8 or 20 connections
     (20: twice the faults), and 0.92-0.94 in parts of 16 MiB over 4, the server spending 12% less CPU
     (bench/RESULTS.md, "Issue 32, second part"). Larger parts also pay S3's first-byte latency half as
     often; four cores and more get ``max_concurrency / 2`` connections (10).
