@@ -38,8 +38,9 @@ class S3TransferConfig:
         max_pool_connections: HTTP connections kept open. Raised to at least twice ``max_concurrency``
             when the client is built, because file workers and part workers both hold connections.
         max_concurrency: Worker threads for objects, and again for the parts of large objects; on the
-            ``"crt"`` engine, the connections a large download's parts use, at most four per core. Memory in
-            flight is at most ``max_concurrency * multipart_chunksize`` bytes per pool.
+            ``"crt"`` engine, twice the connections a large download's parts use (parts of twice
+            ``multipart_chunksize``, at most two connections per core). Memory in flight is at most
+            ``max_concurrency * multipart_chunksize`` bytes per pool.
         multipart_threshold: Objects larger than this move in parts (one request per part, plus two
             to create and complete an upload); an object of exactly one part is one PUT, not three
             requests.
